@@ -1,0 +1,45 @@
+# Two entry points for a fresh machine (Python 3.11, Java 17, Maven):
+#   make demo  - start local Kafka + Elasticsearch and ship sample logs to both
+#   make test  - run the unit and integration suites against real servers
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test unit integration lint bench-record dev-up dev-down clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/logwax demo
+
+test: $(STAMP)
+	$(BIN)/logwax dev up
+	$(BIN)/python -m pytest tests
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy connectors flows logwax
+
+dev-up: $(STAMP)
+	$(BIN)/logwax dev up
+
+dev-down: $(STAMP)
+	$(BIN)/logwax dev down
+
+bench-record: $(STAMP)
+	$(BIN)/python bench/record_model.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

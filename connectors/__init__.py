@@ -1,0 +1,1 @@
+"""One package per external system logwax reads from or writes to."""

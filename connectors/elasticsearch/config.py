@@ -1,0 +1,60 @@
+"""Elasticsearch sink settings, validated without I/O; ``client()`` is where I/O starts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from logwax.units import Duration
+
+
+class ElasticsearchSinkConfig(BaseModel):
+    """Where and how records are indexed.
+
+    ``index`` is a strftime pattern applied to each record's own timestamp (UTC), never the wall
+    clock, so a record replayed after midnight lands in the same index as the first time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hosts: list[str] = Field(min_length=1)
+    index: str = Field("logwax-%Y.%m.%d", min_length=1)
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout: Duration = timedelta(seconds=30)
+    max_retries: int = Field(5, ge=0, description="retries of 429/5xx items before failing")
+    retry_backoff: Duration = timedelta(seconds=1)
+
+    @model_validator(mode="after")
+    def _one_auth_method(self) -> ElasticsearchSinkConfig:
+        if self.api_key and (self.username or self.password):
+            raise ValueError("give either api_key or username/password, not both")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together")
+        sample = self.index_for(datetime(2024, 1, 31, 23, 59, tzinfo=UTC))
+        if sample != sample.lower() or sample.startswith(("_", "-", "+")):
+            raise ValueError(f"index {self.index!r} gives {sample!r}: names must be lowercase")
+        return self
+
+    def index_for(self, timestamp_utc: datetime) -> str:
+        return timestamp_utc.strftime(self.index)
+
+    def client(self) -> Elasticsearch:
+        options: dict[str, Any] = {
+            "request_timeout": self.request_timeout.total_seconds(),
+            "verify_certs": self.verify_certs,
+        }
+        if self.ca_certs:
+            options["ca_certs"] = str(self.ca_certs)
+        if self.api_key:
+            options["api_key"] = self.api_key.get_secret_value()
+        if self.username and self.password:
+            options["basic_auth"] = (self.username, self.password.get_secret_value())
+        return Elasticsearch(self.hosts, **options)

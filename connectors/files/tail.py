@@ -1,0 +1,104 @@
+"""Cutting one open file into complete lines, each with the byte offset where it starts.
+
+The offset kept is always the start of the first line not yet handed on, so a partial last line
+is read again (whole) once its newline arrives, and resuming at a saved offset never splits a line.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+READ_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    offset: int
+    text: str
+    raw_length: int
+    truncated: bool
+    invalid_utf8: bool
+
+
+@dataclass
+class TailedFile:
+    """A file being read, known by fingerprint; ``path`` is where it was last seen.
+
+    A line longer than ``max_line_bytes`` is handed on truncated (and flagged) and the rest of it
+    skipped; ``offset`` stays at that line's start until its newline is found, so a crash while
+    skipping replays the same truncated head with the same offset, i.e. the same event id.
+    """
+
+    fingerprint: str
+    path: Path
+    offset: int
+    handle: BinaryIO
+    inode: int
+    max_line_bytes: int
+    _skip_from: int | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, fingerprint: str, path: Path, offset: int, max_line_bytes: int) -> TailedFile:
+        handle = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
+        return cls(fingerprint, path, offset, handle, os.fstat(handle.fileno()).st_ino,
+                   max_line_bytes)
+
+    def size(self) -> int:
+        return os.fstat(self.handle.fileno()).st_size
+
+    def was_truncated(self) -> bool:
+        """copytruncate shrank the file under us: what remains is new content from offset 0."""
+        return self.size() < self.offset
+
+    def read_lines(self, limit: int) -> list[Line]:
+        """Up to ``limit`` complete lines from ``offset``; advances ``offset`` past them."""
+        lines: list[Line] = []
+        chunk_size = max(READ_CHUNK, self.max_line_bytes + 1)
+        while len(lines) < limit:
+            skipping = self._skip_from is not None
+            self.handle.seek(self._skip_from if self._skip_from is not None else self.offset)
+            chunk = self.handle.read(chunk_size)
+            if not chunk:
+                break
+            if self._skip_from is not None:
+                newline = chunk.find(b"\n")
+                if newline < 0:
+                    self._skip_from += len(chunk)
+                else:
+                    self.offset, self._skip_from = self._skip_from + newline + 1, None
+                continue
+            if self._cut(chunk, lines, limit) == 0 and not skipping and self._skip_from is None:
+                break
+        return lines
+
+    def _cut(self, chunk: bytes, lines: list[Line], limit: int) -> int:
+        """Emit the complete lines of ``chunk``; returns how many bytes were consumed."""
+        start = 0
+        while len(lines) < limit:
+            end = chunk.find(b"\n", start)
+            if end < 0:
+                if len(chunk) - start > self.max_line_bytes:
+                    self._emit(chunk[start : start + self.max_line_bytes], start, lines, True)
+                    self._skip_from = self.offset + len(chunk)
+                break
+            raw = chunk[start:end]
+            too_long = len(raw) > self.max_line_bytes
+            self._emit(raw[: self.max_line_bytes], start, lines, too_long)
+            start = end + 1
+        self.offset += start
+        return start
+
+    def _emit(self, raw: bytes, start: int, lines: list[Line], truncated: bool) -> None:
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        try:
+            text, invalid = raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, invalid = raw.decode("utf-8", errors="replace"), True
+        lines.append(Line(self.offset + start, text, len(raw), truncated, invalid))
+
+    def close(self) -> None:
+        self.handle.close()

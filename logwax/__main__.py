@@ -1,0 +1,3 @@
+from logwax.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The pipeline file: one YAML document validated by pydantic, overridable from the environment.
+
+Unknown keys are errors (a typo must not silently fall back to a default). Environment variables
+override the file, prefixed ``LOGWAX_`` with ``__`` between levels, e.g.
+``LOGWAX_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or ``LOGWAX_ELASTICSEARCH__API_KEY=...`` so that
+secrets can come from a Kubernetes Secret instead of the committed file.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from connectors.elasticsearch.config import ElasticsearchSinkConfig
+from connectors.files.config import FilesSourceConfig
+from connectors.kafka.config import KafkaSinkConfig
+from logwax.errors import ConfigError
+from logwax.units import Duration
+
+ENV_PREFIX = "LOGWAX_"
+SourceConfig = FilesSourceConfig
+
+
+class RecoverySettings(BaseModel):
+    """bytewax recovery: where snapshots go and how often they are taken.
+
+    ``partitions`` is fixed when the directory is first made; choose the most worker processes
+    this flow will ever run with.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    directory: Path = Path("recovery")
+    snapshot_interval: Duration = timedelta(seconds=10)
+    backup_interval: Duration = timedelta(0)
+    partitions: int = Field(1, ge=1)
+
+
+class PipelineConfig(BaseSettings):
+    """A logwax job: its sources, its sinks and its recovery settings."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix=ENV_PREFIX, env_nested_delimiter="__"
+    )
+
+    name: str = Field("logwax", pattern=r"^[A-Za-z0-9_-]+$", description="flow id")
+    sources: list[SourceConfig] = Field(min_length=1)
+    kafka: KafkaSinkConfig | None = None
+    elasticsearch: ElasticsearchSinkConfig | None = None
+    recovery: RecoverySettings = RecoverySettings()
+
+    @model_validator(mode="after")
+    def _sinks_and_names(self) -> PipelineConfig:
+        if self.kafka is None and self.elasticsearch is None:
+            raise ValueError("configure at least one sink: kafka or elasticsearch")
+        names = [source.name for source in self.sources]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicated)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first: it overrides the file's values, which arrive as init kwargs.
+        return (env_settings, init_settings)
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown key"
+        problems.append((path, reason))
+    return problems
+
+
+def parse_config(document: Any, source: str) -> PipelineConfig:
+    """Validate an already-parsed document; raises ConfigError listing every problem."""
+    if not isinstance(document, dict):
+        raise ConfigError(source, [("(top level)", "expected a mapping of settings")])
+    try:
+        return PipelineConfig(**document)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc)) from None
+
+
+def load_config(path: Path) -> PipelineConfig:
+    """Read and validate a pipeline file; raises ConfigError naming the file and each key."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [("(file)", exc.strerror or str(exc))]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ConfigError(str(path), [(where, f"not valid YAML: {exc}")]) from None
+    return parse_config(document, str(path))

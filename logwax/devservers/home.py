@@ -1,0 +1,122 @@
+"""Where the local development servers live: downloads, data, logs and the endpoints file.
+
+Everything sits outside the repository so a clean clone stays clean and the (slow) Maven downloads
+are reused between runs. When logwax runs as root the directory must be traversable by the
+unprivileged user Elasticsearch runs as, so root gets a system-wide location instead of ``~``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HOME_ENV = "LOGWAX_DEV_HOME"
+
+
+def dev_home() -> Path:
+    """The root directory for downloads, server data and logs (``$LOGWAX_DEV_HOME`` wins)."""
+    configured = os.environ.get(HOME_ENV)
+    if configured:
+        return Path(configured)
+    if os.geteuid() == 0:
+        return Path("/var/cache/logwax")
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "logwax"
+
+
+@dataclass(frozen=True)
+class DevPaths:
+    """The layout under :func:`dev_home`: ``cache/`` survives ``dev down``, ``run/`` does not."""
+
+    root: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run / "endpoints.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "dev.lock"
+
+    def logs(self) -> Path:
+        path = self.run / "logs"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def paths() -> DevPaths:
+    root = dev_home()
+    root.mkdir(parents=True, exist_ok=True)
+    return DevPaths(root)
+
+
+@contextlib.contextmanager
+def exclusive(dev: DevPaths) -> Iterator[None]:
+    """Serialise ``up``/``down`` so a demo and a test run started together share one server set."""
+    with open(dev.lock_file, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def read_state(dev: DevPaths) -> dict[str, Any]:
+    try:
+        loaded: dict[str, Any] = json.loads(dev.state_file.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    return loaded
+
+
+def write_state(dev: DevPaths, state: dict[str, Any]) -> None:
+    dev.run.mkdir(parents=True, exist_ok=True)
+    tmp = dev.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
+    tmp.replace(dev.state_file)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); look at its state to tell.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

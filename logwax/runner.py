@@ -1,0 +1,53 @@
+"""Run a dataflow with recovery on by default, the way ``python -m bytewax.run`` would."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from bytewax._bytewax import cli_main
+from bytewax.dataflow import Dataflow
+from bytewax.recovery import RecoveryConfig, init_db_dir
+
+from logwax import shutdown
+from logwax.config import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def prepare_recovery(directory: Path, partitions: int, backup_interval: timedelta) -> RecoveryConfig:
+    """Create the recovery partitions on first use; later runs resume from them."""
+    if not any(directory.glob("part-*.sqlite3")):
+        directory.mkdir(parents=True, exist_ok=True)
+        init_db_dir(directory, partitions)
+        log.info("recovery=%s partitions=%d created", directory, partitions)
+    else:
+        log.info("recovery=%s resuming", directory)
+    return RecoveryConfig(directory, backup_interval)
+
+
+def run_flow(
+    flow: Dataflow,
+    config: PipelineConfig,
+    *,
+    workers: int = 1,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+) -> None:
+    """Block running ``flow``; snapshots every ``recovery.snapshot_interval`` when enabled."""
+    shutdown.install()
+    recovery = config.recovery
+    recovery_config = (
+        prepare_recovery(recovery.directory, recovery.partitions, recovery.backup_interval)
+        if recovery.enabled
+        else None
+    )
+    cli_main(
+        flow,
+        workers_per_process=workers,
+        process_id=process_id,
+        addresses=addresses,
+        epoch_interval=recovery.snapshot_interval,
+        recovery_config=recovery_config,
+    )

@@ -1,0 +1,75 @@
+"""How the integration suites get their real Kafka and Elasticsearch, in this order:
+
+1. endpoints given in ``LOGWAX_TEST_KAFKA_BOOTSTRAP`` / ``LOGWAX_TEST_ELASTICSEARCH_URL``;
+2. a reachable Docker engine: testcontainers (Kafka in KRaft mode, Elasticsearch 8 security off);
+3. otherwise the same servers as local processes (``logwax dev up``), started or reused.
+
+No branch skips: if none can be had the fixtures raise and every integration test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from logwax import devservers
+
+KAFKA_ENV = "LOGWAX_TEST_KAFKA_BOOTSTRAP"
+ELASTICSEARCH_ENV = "LOGWAX_TEST_ELASTICSEARCH_URL"
+KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
+ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.7"
+
+
+@dataclass(frozen=True)
+class Brokers:
+    kafka_bootstrap: str
+    elasticsearch_url: str
+    origin: str
+
+
+def docker_available() -> bool:
+    if os.environ.get("LOGWAX_TEST_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[Brokers]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.elasticsearch import ElasticSearchContainer
+
+    kafka = (
+        KafkaContainer(KAFKA_IMAGE)
+        .with_kraft()
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+    )
+    elasticsearch = ElasticSearchContainer(ELASTICSEARCH_IMAGE, mem_limit="2G").with_env(
+        "ES_JAVA_OPTS", "-Xms512m -Xmx512m"
+    )
+    with kafka, elasticsearch:
+        host = elasticsearch.get_container_host_ip()
+        port = elasticsearch.get_exposed_port(9200)
+        yield Brokers(kafka.get_bootstrap_server(), f"http://{host}:{port}", "testcontainers")
+
+
+@contextlib.contextmanager
+def brokers() -> Iterator[Brokers]:
+    given_kafka, given_es = os.environ.get(KAFKA_ENV), os.environ.get(ELASTICSEARCH_ENV)
+    if given_kafka and given_es:
+        yield Brokers(given_kafka, given_es, "environment")
+    elif docker_available():
+        with _containers() as started:
+            yield started
+    else:
+        endpoints = devservers.up(log=lambda line: print(f"[brokers] {line}"))
+        yield Brokers(endpoints.kafka_bootstrap, endpoints.elasticsearch_url, "local processes")

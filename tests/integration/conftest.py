@@ -1,0 +1,76 @@
+"""Session-wide real brokers and per-test topics and indices (see ``brokers.py`` for the order)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from connectors.kafka.admin import delete_topics, ensure_topic
+from tests.integration.brokers import Brokers, brokers
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Brokers]:
+    with brokers() as found:
+        print(f"\nbrokers from {found.origin}: kafka={found.kafka_bootstrap} "
+              f"elasticsearch={found.elasticsearch_url}")
+        yield found
+
+
+@pytest.fixture(scope="session")
+def kafka_config(servers: Brokers) -> dict[str, Any]:
+    """librdkafka settings that reach the test broker."""
+    return {"bootstrap.servers": servers.kafka_bootstrap}
+
+
+@pytest.fixture(scope="session")
+def es(servers: Brokers) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(servers.elasticsearch_url, request_timeout=30)
+    yield client
+    client.close()
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def new_topic(kafka_config: dict[str, Any]) -> Iterator[Callable[..., str]]:
+    """Factory of fresh topics, deleted after the test."""
+    made: list[str] = []
+
+    def make(partitions: int = 1) -> str:
+        name = _unique("test")
+        ensure_topic(kafka_config, name, partitions=partitions)
+        made.append(name)
+        return name
+
+    yield make
+    delete_topics(kafka_config, made)
+
+
+@pytest.fixture
+def new_index_prefix(es: Elasticsearch) -> Iterator[Callable[[], str]]:
+    """Factory of fresh index-name prefixes; every index under them is deleted after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = _unique("test")
+        made.append(name)
+        return name
+
+    yield make
+    for prefix in made:
+        es.options(ignore_status=404).indices.delete(
+            index=f"{prefix}*", expand_wildcards="all", allow_no_indices=True
+        )
