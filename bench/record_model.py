@@ -66,8 +66,12 @@ def main() -> None:
         "dataclass(frozen, slots)": lambda: FrozenSlots(*args),
         "dataclass(slots)": lambda: MutableSlots(*args),
         "pydantic BaseModel (validating)": lambda: PydanticRecord(
-            source=args[0], stream=args[1], event_id=args[2], timestamp_ns=args[3],
-            message=args[4], fields=args[5],
+            source=args[0],
+            stream=args[1],
+            event_id=args[2],
+            timestamp_ns=args[3],
+            message=args[4],
+            fields=args[5],
         ),
     }
     print(f"python {platform.python_version()} on {platform.machine()}, {platform.processor()}")

@@ -38,8 +38,10 @@ def write_samples(directory: Path) -> None:
             continue
         with open(path, "w") as out:
             for i in range(count):
-                out.write(f"{name.split('.')[0]} seq={i} level={rng.choice(_LEVELS)} "
-                          f"latency_ms={rng.randint(1, 900)} user=u{rng.randint(1, 50)}\n")
+                out.write(
+                    f"{name.split('.')[0]} seq={i} level={rng.choice(_LEVELS)} "
+                    f"latency_ms={rng.randint(1, 900)} user=u{rng.randint(1, 50)}\n"
+                )
 
 
 def _append_forever(path: Path, stop: threading.Event) -> None:
@@ -59,10 +61,12 @@ def _report(config: PipelineConfig, stop: threading.Event) -> None:
             in_es = es.count(index="logwax-demo-*")["count"] if es else 0
         except NotFoundError:
             in_es = 0
-        print(f"[demo] kafka topic {TOPIC!r} @ {kafka_client['bootstrap.servers']}: "
-              f"{in_kafka} records | elasticsearch index 'logwax-demo-*' @ "
-              f"{config.elasticsearch.hosts[0] if config.elasticsearch else '-'}: {in_es} docs",
-              flush=True)
+        print(
+            f"[demo] kafka topic {TOPIC!r} @ {kafka_client['bootstrap.servers']}: "
+            f"{in_kafka} records | elasticsearch index 'logwax-demo-*' @ "
+            f"{config.elasticsearch.hosts[0] if config.elasticsearch else '-'}: {in_es} docs",
+            flush=True,
+        )
 
 
 def run_demo() -> int:
@@ -73,8 +77,14 @@ def run_demo() -> int:
     config = parse_config(
         {
             "name": "demo",
-            "sources": [{"type": "files", "name": "sample", "include": [f"{logs}/*.log"],
-                         "scan_interval": "2s"}],
+            "sources": [
+                {
+                    "type": "files",
+                    "name": "sample",
+                    "include": [f"{logs}/*.log"],
+                    "scan_interval": "2s",
+                }
+            ],
             "kafka": {"bootstrap_servers": endpoints.kafka_bootstrap, "topic": TOPIC},
             "elasticsearch": {"hosts": [endpoints.elasticsearch_url], "index": INDEX_PATTERN},
             "recovery": {"directory": str(demo_dir / "recovery"), "snapshot_interval": "2s"},
@@ -82,8 +92,10 @@ def run_demo() -> int:
         "demo",
     )
     ensure_topic({"bootstrap.servers": endpoints.kafka_bootstrap}, TOPIC, partitions=3)
-    print(f"[demo] tailing {logs}/*.log → Kafka {endpoints.kafka_bootstrap} topic {TOPIC!r} "
-          f"and Elasticsearch {endpoints.elasticsearch_url} index {INDEX_PATTERN!r}; Ctrl-C stops")
+    print(
+        f"[demo] tailing {logs}/*.log → Kafka {endpoints.kafka_bootstrap} topic {TOPIC!r} "
+        f"and Elasticsearch {endpoints.elasticsearch_url} index {INDEX_PATTERN!r}; Ctrl-C stops"
+    )
     stop = threading.Event()
     threads = [
         threading.Thread(target=_append_forever, args=(logs / "live.log", stop), daemon=True),
@@ -95,6 +107,8 @@ def run_demo() -> int:
         run_flow(collect.build(config), config)
     finally:
         stop.set()
-    print("\n[demo] stopped after a final snapshot; servers keep running "
-          "(`logwax dev down` stops them)")
+    print(
+        "\n[demo] stopped after a final snapshot; servers keep running "
+        "(`logwax dev down` stops them)"
+    )
     return 0

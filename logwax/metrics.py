@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
 
-SOURCE_RECORDS = Counter(
-    "logwax_source_records", "Records read by a source", ["source"]
-)
+SOURCE_RECORDS = Counter("logwax_source_records", "Records read by a source", ["source"])
 SOURCE_BYTES = Counter("logwax_source_bytes", "Bytes read by a source", ["source"])
 SOURCE_ERRORS = Counter(
     "logwax_source_errors", "Problems a source met and recovered from", ["source", "reason"]
 )
-SINK_RECORDS = Counter(
-    "logwax_sink_records", "Records a sink confirmed as delivered", ["sink"]
-)
+SINK_RECORDS = Counter("logwax_sink_records", "Records a sink confirmed as delivered", ["sink"])
 SINK_ERRORS = Counter("logwax_sink_errors", "Delivery errors seen by a sink", ["sink", "reason"])
 SINK_RETRIES = Counter("logwax_sink_retries", "Records a sink sent again", ["sink"])
 SINK_BATCH_SECONDS = Histogram(

@@ -3,8 +3,9 @@
 It is built once per log line, so its cost is the shipper's floor. ``bench/record_model.py``
 measured the candidates (2 cores, CPython 3.11): a ``NamedTuple`` took ~250 ns to build, a frozen
 slotted dataclass ~730 ns, a validating pydantic model ~1,700 ns. A mutable slotted dataclass was
-faster (~160 ns) but mutable, and pickled 25% larger into bytewax snapshots and exchange. Validation happens where untrusted data enters
-(config, decoded Kafka payloads), not on every internal hop.
+faster (~160 ns) but mutable, and pickled 25% larger into bytewax snapshots and exchange.
+Validation happens where untrusted data enters (config, decoded Kafka payloads), not on every
+internal hop.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from logwax.config import PipelineConfig
 log = logging.getLogger(__name__)
 
 
-def prepare_recovery(directory: Path, partitions: int, backup_interval: timedelta) -> RecoveryConfig:
+def prepare_recovery(
+    directory: Path, partitions: int, backup_interval: timedelta
+) -> RecoveryConfig:
     """Create the recovery partitions on first use; later runs resume from them."""
     if not any(directory.glob("part-*.sqlite3")):
         directory.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,10 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     if _requested.is_set():
         log.warning("signal=%s second stop request: exiting now", signal.Signals(signum).name)
         raise KeyboardInterrupt
-    log.info("signal=%s stopping: draining sinks and taking a final snapshot",
-             signal.Signals(signum).name)
+    log.info(
+        "signal=%s stopping: draining sinks and taking a final snapshot",
+        signal.Signals(signum).name,
+    )
     _requested.set()
 
 

@@ -1,4 +1,4 @@
-"""Config value types users write the way Vector and Filebeat let them: ``500ms``, ``10s``, ``5m``."""
+"""Config value types written the way Vector and Filebeat users do: ``500ms``, ``10s``, ``5m``."""
 
 from __future__ import annotations
 

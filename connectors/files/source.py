@@ -64,8 +64,13 @@ class _FilesPartition(StatefulSourcePartition[Record, FileOffsets]):
                 continue
             self._open[fingerprint] = tailed
             self._offsets[fingerprint] = offset
-            log.info("source=%s path=%s fingerprint=%s offset=%d opened",
-                     self._config.name, path, fingerprint, offset)
+            log.info(
+                "source=%s path=%s fingerprint=%s offset=%d opened",
+                self._config.name,
+                path,
+                fingerprint,
+                offset,
+            )
         self._first_scan = False
         self._next_scan = time.monotonic() + self._config.scan_interval.total_seconds()
 
@@ -83,8 +88,12 @@ class _FilesPartition(StatefulSourcePartition[Record, FileOffsets]):
             if tailed.was_truncated():
                 # copytruncate: the content now there is a new file; the next scan identifies it.
                 SOURCE_ERRORS.labels(self._config.name, "copytruncate").inc()
-                log.warning("source=%s path=%s truncated below offset %d; rescanning",
-                            self._config.name, tailed.path, tailed.offset)
+                log.warning(
+                    "source=%s path=%s truncated below offset %d; rescanning",
+                    self._config.name,
+                    tailed.path,
+                    tailed.offset,
+                )
                 tailed.close()
                 del self._open[tailed.fingerprint]
                 del self._offsets[tailed.fingerprint]
@@ -117,8 +126,11 @@ class _FilesPartition(StatefulSourcePartition[Record, FileOffsets]):
         fields: dict[str, object] = {
             "log": {"file": {"path": str(tailed.path)}, "offset": line.offset}
         }
-        tags = [t for t, on in (("truncated", line.truncated),
-                                ("invalid_utf8", line.invalid_utf8)) if on]
+        tags = [
+            t
+            for t, on in (("truncated", line.truncated), ("invalid_utf8", line.invalid_utf8))
+            if on
+        ]
         if tags:
             fields["tags"] = tags
             for tag in tags:

@@ -43,8 +43,9 @@ class TailedFile:
     @classmethod
     def open(cls, fingerprint: str, path: Path, offset: int, max_line_bytes: int) -> TailedFile:
         handle = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
-        return cls(fingerprint, path, offset, handle, os.fstat(handle.fileno()).st_ino,
-                   max_line_bytes)
+        return cls(
+            fingerprint, path, offset, handle, os.fstat(handle.fileno()).st_ino, max_line_bytes
+        )
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size

@@ -1,4 +1,4 @@
-"""Kafka: the at-least-once sink with checked deliveries (transactions come with exactly-once mode)."""
+"""Kafka: a sink whose every delivery is checked before the input checkpoint may move."""
 
 from connectors.kafka.config import KafkaSecurity, KafkaSinkConfig
 from connectors.kafka.sink import KafkaSink

@@ -16,8 +16,17 @@ from logwax.units import Duration
 
 # Options the sink sets itself to keep its delivery guarantee; passthrough may not override them.
 MANAGED_OPTIONS = frozenset(
-    {"bootstrap.servers", "acks", "enable.idempotence", "transactional.id", "security.protocol",
-     "sasl.mechanism", "sasl.username", "sasl.password", "ssl.key.password"}
+    {
+        "bootstrap.servers",
+        "acks",
+        "enable.idempotence",
+        "transactional.id",
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.username",
+        "sasl.password",
+        "ssl.key.password",
+    }
 )
 
 

@@ -51,7 +51,10 @@ class _KafkaSinkPartition(StatelessSinkPartition[Record]):
                 topic,
                 value=record.to_json_bytes(),
                 key=record_key(record, key),
-                headers=[("event_id", record.event_id.encode()), ("source", record.source.encode())],
+                headers=[
+                    ("event_id", record.event_id.encode()),
+                    ("source", record.source.encode()),
+                ],
                 on_delivery=on_delivery,
             )
         if self._producer.flush(self._flush_timeout) > 0:
@@ -95,7 +98,5 @@ class KafkaSink(DynamicSink[Record]):
         self._config = config
         self._name = name
 
-    def build(
-        self, step_id: str, worker_index: int, worker_count: int
-    ) -> _KafkaSinkPartition:
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _KafkaSinkPartition:
         return _KafkaSinkPartition(self._config, self._name)

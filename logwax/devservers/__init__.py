@@ -37,7 +37,8 @@ class ServerStatus:
 
 
 class _Server(Protocol):
-    pid: int
+    @property
+    def pid(self) -> int: ...
 
     def to_state(self) -> dict[str, object]: ...
 
@@ -55,13 +56,23 @@ def up(log: Log = print) -> Endpoints:
     with exclusive(dev):
         state = read_state(dev)
         state["kafka"] = _ensure(
-            dev, state.get("kafka"), "Kafka", "bootstrap", kafka.is_ready,
-            lambda: kafka.start(dev, _heap("LOGWAX_DEV_KAFKA_HEAP_MB", 512)), log,
+            dev,
+            state.get("kafka"),
+            "Kafka",
+            "bootstrap",
+            kafka.is_ready,
+            lambda: kafka.start(dev, _heap("LOGWAX_DEV_KAFKA_HEAP_MB", 512)),
+            log,
         )
         write_state(dev, state)  # before the next start, so a failure there orphans nothing
         state["elasticsearch"] = _ensure(
-            dev, state.get("elasticsearch"), "Elasticsearch", "url", elasticsearch.is_ready,
-            lambda: elasticsearch.start(dev, _heap("LOGWAX_DEV_ES_HEAP_MB", 512)), log,
+            dev,
+            state.get("elasticsearch"),
+            "Elasticsearch",
+            "url",
+            elasticsearch.is_ready,
+            lambda: elasticsearch.start(dev, _heap("LOGWAX_DEV_ES_HEAP_MB", 512)),
+            log,
         )
         write_state(dev, state)
     return Endpoints(state["kafka"]["bootstrap"], state["elasticsearch"]["url"])
@@ -85,8 +96,11 @@ def _ensure(
     began = time.monotonic()
     server, waited = start()
     total = time.monotonic() - began
-    entry: dict[str, Any] = {**server.to_state(), "ready_after_s": round(waited, 1),
-                             "start_total_s": round(total, 1)}
+    entry: dict[str, Any] = {
+        **server.to_state(),
+        "ready_after_s": round(waited, 1),
+        "start_total_s": round(total, 1),
+    }
     log(f"{name}: ready at {entry[endpoint_key]} (pid {server.pid}) in {total:.1f}s")
     return entry
 

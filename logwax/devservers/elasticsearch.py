@@ -1,4 +1,4 @@
-"""A real Elasticsearch 8.x node from Elastic's official integ-test distribution, as a local process.
+"""A real Elasticsearch 8.x node from Elastic's official integ-test distribution, run locally.
 
 The integ-test zip is the stripped-down distribution Elastic publishes to Maven Central. It lacks
 ingest-common, painless, mapper-extras and data streams, so tests use plain dated indices and
@@ -88,8 +88,14 @@ def _service_user() -> str | None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
             check=True,
         )
     return SERVICE_USER

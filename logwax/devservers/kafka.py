@@ -12,9 +12,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from logwax.devservers import maven, process
 from logwax.devservers.home import DevPaths, free_port, pid_alive, port_open
@@ -71,7 +73,10 @@ def fetch(dev: DevPaths) -> Path:
 
 
 def start(dev: DevPaths, heap_mb: int, timeout: float = 120.0) -> tuple[KafkaServer, float]:
-    """Format a fresh data dir, start the broker, wait for real readiness; returns (server, secs)."""
+    """Format a fresh data dir, start the broker, wait until it is really ready.
+
+    Returns the server and the seconds its readiness took.
+    """
     lib = fetch(dev)
     home = dev.run / "kafka"
     shutil.rmtree(home, ignore_errors=True)
@@ -79,7 +84,9 @@ def start(dev: DevPaths, heap_mb: int, timeout: float = 120.0) -> tuple[KafkaSer
     data.mkdir(parents=True)
     port, controller_port = free_port(), free_port()
     config = home / "server.properties"
-    config.write_text(SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data))
+    config.write_text(
+        SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
+    )
     classpath = f"{lib}/*"
     java = shutil.which("java") or "java"
     log = dev.logs() / "kafka.log"
@@ -90,8 +97,17 @@ def start(dev: DevPaths, heap_mb: int, timeout: float = 120.0) -> tuple[KafkaSer
         check=True,
     ).stdout.split()[-1]
     formatted = subprocess.run(
-        [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-         "-c", str(config)],
+        [
+            java,
+            "-cp",
+            classpath,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+            cluster_id,
+            "-c",
+            str(config),
+        ],
         capture_output=True,
         text=True,
     )
@@ -115,7 +131,8 @@ def start(dev: DevPaths, heap_mb: int, timeout: float = 120.0) -> tuple[KafkaSer
 
 def is_ready(bootstrap: str) -> bool:
     """The broker answers metadata and can create a topic (which needs an active controller)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": _quiet})
+    options: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet}
+    admin = AdminClient(options)
     try:
         admin.list_topics(timeout=2)
         futures = admin.create_topics([NewTopic(READY_TOPIC, 1, 1)], operation_timeout=5)

@@ -74,14 +74,18 @@ def copy_dependencies(coordinates: list[str], target: Path, log: Path) -> Path:
 
 
 def copy_artifact(coordinate: str, target_dir: Path, log: Path) -> Path:
-    """Fetch one artifact (``group:artifact:version:type``) into ``target_dir``; returns its path."""
-    group, artifact, version, kind = coordinate.split(":")
+    """Fetch one artifact (``group:artifact:version:type``) into ``target_dir``."""
+    _group, artifact, version, kind = coordinate.split(":")
     wanted = target_dir / f"{artifact}-{version}.{kind}"
     if wanted.exists():
         return wanted
     target_dir.mkdir(parents=True, exist_ok=True)
     _run(
-        [f"{DEPENDENCY_PLUGIN}:copy", f"-Dartifact={coordinate}", f"-DoutputDirectory={target_dir}"],
+        [
+            f"{DEPENDENCY_PLUGIN}:copy",
+            f"-Dartifact={coordinate}",
+            f"-DoutputDirectory={target_dir}",
+        ],
         cwd=target_dir,
         log=log,
     )

@@ -6,6 +6,7 @@ Kafka and Elasticsearch up for the next run, as the README promises.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,10 +71,8 @@ def terminate(pid: int | None, grace: float = 30.0) -> None:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _tail(log: Path, lines: int = 20) -> str:

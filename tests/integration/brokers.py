@@ -43,8 +43,12 @@ def docker_available() -> bool:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Brokers]:
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.elasticsearch import ElasticSearchContainer
+    try:  # testcontainers >= 4.14 moved the modules under .community
+        from testcontainers.community.elasticsearch import ElasticSearchContainer
+        from testcontainers.community.kafka import KafkaContainer
+    except ImportError:
+        from testcontainers.elasticsearch import ElasticSearchContainer
+        from testcontainers.kafka import KafkaContainer
 
     kafka = (
         KafkaContainer(KAFKA_IMAGE)

@@ -22,8 +22,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def servers() -> Iterator[Brokers]:
     with brokers() as found:
-        print(f"\nbrokers from {found.origin}: kafka={found.kafka_bootstrap} "
-              f"elasticsearch={found.elasticsearch_url}")
+        print(
+            f"\nbrokers from {found.origin}: kafka={found.kafka_bootstrap} "
+            f"elasticsearch={found.elasticsearch_url}"
+        )
         yield found
 
 

@@ -1,4 +1,4 @@
-"""The brokers the suites use are real: transactions work on Kafka, search works on Elasticsearch."""
+"""The brokers the suites use are real: Kafka does transactions, Elasticsearch searches."""
 
 from __future__ import annotations
 
