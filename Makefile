@@ -20,9 +20,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/logwax demo
 
+# pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail the build.
 test: $(STAMP)
 	$(BIN)/logwax dev up
-	$(BIN)/python -m pytest tests
+	@rc=0; $(BIN)/python -m pytest tests || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; exit 0; fi; exit $$rc
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -88,3 +88,9 @@ def test_validate_command_accepts_a_good_file(
 ) -> None:
     assert main(["validate", "-c", str(write(tmp_path, VALID))]) == 0
     assert "valid: 1 source(s) (app), sinks: kafka, elasticsearch" in capsys.readouterr().out
+
+
+def test_the_shipped_example_pipeline_is_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.yaml"
+    config = load_config(example)
+    assert [s.name for s in config.sources] == ["app"]
