@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SOURCE_RECORDS = Counter("logwax_source_records", "Records read by a source", ["source"])
 SOURCE_BYTES = Counter("logwax_source_bytes", "Bytes read by a source", ["source"])
@@ -15,3 +15,9 @@ SINK_RETRIES = Counter("logwax_sink_retries", "Records a sink sent again", ["sin
 SINK_BATCH_SECONDS = Histogram(
     "logwax_sink_batch_seconds", "Time to deliver and confirm one batch", ["sink"]
 )
+SOURCE_LAG = Gauge(
+    "logwax_source_lag",
+    "How far a source is behind: bytes for files, entries or seconds else",
+    ["source"],
+)
+SOURCE_OPEN = Gauge("logwax_source_open_files", "Files a files source holds open", ["source"])

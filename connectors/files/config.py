@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ByteSize, ConfigDict, Field
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
 
 from logwax.units import Duration
+
+
+class MultilineConfig(BaseModel):
+    """Join continuation lines (stack traces) to the line that starts an event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start_pattern: str = Field(description="regex matching the first line of an event")
+    timeout: Duration = Field(timedelta(seconds=1), description="flush a group idle this long")
+    max_lines: int = Field(500, ge=1)
+
+    @field_validator("start_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
 
 
 class FilesSourceConfig(BaseModel):
@@ -28,4 +48,13 @@ class FilesSourceConfig(BaseModel):
         256, ge=16, le=65536, description="bytes of the first line that identify a file"
     )
     max_line_bytes: ByteSize = Field(ByteSize(1024 * 1024), ge=1024)
+    format: Literal["raw", "json", "docker", "cri"] = "raw"
+    multiline: MultilineConfig | None = None
+    partial_timeout: Duration = Field(
+        timedelta(seconds=5), description="flush docker/CRI partial pieces whose end never came"
+    )
+    max_open_files: int = Field(1024, ge=1, description="files held open at once; others wait")
+    close_inactive: Duration = Field(
+        timedelta(minutes=5), description="close a file idle this long (reopened when it grows)"
+    )
     batch_lines: int = Field(1000, ge=1, description="most lines handed on per poll")

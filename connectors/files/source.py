@@ -6,163 +6,273 @@ import fnmatch
 import glob
 import logging
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from connectors.files.assemble import Assembler
 from connectors.files.config import FilesSourceConfig
 from connectors.files.fingerprint import fingerprint_file
-from connectors.files.tail import Line, TailedFile
+from connectors.files.formats import PARSERS, Entry
+from connectors.files.kubernetes_paths import kubernetes_fields
+from connectors.files.tail import TailedFile
 from logwax import shutdown
-from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_RECORDS
+from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.record import Record
 
 log = logging.getLogger(__name__)
 
-# Resume state: fingerprint → offset of the first byte not yet handed on.
-FileOffsets = dict[str, int]
+# Resume state per file fingerprint: (offset of the first byte not yet handed on, generation).
+# The generation counts copytruncates, so new content under an old fingerprint gets new ids.
+FileState = tuple[int, int]
+FilesState = dict[str, FileState]
+FORGET_AFTER_S = 24 * 3600
 
 
-class _FilesPartition(StatefulSourcePartition[Record, FileOffsets]):
-    def __init__(self, config: FilesSourceConfig, resume: FileOffsets | None) -> None:
+def event_id(fingerprint: str, generation: int, offset: int) -> str:
+    return f"{fingerprint}:{offset}" if generation == 0 else f"{fingerprint}.{generation}:{offset}"
+
+
+@dataclass
+class _Reader:
+    tailed: TailedFile
+    generation: int
+    assembler: Assembler
+    last_data: float
+    metadata: dict[str, Any]
+
+    def resume_offset(self) -> int:
+        pending = self.assembler.pending_offset()
+        return self.tailed.offset if pending is None else pending
+
+
+class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
+    def __init__(self, config: FilesSourceConfig, resume: FilesState | None) -> None:
         self._config = config
-        self._offsets: FileOffsets = dict(resume or {})
-        self._open: dict[str, TailedFile] = {}
+        self._name = config.name
+        self._parse = PARSERS[config.format]
+        self._state: FilesState = dict(resume or {})
+        self._seen: dict[str, float] = dict.fromkeys(self._state, time.monotonic())
+        self._readers: dict[str, _Reader] = {}
         self._first_scan = resume is None
         self._next_scan = 0.0
-        self._idle_until: datetime | None = None
+        self._awake: datetime | None = None
 
+    # -- discovery -------------------------------------------------------------------------
     def _matches(self) -> list[Path]:
         found: set[str] = set()
         for pattern in self._config.include:
             found.update(glob.glob(pattern, recursive=True))
+        excluded = self._config.exclude
         return sorted(
             Path(p)
             for p in found
-            if Path(p).is_file() and not any(fnmatch.fnmatch(p, x) for x in self._config.exclude)
+            if not any(fnmatch.fnmatch(p, x) for x in excluded) and Path(p).is_file()
         )
 
-    def _scan(self) -> None:
-        """Open files new since the last scan; a path now holding another file is rotation."""
+    def _scan(self, now: float) -> None:
+        """Open new or grown files; a known fingerprint at a new path is a renamed file."""
         for path in self._matches():
             fingerprint = fingerprint_file(path, self._config.fingerprint_bytes)
             if fingerprint is None:
                 continue
-            tailed = self._open.get(fingerprint)
-            if tailed is not None:
-                tailed.path = path
-                continue
-            offset = self._offsets.get(fingerprint)
-            if offset is None:
-                offset = path.stat().st_size if self._wants_end() else 0
-            try:
-                tailed = TailedFile.open(fingerprint, path, offset, self._config.max_line_bytes)
-            except OSError as exc:
-                SOURCE_ERRORS.labels(self._config.name, "open").inc()
-                log.warning("source=%s path=%s cannot open: %s", self._config.name, path, exc)
-                continue
-            self._open[fingerprint] = tailed
-            self._offsets[fingerprint] = offset
-            log.info(
-                "source=%s path=%s fingerprint=%s offset=%d opened",
-                self._config.name,
-                path,
-                fingerprint,
-                offset,
-            )
+            self._seen[fingerprint] = now
+            reader = self._readers.get(fingerprint)
+            if reader is not None:
+                reader.tailed.path = path
+            else:
+                self._maybe_open(fingerprint, path, now)
+        self._forget_old(now)
         self._first_scan = False
-        self._next_scan = time.monotonic() + self._config.scan_interval.total_seconds()
+        self._next_scan = now + self._config.scan_interval.total_seconds()
+        SOURCE_OPEN.labels(self._name).set(len(self._readers))
+        lag = sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
+        SOURCE_LAG.labels(self._name).set(lag)
 
-    def _wants_end(self) -> bool:
-        return self._first_scan and self._config.read_from == "end"
+    def _maybe_open(self, fingerprint: str, path: Path, now: float) -> None:
+        try:
+            size = path.stat().st_size
+        except OSError:
+            return
+        offset, generation = self._state.get(fingerprint, (-1, 0))
+        if offset < 0:
+            offset = size if self._first_scan and self._config.read_from == "end" else 0
+        elif size < offset:  # truncated while closed
+            offset, generation = 0, generation + 1
+        elif size == offset:
+            return  # nothing new; stays closed until it grows
+        if len(self._readers) >= self._config.max_open_files:
+            SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
+            return
+        try:
+            tailed = TailedFile.open(fingerprint, path, offset, int(self._config.max_line_bytes))
+        except OSError as exc:
+            SOURCE_ERRORS.labels(self._name, "open").inc()
+            log.warning("source=%s path=%s cannot open: %s", self._name, path, exc)
+            return
+        self._readers[fingerprint] = _Reader(
+            tailed, generation, self._assembler(), now, kubernetes_fields(path) or {}
+        )
+        self._state[fingerprint] = (offset, generation)
+        log.info(
+            "source=%s path=%s fingerprint=%s offset=%d generation=%d opened",
+            self._name,
+            path,
+            fingerprint,
+            offset,
+            generation,
+        )
 
+    def _assembler(self) -> Assembler:
+        multiline = self._config.multiline
+        if multiline is None:
+            return Assembler(
+                None,
+                self._config.partial_timeout.total_seconds(),
+                1,
+                int(self._config.max_line_bytes),
+            )
+        return Assembler(
+            multiline.start_pattern,
+            multiline.timeout.total_seconds(),
+            multiline.max_lines,
+            int(self._config.max_line_bytes),
+        )
+
+    def _forget_old(self, now: float) -> None:
+        """Drop the offsets of files gone for a day; if one returns, its ids are unchanged."""
+        for fingerprint, seen in list(self._seen.items()):
+            if now - seen > FORGET_AFTER_S and fingerprint not in self._readers:
+                del self._seen[fingerprint]
+                self._state.pop(fingerprint, None)
+
+    # -- reading ---------------------------------------------------------------------------
     def next_batch(self) -> list[Record]:
         if shutdown.requested():
             raise StopIteration
-        if time.monotonic() >= self._next_scan:
-            self._scan()
+        now = time.monotonic()
+        if now >= self._next_scan:
+            self._scan(now)
         records: list[Record] = []
         budget = self._config.batch_lines
-        for tailed in list(self._open.values()):
-            if tailed.was_truncated():
-                # copytruncate: the content now there is a new file; the next scan identifies it.
-                SOURCE_ERRORS.labels(self._config.name, "copytruncate").inc()
-                log.warning(
-                    "source=%s path=%s truncated below offset %d; rescanning",
-                    self._config.name,
-                    tailed.path,
-                    tailed.offset,
-                )
-                tailed.close()
-                del self._open[tailed.fingerprint]
-                del self._offsets[tailed.fingerprint]
-                self._next_scan = 0.0
-                continue
-            lines = tailed.read_lines(budget - len(records))
-            records.extend(self._to_record(tailed, line) for line in lines)
-            self._offsets[tailed.fingerprint] = tailed.offset
-            if not lines and not self._still_at_path(tailed):
-                tailed.close()
-                del self._open[tailed.fingerprint]
+        for fingerprint, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break
+            records.extend(self._read(fingerprint, reader, budget - len(records), now))
         if records:
-            SOURCE_RECORDS.labels(self._config.name).inc(len(records))
-            self._idle_until = None
-        else:
-            self._idle_until = datetime.now(UTC) + self._config.poll_interval
+            SOURCE_RECORDS.labels(self._name).inc(len(records))
+        self._awake = None if records else self._idle_until(now)
         return records
 
-    def _still_at_path(self, tailed: TailedFile) -> bool:
-        """A renamed-away or deleted file is closed once drained; its offset stays known."""
+    def _read(self, fingerprint: str, reader: _Reader, budget: int, now: float) -> list[Record]:
+        tailed = reader.tailed
+        if tailed.was_truncated():
+            return self._restart_truncated(fingerprint, reader)
+        entries: list[Entry] = []
+        lines = tailed.read_lines(budget)
+        for line in lines:
+            SOURCE_BYTES.labels(self._name).inc(line.raw_length + 1)
+            entry = self._parse(line.offset, line.text)
+            flags = (("truncated",) if line.truncated else ()) + (
+                ("invalid_utf8",) if line.invalid_utf8 else ()
+            )
+            if flags:
+                entry = entry._replace(tags=entry.tags + flags)
+            entries.extend(reader.assembler.push(entry, now))
+        entries.extend(reader.assembler.flush_expired(now))
+        if lines:
+            reader.last_data = now
+        elif not self._still_at_path(tailed):
+            entries.extend(reader.assembler.flush_expired(float("inf")))
+            self._close(fingerprint, "moved or deleted, drained")
+        elif (
+            now - reader.last_data > self._config.close_inactive.total_seconds()
+            and reader.assembler.pending_offset() is None
+        ):
+            self._close(fingerprint, "inactive")
+        self._state[fingerprint] = (reader.resume_offset(), reader.generation)
+        return [self._record(reader, e) for e in entries]
+
+    def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
+        """copytruncate: hand on what was held, then read the new content as a new generation."""
+        SOURCE_ERRORS.labels(self._name, "copytruncate").inc()
+        log.warning(
+            "source=%s path=%s truncated below offset %d; new generation %d",
+            self._name,
+            reader.tailed.path,
+            reader.tailed.offset,
+            reader.generation + 1,
+        )
+        held = reader.assembler.flush_expired(float("inf"))
+        records = [self._record(reader, e) for e in held]
+        self._close(fingerprint, "truncated")
+        self._state[fingerprint] = (0, reader.generation + 1)
+        self._next_scan = 0.0
+        return records
+
+    def _close(self, fingerprint: str, why: str) -> None:
+        reader = self._readers.pop(fingerprint)
+        reader.tailed.close()
+        log.info("source=%s path=%s closed: %s", self._name, reader.tailed.path, why)
+
+    @staticmethod
+    def _still_at_path(tailed: TailedFile) -> bool:
         try:
             return tailed.path.stat().st_ino == tailed.inode
         except FileNotFoundError:
             return False
 
-    def _to_record(self, tailed: TailedFile, line: Line) -> Record:
-        SOURCE_BYTES.labels(self._config.name).inc(line.raw_length + 1)
-        fields: dict[str, object] = {
-            "log": {"file": {"path": str(tailed.path)}, "offset": line.offset}
+    def _record(self, reader: _Reader, entry: Entry) -> Record:
+        tailed = reader.tailed
+        fields: dict[str, Any] = {
+            "log": {"file": {"path": str(tailed.path)}, "offset": entry.offset},
+            **reader.metadata,
+            **entry.fields,
         }
-        tags = [
-            t
-            for t, on in (("truncated", line.truncated), ("invalid_utf8", line.invalid_utf8))
-            if on
-        ]
-        if tags:
-            fields["tags"] = tags
-            for tag in tags:
-                SOURCE_ERRORS.labels(self._config.name, tag).inc()
+        if entry.tags:
+            fields["tags"] = list(entry.tags)
+            for tag in entry.tags:
+                SOURCE_ERRORS.labels(self._name, tag).inc()
         return Record(
-            source=self._config.name,
+            source=self._name,
             stream=tailed.fingerprint,
-            event_id=f"{tailed.fingerprint}:{line.offset}",
-            timestamp_ns=time.time_ns(),
-            message=line.text,
+            event_id=event_id(tailed.fingerprint, reader.generation, entry.offset),
+            timestamp_ns=entry.timestamp_ns or time.time_ns(),
+            message=entry.text,
             fields=fields,
         )
 
-    def next_awake(self) -> datetime | None:
-        return self._idle_until
+    def _idle_until(self, now: float) -> datetime:
+        wait = self._config.poll_interval.total_seconds()
+        deadlines = [
+            d for r in self._readers.values() if (d := r.assembler.next_deadline()) is not None
+        ]
+        if deadlines:
+            wait = max(0.0, min(wait, min(deadlines) - now))
+        return datetime.now(UTC) + timedelta(seconds=wait)
 
-    def snapshot(self) -> FileOffsets:
-        return dict(self._offsets)
+    def next_awake(self) -> datetime | None:
+        return self._awake
+
+    def snapshot(self) -> FilesState:
+        return dict(self._state)
 
     def close(self) -> None:
-        for tailed in self._open.values():
-            tailed.close()
-        self._open.clear()
+        for fingerprint in list(self._readers):
+            self._close(fingerprint, "source closed")
 
 
-class FilesSource(FixedPartitionedSource[Record, FileOffsets]):
+class FilesSource(FixedPartitionedSource[Record, FilesState]):
     """Tails every file matched by the configured globs, picking up new files while running.
 
     Unit of parallelism: one partition per configured source. Guarantee: at-least-once; the
-    snapshot holds, per file fingerprint, the offset after the last line handed on, so a resumed
-    flow re-reads exactly what followed its last snapshot, with the same event ids
-    (``fingerprint:offset``). Resumes from that fingerprint → offset map, never from paths.
+    snapshot holds, per file fingerprint, the offset of the first line not yet handed on
+    (including lines held back by multiline or partial-line joining) and the copytruncate
+    generation, so a resumed flow re-reads exactly what followed its last snapshot, with the same
+    event ids (``fingerprint[.generation]:offset``). Resumes from that map, never from paths.
     """
 
     def __init__(self, config: FilesSourceConfig) -> None:
@@ -172,6 +282,6 @@ class FilesSource(FixedPartitionedSource[Record, FileOffsets]):
         return [self._config.name]
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: FileOffsets | None
+        self, step_id: str, for_part: str, resume_state: FilesState | None
     ) -> _FilesPartition:
         return _FilesPartition(self._config, resume_state)

@@ -96,3 +96,64 @@ def test_shutdown_request_ends_the_stream(tmp_path: Path) -> None:
             part.next_batch()
     finally:
         shutdown.reset()
+
+
+def test_copytruncate_with_the_same_first_line_gets_new_ids(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("HEADER\nold 1\nold 2\n")
+    part = FilesSource(config(tmp_path)).build_part("s", "t", None)
+    old = drain(part)
+    path.write_text("HEADER\nnew 1\n")  # truncated in place, same first line
+    new = drain(part)
+    assert [r.message for r in new] == ["HEADER", "new 1"]
+    assert not {r.event_id for r in old} & {r.event_id for r in new}
+
+
+def test_lines_held_by_multiline_are_reread_after_resume(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_text("START one\n  more\nSTART two\n  tail\n")
+    source = FilesSource(config(tmp_path, multiline={"start_pattern": "^START", "timeout": "1h"}))
+    first = source.build_part("s", "t", None)
+    emitted = drain(first)
+    assert [r.message for r in emitted] == ["START one\n  more"]  # "START two" still open
+    resumed = source.build_part("s", "t", first.snapshot())
+    with open(path, "a") as out:
+        out.write("START three\n")
+    again = drain(resumed)
+    assert [r.message for r in again] == ["START two\n  tail"]
+    assert again[0].event_id.endswith(":17")  # offset of "START two"
+
+
+def test_max_open_files_defers_the_rest_until_a_slot_frees(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        write_lines(tmp_path / f"{name}.log", 0, 2)
+    part = FilesSource(config(tmp_path, max_open_files=1, close_inactive=0)).build_part(
+        "s", "t", None
+    )
+    assert sorted(r.message for r in drain(part, 30)) == sorted(
+        f"{n} {i}" for n in "abc" for i in range(2)
+    )
+
+
+def test_excluded_and_container_paths(tmp_path: Path) -> None:
+    containers = tmp_path / "containers"
+    containers.mkdir()
+    cid = "b" * 64
+    (containers / f"api_prod_app-{cid}.log").write_text(
+        '{"log":"hi\\n","stream":"stdout","time":"2024-01-01T00:00:00Z"}\n'
+    )
+    (containers / "skip.log").write_text('{"log":"no\\n"}\n')
+    cfg = FilesSourceConfig.model_validate(
+        {
+            "type": "files",
+            "name": "k",
+            "include": [f"{containers}/*.log"],
+            "exclude": ["*/skip.log"],
+            "format": "docker",
+            "scan_interval": 0,
+        }
+    )
+    records = drain(FilesSource(cfg).build_part("s", "k", None), 3)
+    assert [r.message for r in records] == ["hi"]
+    assert records[0].fields["kubernetes"]["namespace"] == "prod"
+    assert records[0].timestamp_ns == 1704067200 * 10**9
