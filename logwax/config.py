@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -18,12 +18,14 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
 from connectors.files.config import FilesSourceConfig
+from connectors.journald.config import JournaldSourceConfig
 from connectors.kafka.config import KafkaSinkConfig
 from logwax.errors import ConfigError
 from logwax.units import Duration
 
 ENV_PREFIX = "LOGWAX_"
-SourceConfig = FilesSourceConfig
+SourceConfig = Annotated[FilesSourceConfig | JournaldSourceConfig, Field(discriminator="type")]
+SOURCE_TYPES = frozenset({"files", "journald"})
 
 
 class RecoverySettings(BaseModel):
@@ -78,14 +80,24 @@ class PipelineConfig(BaseSettings):
         return (env_settings, init_settings)
 
 
+def _key_path(loc: tuple[int | str, ...], error_type: str) -> str:
+    """``sources.0.files.include`` → ``sources.0.include``: the union tag is not a key."""
+    parts: list[str] = []
+    for index, part in enumerate(loc):
+        follows_index = index > 0 and isinstance(loc[index - 1], int)
+        if follows_index and loc[:1] == ("sources",) and part in SOURCE_TYPES:
+            continue
+        parts.append(str(part))
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("type")
+    return ".".join(parts) or "(top level)"
+
+
 def _problems(error: ValidationError) -> list[tuple[str, str]]:
     problems = []
     for item in error.errors(include_url=False):
-        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        reason = item["msg"]
-        if item["type"] == "extra_forbidden":
-            reason = "unknown key"
-        problems.append((path, reason))
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append((_key_path(item["loc"], item["type"]), reason))
     return problems
 
 

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import sys
-import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +11,14 @@ import yaml
 from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers
-from tests.integration.kafka_helpers import read_all
+from tests.integration.flow_runs import (
+    es_count,
+    es_messages,
+    kafka_messages,
+    kill_and_restart_until,
+    start,
+    wait_for,
+)
 
 
 def write_logs(directory: Path, files: int, lines: int, tag: str = "") -> set[str]:
@@ -55,55 +57,6 @@ def pipeline(tmp_path: Path, servers: Brokers, topic: str, index_prefix: str) ->
         )
     )
     return path
-
-
-def start(config: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / "logwax.log", "ab")  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
-        [sys.executable, "-m", "logwax", "run", "-c", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-
-
-def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:
-    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
-    found: Counter[str] = Counter()
-    for hit in _scan(es, f"{index_prefix}-*"):
-        found[hit["_source"]["message"]] += 1
-    return found
-
-
-def _scan(es: Elasticsearch, index: str) -> list[dict[str, Any]]:
-    from elasticsearch import helpers
-
-    return list(helpers.scan(es, index=index, query={"query": {"match_all": {}}}, size=5000))
-
-
-def es_count(es: Elasticsearch, index_prefix: str) -> int:
-    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
-    return int(es.count(index=f"{index_prefix}-*", allow_no_indices=True)["count"])
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], bool],
-    proc: subprocess.Popen[bytes],
-    log: Path,
-    timeout: float = 120,
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if proc.poll() is not None:
-            raise AssertionError(f"logwax exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
-
-
-def kafka_messages(kafka_config: dict[str, Any], topic: str) -> Counter[str]:
-    return Counter(json.loads(m.value())["message"] for m in read_all(kafka_config, topic))
 
 
 def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
@@ -153,14 +106,11 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(
     config = pipeline(tmp_path, servers, topic, prefix)
     log = tmp_path / "logwax.log"
 
-    kills = 0
-    for threshold in (2_000, 15_000):
-        proc = start(config, tmp_path)
-        wait_for(f"{threshold} documents", lambda t=threshold: es_count(es, prefix) >= t, proc, log)
-        proc.kill()
-        proc.wait()
-        kills += 1
-    proc = start(config, tmp_path)
+    proc, at_kill = kill_and_restart_until(
+        [2_000, 15_000], lambda: es_count(es, prefix), config, tmp_path
+    )
+    assert max(at_kill) < len(expected)  # the kills fell mid-stream
+    kills = len(at_kill)
     wait_for("every line", lambda: es_count(es, prefix) >= len(expected), proc, log, 240)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0

@@ -1,0 +1,93 @@
+"""Running ``logwax run`` in its own process, and counting what reached the sinks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch, helpers
+
+from tests.integration.kafka_helpers import read_all
+
+
+def start(config: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+    log = open(tmp_path / "logwax.log", "ab")  # noqa: SIM115 - owned by the child
+    return subprocess.Popen(
+        [sys.executable, "-m", "logwax", "run", "-c", str(config)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+
+
+def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:
+    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
+    found: Counter[str] = Counter()
+    for hit in _scan(es, f"{index_prefix}-*"):
+        found[hit["_source"]["message"]] += 1
+    return found
+
+
+def _scan(es: Elasticsearch, index: str) -> list[dict[str, Any]]:
+    return list(helpers.scan(es, index=index, query={"query": {"match_all": {}}}, size=5000))
+
+
+def es_count(es: Elasticsearch, index_prefix: str) -> int:
+    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
+    return int(es.count(index=f"{index_prefix}-*", allow_no_indices=True)["count"])
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], bool],
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 120,
+    poll: float = 0.5,
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None:
+            raise AssertionError(f"logwax exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
+        time.sleep(poll)
+
+
+def kafka_messages(kafka_config: dict[str, Any], topic: str) -> Counter[str]:
+    return Counter(json.loads(m.value())["message"] for m in read_all(kafka_config, topic))
+
+
+def es_event_ids(es: Elasticsearch, index_prefix: str) -> Counter[str]:
+    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
+    return Counter(hit["_source"]["event"]["id"] for hit in _scan(es, f"{index_prefix}-*"))
+
+
+def kill_and_restart_until(
+    thresholds: list[int],
+    count: Callable[[], int],
+    config: Path,
+    tmp_path: Path,
+    between: Callable[[int], None] = lambda _kill: None,
+) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """Start logwax, SIGKILL it once ``count()`` passes each threshold.
+
+    Returns the last (running) process and what ``count()`` said right after each kill, so a
+    test can show the kills really fell mid-stream.
+    """
+    log = tmp_path / "logwax.log"
+    at_kill = []
+    for kill, threshold in enumerate(thresholds):
+        proc = start(config, tmp_path)
+        wait_for(f"{threshold} records", lambda t=threshold: count() >= t, proc, log, poll=0.05)
+        proc.kill()
+        proc.wait()
+        at_kill.append(count())
+        between(kill)
+    return start(config, tmp_path), at_kill

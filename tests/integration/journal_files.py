@@ -1,0 +1,49 @@
+"""Real journal files made by systemd-journal-remote from journal export format."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
+BOOT_ID = "0123456789abcdef0123456789abcdef"
+
+
+def export_entries(start: int, count: int, unit: str = "app.service") -> bytes:
+    """Export format: ``FIELD=value`` lines, binary fields length-prefixed, blank line between."""
+    out = bytearray()
+    for i in range(start, start + count):
+        out += (
+            f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + i * 1000}\n"
+            f"__MONOTONIC_TIMESTAMP={i}\n_BOOT_ID={BOOT_ID}\n"
+            f"_SYSTEMD_UNIT={unit}\nPRIORITY=6\nMESSAGE=entry {i}\n"
+        ).encode()
+        if i % 100 == 0:
+            blob = b"\xff\xfe raw " + str(i).encode()
+            out += b"BLOB\n" + struct.pack("<Q", len(blob)) + blob + b"\n"
+        out += b"\n"
+    return bytes(out)
+
+
+def append_entries(journal: Path, start: int, count: int) -> None:
+    """Append entries to ``journal`` (created if missing), as journald itself would."""
+    if shutil.which(JOURNAL_REMOTE) is None and not Path(JOURNAL_REMOTE).exists():
+        raise RuntimeError(
+            "systemd-journal-remote is missing: apt-get install systemd-journal-remote"
+        )
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    export = journal.parent / f".in-{start}.export"
+    export.write_bytes(export_entries(start, count))
+    subprocess.run(
+        [JOURNAL_REMOTE, "-o", str(journal), str(export)], check=True, capture_output=True
+    )
+    export.unlink()
+
+
+def rotate(journal: Path, suffix: str) -> Path:
+    """Archive the active file the way journald names archived files."""
+    archived = journal.with_name(f"system@{suffix}.journal")
+    journal.rename(archived)
+    return archived

@@ -1,0 +1,70 @@
+"""The journald source against real journal files, followed through the real journalctl."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from connectors.journald import JournaldSource, JournaldSourceConfig
+from logwax.record import Record
+from tests.integration.journal_files import append_entries, rotate
+
+
+def source(directory: Path) -> JournaldSource:
+    return JournaldSource(JournaldSourceConfig(type="journald", name="j", directory=directory))
+
+
+def read(part: Any, want: int, timeout: float = 30) -> list[Record]:
+    got: list[Record] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        batch = part.next_batch()
+        got.extend(batch)
+        if not batch:
+            time.sleep(0.05)
+    return got
+
+
+def messages(records: list[Record]) -> list[str]:
+    return [r.message for r in records]
+
+
+def test_follows_appends_and_rotation_then_resumes_at_the_cursor(tmp_path: Path) -> None:
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 500)
+    part = source(journal.parent).build_part("s", "j", None)
+    try:
+        first = read(part, 500)
+        append_entries(journal, 500, 100)  # appended while following
+        rotate(journal, "0001")
+        append_entries(journal, 600, 50)  # a new active file after rotation
+        second = read(part, 150)
+        cursor = part.snapshot()
+    finally:
+        part.close()
+    assert messages(first + second) == [f"entry {i}" for i in range(650)]
+    assert len({r.event_id for r in first + second}) == 650
+    assert first[0].fields["journald"]["BLOB"]["base64"]  # binary field kept
+
+    append_entries(journal, 650, 20)
+    resumed = source(journal.parent).build_part("s", "j", cursor)
+    try:
+        rest = read(resumed, 20)
+        time.sleep(0.5)
+        extra = resumed.next_batch()
+    finally:
+        resumed.close()
+    assert messages(rest) == [f"entry {i}" for i in range(650, 670)] and extra == []
+
+
+def test_a_corrupt_journal_file_does_not_stop_the_source(tmp_path: Path) -> None:
+    directory = tmp_path / "journal"
+    append_entries(directory / "system.journal", 0, 200)
+    (directory / "system@broken.journal").write_bytes(b"LPKSHHRH" + b"\x00garbage" * 500)
+    part = source(directory).build_part("s", "j", None)
+    try:
+        got = read(part, 200)
+    finally:
+        part.close()
+    assert messages(got) == [f"entry {i}" for i in range(200)]
