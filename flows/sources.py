@@ -8,6 +8,7 @@ from bytewax.inputs import FixedPartitionedSource
 
 from connectors.files import FilesSource, FilesSourceConfig
 from connectors.journald import JournaldSource, JournaldSourceConfig
+from connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
 from logwax.record import Record
 
 
@@ -16,4 +17,6 @@ def build_source(config: Any) -> FixedPartitionedSource[Record, Any]:
         return FilesSource(config)
     if isinstance(config, JournaldSourceConfig):
         return JournaldSource(config)
+    if isinstance(config, KubernetesEventsSourceConfig):
+        return KubernetesEventsSource(config)
     raise TypeError(f"no source for settings of type {type(config).__name__}")

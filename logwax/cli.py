@@ -69,8 +69,12 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         endpoints = devservers.up()
-        print(f"LOGWAX_KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap}")
-        print(f"LOGWAX_ELASTICSEARCH_URL={endpoints.elasticsearch_url}")
+        print(f"LOGWAX_TEST_KAFKA_BOOTSTRAP={endpoints.kafka_bootstrap}")
+        print(f"LOGWAX_TEST_ELASTICSEARCH_URL={endpoints.elasticsearch_url}")
+        if args.kubernetes:
+            kube = devservers.up_kubernetes()
+            print(f"LOGWAX_TEST_KUBECONFIG={kube.kubeconfig}")
+            print(f"LOGWAX_TEST_ETCD_URL={kube.etcd_url}")
     elif args.action == "down":
         devservers.down()
     else:
@@ -109,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="local real Kafka and Elasticsearch for demo and tests")
     dev.add_argument("action", choices=["up", "down", "status"])
+    dev.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="also a real kube-apiserver with etcd (built from source once)",
+    )
     dev.set_defaults(handler=cmd_dev)
 
     demo = commands.add_parser("demo", help="start local servers and ship sample logs to both")

@@ -19,13 +19,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
 from connectors.files.config import FilesSourceConfig
 from connectors.journald.config import JournaldSourceConfig
+from connectors.k8s_events.config import KubernetesEventsSourceConfig
 from connectors.kafka.config import KafkaSinkConfig
 from logwax.errors import ConfigError
 from logwax.units import Duration
 
 ENV_PREFIX = "LOGWAX_"
-SourceConfig = Annotated[FilesSourceConfig | JournaldSourceConfig, Field(discriminator="type")]
-SOURCE_TYPES = frozenset({"files", "journald"})
+SourceConfig = Annotated[
+    FilesSourceConfig | JournaldSourceConfig | KubernetesEventsSourceConfig,
+    Field(discriminator="type"),
+]
+SOURCE_TYPES = frozenset({"files", "journald", "kubernetes_events"})
 
 
 class RecoverySettings(BaseModel):

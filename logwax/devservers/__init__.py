@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from logwax.devservers import elasticsearch, kafka, process
+from logwax.devservers import elasticsearch, kafka, kubernetes, process
 from logwax.devservers.home import DevPaths, exclusive, paths, pid_alive, read_state, write_state
 
 
@@ -34,6 +34,10 @@ class ServerStatus:
     running: bool
     rss_mb: float | None
     started_in_s: float | None
+
+
+# Each server's name in the state file and the key of its endpoint there.
+SERVERS = {"kafka": "bootstrap", "elasticsearch": "url", "kubernetes": "url"}
 
 
 class _Server(Protocol):
@@ -91,7 +95,7 @@ def _ensure(
         log(f"{name}: reusing {known[endpoint_key]} (pid {known['pid']})")
         return known
     if known:
-        process.terminate(known.get("pid"))
+        _stop(known)
     log(f"{name}: starting (downloads are cached under {dev.cache}) ...")
     began = time.monotonic()
     server, waited = start()
@@ -105,14 +109,46 @@ def _ensure(
     return entry
 
 
+@dataclass(frozen=True)
+class KubernetesEndpoints:
+    url: str
+    kubeconfig: str
+    etcd_url: str
+
+
+def up_kubernetes(log: Log = print) -> KubernetesEndpoints:
+    """Start (building once) a real kube-apiserver with its own etcd."""
+    dev = paths()
+    with exclusive(dev):
+        state = read_state(dev)
+        known: dict[str, Any] = state.get("kubernetes") or {}
+        state["kubernetes"] = _ensure(
+            dev,
+            known,
+            "Kubernetes API",
+            "url",
+            lambda url: kubernetes.is_ready(url, known.get("kubeconfig", "")),
+            lambda: kubernetes.start(dev),
+            log,
+        )
+        write_state(dev, state)
+    entry = state["kubernetes"]
+    return KubernetesEndpoints(entry["url"], entry["kubeconfig"], entry["etcd_url"])
+
+
+def _stop(entry: dict[str, Any]) -> None:
+    process.terminate(entry.get("pid"))
+    process.terminate(entry.get("etcd_pid"))
+
+
 def down(log: Log = print) -> None:
     dev = paths()
     with exclusive(dev):
         state = read_state(dev)
-        for name in ("kafka", "elasticsearch"):
+        for name in SERVERS:
             entry = state.get(name)
             if entry:
-                process.terminate(entry.get("pid"))
+                _stop(entry)
                 log(f"{name}: stopped (pid {entry.get('pid')})")
         shutil.rmtree(dev.run, ignore_errors=True)
 
@@ -121,7 +157,7 @@ def status() -> list[ServerStatus]:
     dev = paths()
     state = read_state(dev)
     rows = []
-    for name, key in (("kafka", "bootstrap"), ("elasticsearch", "url")):
+    for name, key in SERVERS.items():
         entry = state.get(name) or {}
         pid = entry.get("pid")
         rows.append(
