@@ -43,6 +43,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from logwax.runner import run_flow
 
     config = _with_overrides(load_config(args.config), args)
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port)
     addresses = args.addresses.split(";") if args.addresses else None
     run_flow(
         collect.build(config),
@@ -105,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-w", "--workers", type=int, default=1, help="worker threads per process")
     run.add_argument("-i", "--process-id", type=int, help="this process's index in a cluster")
     run.add_argument("-a", "--addresses", help="host:port of every process, ';'-separated")
+    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     run.set_defaults(handler=cmd_run)
 
     validate = commands.add_parser("validate", help="check a pipeline file and list its problems")

@@ -45,6 +45,13 @@ def run_flow(
         if recovery.enabled
         else None
     )
+    log.info(
+        "flow=%s started workers=%d process_id=%s recovery=%s",
+        flow.flow_id,
+        workers,
+        process_id,
+        recovery.directory if recovery.enabled else "off",
+    )
     cli_main(
         flow,
         workers_per_process=workers,

@@ -12,7 +12,7 @@ from connectors.k8s_events.config import KubernetesEventsSourceConfig
 from connectors.k8s_events.events import to_record
 from connectors.k8s_events.watcher import EventWatcher, api_client
 from logwax import shutdown
-from logwax.metrics import SOURCE_LAG, SOURCE_RECORDS
+from logwax.metrics import SOURCE_BYTES, SOURCE_LAG, SOURCE_RECORDS
 from logwax.record import Record
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
             except queue.Empty:
                 break
             if item.event is not None:
-                records.append(to_record(self._settings.name, item.event))
+                record = to_record(self._settings.name, item.event)
+                SOURCE_BYTES.labels(self._settings.name).inc(len(record.message))
+                records.append(record)
             self._version = item.resource_version
         SOURCE_LAG.labels(self._settings.name).set(self._watcher.items.qsize())
         if records:

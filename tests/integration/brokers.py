@@ -77,3 +77,24 @@ def brokers() -> Iterator[Brokers]:
     else:
         endpoints = devservers.up(log=lambda line: print(f"[brokers] {line}"))
         yield Brokers(endpoints.kafka_bootstrap, endpoints.elasticsearch_url, "local processes")
+
+
+KUBECONFIG_ENV = "LOGWAX_TEST_KUBECONFIG"
+ETCD_ENV = "LOGWAX_TEST_ETCD_URL"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A real Kubernetes API server, and the etcd behind it (to force 410 Gone by compaction)."""
+
+    kubeconfig: str
+    etcd_url: str
+
+
+def cluster() -> Cluster:
+    """``LOGWAX_TEST_KUBECONFIG`` + ``LOGWAX_TEST_ETCD_URL``, else a local kube-apiserver."""
+    given, etcd = os.environ.get(KUBECONFIG_ENV), os.environ.get(ETCD_ENV)
+    if given and etcd:
+        return Cluster(given, etcd)
+    started = devservers.up_kubernetes(log=lambda line: print(f"[kubernetes] {line}"))
+    return Cluster(started.kubeconfig, started.etcd_url)

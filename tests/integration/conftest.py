@@ -10,7 +10,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from connectors.kafka.admin import delete_topics, ensure_topic
-from tests.integration.brokers import Brokers, brokers
+from tests.integration.brokers import Brokers, Cluster, brokers, cluster
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -76,3 +76,22 @@ def new_index_prefix(es: Elasticsearch) -> Iterator[Callable[[], str]]:
         es.options(ignore_status=404).indices.delete(
             index=f"{prefix}*", expand_wildcards="all", allow_no_indices=True
         )
+
+
+@pytest.fixture(scope="session")
+def kube() -> Cluster:
+    found = cluster()
+    print(f"\nkubernetes from kubeconfig {found.kubeconfig}")
+    return found
+
+
+@pytest.fixture
+def kube_namespace(kube: Cluster) -> Iterator[str]:
+    """A fresh namespace, deleted afterwards."""
+    from kubernetes import client, config
+
+    core = client.CoreV1Api(config.new_client_from_config(kube.kubeconfig))
+    name = _unique("test")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name)

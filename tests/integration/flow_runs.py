@@ -17,13 +17,25 @@ from tests.integration.kafka_helpers import read_all
 
 
 def start(config: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
-    log = open(tmp_path / "logwax.log", "ab")  # noqa: SIM115 - owned by the child
-    return subprocess.Popen(
+    """``logwax run -c config``, returned once it runs the flow (and handles SIGTERM)."""
+    log_path = tmp_path / "logwax.log"
+    runs_before = log_path.read_text().count(" started workers=") if log_path.exists() else 0
+    log = open(log_path, "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(
         [sys.executable, "-m", "logwax", "run", "-c", str(config)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,
     )
+    wait_for(
+        "the flow to start",
+        lambda: log_path.read_text().count(" started workers=") > runs_before,
+        proc,
+        log_path,
+        timeout=60,
+        poll=0.05,
+    )
+    return proc
 
 
 def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:

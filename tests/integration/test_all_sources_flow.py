@@ -1,0 +1,73 @@
+"""One pipeline file naming all three sources, run with ``logwax run``, into both sinks."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from elasticsearch import Elasticsearch
+
+from logwax import cli
+from tests.integration.brokers import Brokers, Cluster
+from tests.integration.flow_runs import es_count, start, wait_for
+from tests.integration.journal_files import append_entries
+from tests.integration.kafka_helpers import read_all
+from tests.integration.kube_helpers import core_api, create_event
+
+
+def test_files_journald_and_kubernetes_events_in_one_run(
+    tmp_path: Path,
+    servers: Brokers,
+    kube: Cluster,
+    kube_namespace: str,
+    kafka_config: dict[str, Any],
+    es: Elasticsearch,
+    new_topic: Callable[..., str],
+    new_index_prefix: Callable[[], str],
+) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text("".join(f"app line {i}\n" for i in range(300)))
+    append_entries(tmp_path / "journal" / "system.journal", 0, 200)
+    core = core_api(kube.kubeconfig)
+    for i in range(50):
+        create_event(core, kube_namespace, f"ev{i}")
+    topic, prefix = new_topic(), new_index_prefix()
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "everything",
+                "sources": [
+                    {"type": "files", "name": "app", "include": [f"{logs}/*.log"]},
+                    {"type": "journald", "name": "node", "directory": str(tmp_path / "journal")},
+                    {
+                        "type": "kubernetes_events",
+                        "name": "events",
+                        "kubeconfig": kube.kubeconfig,
+                        "namespaces": [kube_namespace],
+                    },
+                ],
+                "kafka": {"bootstrap_servers": servers.kafka_bootstrap, "topic": topic},
+                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
+                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
+            }
+        )
+    )
+    assert cli.main(["validate", "-c", str(config)]) == 0
+
+    proc = start(config, tmp_path)
+    wait_for("all records", lambda: es_count(es, prefix) >= 550, proc, tmp_path / "logwax.log")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+
+    by_source = Counter(
+        json.loads(m.value())["logwax"]["source"] for m in read_all(kafka_config, topic)
+    )
+    assert by_source == {"app": 300, "node": 200, "events": 50}
+    assert es_count(es, prefix) == 550

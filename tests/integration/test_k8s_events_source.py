@@ -1,0 +1,110 @@
+"""The Kubernetes Events source against a real kube-apiserver backed by a real etcd."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import REGISTRY
+
+from connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
+from logwax.record import Record
+from tests.integration.brokers import Cluster
+from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_event
+
+
+def source(kube: Cluster, namespace: str) -> KubernetesEventsSource:
+    return KubernetesEventsSource(
+        KubernetesEventsSourceConfig(
+            type="kubernetes_events",
+            name="events",
+            kubeconfig=kube.kubeconfig,
+            namespaces=[namespace],
+            watch_timeout="5s",
+        )
+    )
+
+
+def read(part: Any, want: int, timeout: float = 30) -> list[Record]:
+    got: list[Record] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        batch = part.next_batch()
+        got.extend(batch)
+        if not batch:
+            time.sleep(0.05)
+    return got
+
+
+def relists() -> float:
+    labels = {"source": "events", "reason": "gone_relist"}
+    return REGISTRY.get_sample_value("logwax_source_errors_total", labels) or 0.0
+
+
+def settle(part: Any, seconds: float = 1.5) -> list[Record]:
+    """Whatever else arrives in a while (to show nothing unexpected does)."""
+    return read(part, 10**9, timeout=seconds)
+
+
+def test_list_then_watch_updates_and_deletes_then_resume(
+    kube: Cluster, kube_namespace: str
+) -> None:
+    core = core_api(kube.kubeconfig)
+    for i in range(20):
+        create_event(core, kube_namespace, f"ev{i}")
+    part = source(kube, kube_namespace).build_part("s", "events", None)
+    try:
+        listed = read(part, 20)
+        for i in range(5):  # count bumps are new observations with their own ids
+            bump_event(core, kube_namespace, f"ev{i}", count=2)
+        for i in range(15, 18):  # deletions are not events of interest
+            core.delete_namespaced_event(f"ev{i}", kube_namespace)
+        updates = read(part, 5) + settle(part)
+        version = part.snapshot()
+    finally:
+        part.close()
+    assert sorted(r.message for r in listed) == sorted(f"ev{i} happened" for i in range(20))
+    assert sorted(r.message for r in updates) == sorted(f"ev{i} happened x2" for i in range(5))
+    assert [r.fields["kubernetes"]["event"]["count"] for r in updates] == [2] * 5
+    ids = [r.event_id for r in listed + updates]
+    assert len(set(ids)) == 25
+
+    for i in range(20, 25):  # while the source is down
+        create_event(core, kube_namespace, f"ev{i}")
+    resumed = source(kube, kube_namespace).build_part("s", "events", version)
+    try:
+        after = read(resumed, 5) + settle(resumed)
+    finally:
+        resumed.close()
+    assert sorted(r.message for r in after) == sorted(f"ev{i} happened" for i in range(20, 25))
+
+
+def test_410_gone_relists_without_repeating_what_was_emitted(
+    kube: Cluster, kube_namespace: str
+) -> None:
+    core = core_api(kube.kubeconfig)
+    for i in range(10):
+        create_event(core, kube_namespace, f"old{i}")
+    part = source(kube, kube_namespace).build_part("s", "events", None)
+    try:
+        first = read(part, 10) + settle(part, 0.5)
+        version = part.snapshot()
+    finally:
+        part.close()
+    for i in range(10, 15):
+        create_event(core, kube_namespace, f"new{i}")
+    bump_event(core, kube_namespace, "old3", count=7)
+    compact_etcd(kube.etcd_url)  # the saved resourceVersion is now history: watch → 410 Gone
+    relists_before = relists()
+
+    resumed = source(kube, kube_namespace).build_part("s", "events", version)
+    try:
+        after = read(resumed, 6) + settle(resumed)
+    finally:
+        resumed.close()
+    assert relists() == relists_before + 1  # the server really answered 410
+    assert len(first) == 10
+    assert sorted(r.message for r in after) == sorted(
+        [f"new{i} happened" for i in range(10, 15)] + ["old3 happened x7"]
+    )
+    assert not {r.event_id for r in first} & {r.event_id for r in after}
