@@ -18,6 +18,7 @@ from connectors.files.config import FilesSourceConfig
 from connectors.files.fingerprint import fingerprint_file
 from connectors.files.formats import PARSERS, Entry
 from connectors.files.kubernetes_paths import kubernetes_fields
+from connectors.files.rotated import find_rotated
 from connectors.files.tail import TailedFile
 from logwax import shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
@@ -25,9 +26,10 @@ from logwax.record import Record
 
 log = logging.getLogger(__name__)
 
-# Resume state per file fingerprint: (offset of the first byte not yet handed on, generation).
-# The generation counts copytruncates, so new content under an old fingerprint gets new ids.
-FileState = tuple[int, int]
+# Resume state per file fingerprint: (offset of the first byte not yet handed on, generation,
+# last path). The generation counts copytruncates, so new content under an old fingerprint gets
+# new ids; the path is only a hint for finding the file again after a rotation.
+FileState = tuple[int, int, str]
 FilesState = dict[str, FileState]
 FORGET_AFTER_S = 24 * 3600
 
@@ -55,6 +57,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         self._name = config.name
         self._parse = PARSERS[config.format]
         self._state: FilesState = dict(resume or {})
+        self._drained_orphans: set[str] = set()
         self._seen: dict[str, float] = dict.fromkeys(self._state, time.monotonic())
         self._readers: dict[str, _Reader] = {}
         self._first_scan = resume is None
@@ -75,16 +78,19 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
 
     def _scan(self, now: float) -> None:
         """Open new or grown files; a known fingerprint at a new path is a renamed file."""
+        matched: set[str] = set()
         for path in self._matches():
             fingerprint = fingerprint_file(path, self._config.fingerprint_bytes)
             if fingerprint is None:
                 continue
+            matched.add(fingerprint)
             self._seen[fingerprint] = now
             reader = self._readers.get(fingerprint)
             if reader is not None:
                 reader.tailed.path = path
             else:
                 self._maybe_open(fingerprint, path, now)
+        self._follow_rotated(matched, now)
         self._forget_old(now)
         self._first_scan = False
         self._next_scan = now + self._config.scan_interval.total_seconds()
@@ -92,31 +98,49 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         lag = sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
         SOURCE_LAG.labels(self._name).set(lag)
 
-    def _maybe_open(self, fingerprint: str, path: Path, now: float) -> None:
+    def _follow_rotated(self, matched: set[str], now: float) -> None:
+        """Finish files renamed out of the globs while closed: their unread lines are not lost."""
+        for fingerprint, (_offset, _generation, last_path) in list(self._state.items()):
+            if (
+                fingerprint in matched
+                or fingerprint in self._readers
+                or fingerprint in self._drained_orphans
+            ):
+                continue
+            rotated = find_rotated(fingerprint, last_path, self._config.fingerprint_bytes)
+            if rotated is None:
+                self._drained_orphans.add(fingerprint)
+                continue
+            self._seen[fingerprint] = now
+            if not self._maybe_open(fingerprint, rotated, now):
+                self._drained_orphans.add(fingerprint)
+
+    def _maybe_open(self, fingerprint: str, path: Path, now: float) -> bool:
         try:
             size = path.stat().st_size
         except OSError:
-            return
-        offset, generation = self._state.get(fingerprint, (-1, 0))
+            return False
+        offset, generation, _path = self._state.get(fingerprint, (-1, 0, ""))
         if offset < 0:
             offset = size if self._first_scan and self._config.read_from == "end" else 0
         elif size < offset:  # truncated while closed
             offset, generation = 0, generation + 1
         elif size == offset:
-            return  # nothing new; stays closed until it grows
+            return False  # nothing new; stays closed until it grows
         if len(self._readers) >= self._config.max_open_files:
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
-            return
+            return False
         try:
             tailed = TailedFile.open(fingerprint, path, offset, int(self._config.max_line_bytes))
         except OSError as exc:
             SOURCE_ERRORS.labels(self._name, "open").inc()
             log.warning("source=%s path=%s cannot open: %s", self._name, path, exc)
-            return
+            return False
         self._readers[fingerprint] = _Reader(
             tailed, generation, self._assembler(), now, kubernetes_fields(path) or {}
         )
-        self._state[fingerprint] = (offset, generation)
+        self._state[fingerprint] = (offset, generation, str(path))
+        self._drained_orphans.discard(fingerprint)
         log.info(
             "source=%s path=%s fingerprint=%s offset=%d generation=%d opened",
             self._name,
@@ -125,6 +149,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             offset,
             generation,
         )
+        return True
 
     def _assembler(self) -> Assembler:
         multiline = self._config.multiline
@@ -169,7 +194,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
 
     def _read(self, fingerprint: str, reader: _Reader, budget: int, now: float) -> list[Record]:
         tailed = reader.tailed
-        if tailed.was_truncated():
+        if tailed.was_truncated(self._config.fingerprint_bytes):
             return self._restart_truncated(fingerprint, reader)
         entries: list[Entry] = []
         lines = tailed.read_lines(budget)
@@ -193,23 +218,32 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             and reader.assembler.pending_offset() is None
         ):
             self._close(fingerprint, "inactive")
-        self._state[fingerprint] = (reader.resume_offset(), reader.generation)
+        self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
         return [self._record(reader, e) for e in entries]
 
     def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
-        """copytruncate: hand on what was held, then read the new content as a new generation."""
+        """copytruncate: hand on what was held, close, and let the next scan sort it out.
+
+        The offset stays where reading stopped. The copy logrotate made has this file's
+        fingerprint, so the rotated-file lookup finishes the unread tail from it; the truncated
+        original is a new file, or, if its first line is the same, is seen shorter than the
+        offset and read again from 0 as the next generation (new ids).
+        """
         SOURCE_ERRORS.labels(self._name, "copytruncate").inc()
         log.warning(
-            "source=%s path=%s truncated below offset %d; new generation %d",
+            "source=%s path=%s truncated below offset %d; rescanning",
             self._name,
             reader.tailed.path,
             reader.tailed.offset,
-            reader.generation + 1,
         )
         held = reader.assembler.flush_expired(float("inf"))
         records = [self._record(reader, e) for e in held]
         self._close(fingerprint, "truncated")
-        self._state[fingerprint] = (0, reader.generation + 1)
+        self._state[fingerprint] = (
+            reader.tailed.offset,
+            reader.generation,
+            str(reader.tailed.path),
+        )
         self._next_scan = 0.0
         return records
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from connectors.files.fingerprint import first_line_fingerprint
+
 READ_CHUNK = 256 * 1024
 
 
@@ -50,9 +52,17 @@ class TailedFile:
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size
 
-    def was_truncated(self) -> bool:
-        """copytruncate shrank the file under us: what remains is new content from offset 0."""
-        return self.size() < self.offset
+    def was_truncated(self, fingerprint_bytes: int) -> bool:
+        """copytruncate replaced the content under us, even if it has grown back since.
+
+        Shorter than our offset, or a different first line at the same inode: either way what
+        is there now is a new file. (A new first line identical to the old one that has grown
+        past our offset cannot be told apart; that is copytruncate's own race.)
+        """
+        if self.size() < self.offset:
+            return True
+        head = os.pread(self.handle.fileno(), fingerprint_bytes, 0)
+        return first_line_fingerprint(head, fingerprint_bytes) != self.fingerprint
 
     def read_lines(self, limit: int) -> list[Line]:
         """Up to ``limit`` complete lines from ``offset``; advances ``offset`` past them."""

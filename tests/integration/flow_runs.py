@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -103,3 +104,18 @@ def kill_and_restart_until(
         at_kill.append(count())
         between(kill)
     return start(config, tmp_path), at_kill
+
+
+def has_resume_point(recovery: Path) -> bool:
+    """bytewax completed an epoch with a source snapshot, so a restart resumes, not restarts."""
+    import sqlite3
+
+    for part in recovery.glob("part-*.sqlite3"):
+        with contextlib.closing(sqlite3.connect(part, timeout=5)) as db:
+            frontier = db.execute("SELECT max(worker_frontier) FROM fronts").fetchone()[0]
+            sources = db.execute(
+                "SELECT count(*) FROM snaps WHERE step_id LIKE '%source%'"
+            ).fetchone()[0]
+            if frontier is not None and frontier >= 2 and sources > 0:
+                return True
+    return False

@@ -157,3 +157,38 @@ def test_excluded_and_container_paths(tmp_path: Path) -> None:
     assert [r.message for r in records] == ["hi"]
     assert records[0].fields["kubernetes"]["namespace"] == "prod"
     assert records[0].timestamp_ns == 1704067200 * 10**9
+
+
+def test_deleted_file_is_drained_then_closed_and_a_returning_file_is_not_reread(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "a.log"
+    write_lines(path, 0, 3)
+    part = FilesSource(config(tmp_path)).build_part("s", "t", None)
+    assert len(drain(part, 3)) == 3
+    write_lines(path, 3, 2)  # written, then the file is deleted before we read it
+    kept = path.read_bytes()
+    path.unlink()
+    assert [r.message for r in drain(part)] == ["a 3", "a 4"]  # the open handle is drained
+    assert part._readers == {}  # closed once drained
+    path.write_bytes(kept)  # the same file comes back (a restore, a remount)
+    assert drain(part) == []
+    write_lines(path, 5, 1)
+    assert [r.message for r in drain(part)] == ["a 5"]
+
+
+def test_file_renamed_out_of_the_globs_while_down_is_finished(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    write_lines(path, 0, 4)
+    source = FilesSource(config(tmp_path))
+    first = source.build_part("s", "t", None)
+    first.next_batch()  # 3 lines (batch_lines=3), then the flow "crashes"
+    saved = first.snapshot()
+    write_lines(path, 4, 2)
+    path.rename(tmp_path / "app.log.1")  # rotated while down, to a name *.log does not match
+    write_lines(path, 100, 2)
+    resumed = source.build_part("s", "t", saved)
+    assert sorted(r.message for r in drain(resumed)) == sorted(
+        ["app 3", "app 4", "app 5", "app 100", "app 101"]
+    )
+    assert drain(resumed) == []  # and the rotated file is not read again
