@@ -27,7 +27,7 @@ def export_entries(start: int, count: int, unit: str = "app.service") -> bytes:
     return bytes(out)
 
 
-def append_entries(journal: Path, start: int, count: int) -> None:
+def append_entries(journal: Path, start: int, count: int, unit: str = "app.service") -> None:
     """Append entries to ``journal`` (created if missing), as journald itself would."""
     if shutil.which(JOURNAL_REMOTE) is None and not Path(JOURNAL_REMOTE).exists():
         raise RuntimeError(
@@ -35,7 +35,7 @@ def append_entries(journal: Path, start: int, count: int) -> None:
         )
     journal.parent.mkdir(parents=True, exist_ok=True)
     export = journal.parent / f".in-{start}.export"
-    export.write_bytes(export_entries(start, count))
+    export.write_bytes(export_entries(start, count, unit))
     subprocess.run(
         [JOURNAL_REMOTE, "-o", str(journal), str(export)], check=True, capture_output=True
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,46 @@ def test_a_corrupt_journal_file_does_not_stop_the_source(tmp_path: Path) -> None
     finally:
         part.close()
     assert messages(got) == [f"entry {i}" for i in range(200)]
+
+
+def test_a_killed_journalctl_is_restarted_from_the_cursor(tmp_path: Path) -> None:
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 300)
+    part = source(journal.parent).build_part("s", "j", None)
+    try:
+        first = read(part, 300)
+        os.kill(part._child._proc.pid, signal.SIGKILL)  # the child dies, as on OOM
+        append_entries(journal, 300, 100)
+        second = read(part, 100)
+        time.sleep(1)
+        second += part.next_batch()
+    finally:
+        part.close()
+    assert messages(first + second) == [f"entry {i}" for i in range(400)]
+
+
+def test_unit_and_priority_filters_on_a_real_journal(tmp_path: Path) -> None:
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 50, unit="app.service")
+    append_entries(journal, 50, 30, unit="sshd.service")
+    config = JournaldSourceConfig(
+        type="journald",
+        name="j",
+        directory=journal.parent,
+        units=["sshd.service"],
+        min_priority="info",
+    )
+    part = JournaldSource(config).build_part("s", "j", None)
+    try:
+        got = read(part, 30) + read(part, 1, timeout=1)
+    finally:
+        part.close()
+    assert messages(got) == [f"entry {i}" for i in range(50, 80)]
+    quiet = JournaldSourceConfig(
+        type="journald", name="j", directory=journal.parent, min_priority="warning"
+    )  # the entries are PRIORITY=6 (info)
+    part = JournaldSource(quiet).build_part("s", "j", None)
+    try:
+        assert read(part, 1, timeout=2) == []
+    finally:
+        part.close()
