@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import ApiError, Elasticsearch, helpers
 
 from tests.integration.kafka_helpers import read_all
 
@@ -52,8 +52,14 @@ def _scan(es: Elasticsearch, index: str) -> list[dict[str, Any]]:
 
 
 def es_count(es: Elasticsearch, index_prefix: str) -> int:
-    es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
-    return int(es.count(index=f"{index_prefix}-*", allow_no_indices=True)["count"])
+    """Documents searchable now; 0 while a just-created index still allocates its shard."""
+    try:
+        es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
+        return int(es.count(index=f"{index_prefix}-*", allow_no_indices=True)["count"])
+    except ApiError as exc:
+        if exc.meta.status == 503:
+            return 0
+        raise
 
 
 def wait_for(
