@@ -39,7 +39,7 @@ def _with_overrides(config: PipelineConfig, args: argparse.Namespace) -> Pipelin
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from flows import collect
+    from flows import collect, events, index
     from logwax.runner import run_flow
 
     config = _with_overrides(load_config(args.config), args)
@@ -48,8 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         start_http_server(args.metrics_port)
     addresses = args.addresses.split(";") if args.addresses else None
+    builders = {"collect": collect.build, "index": index.build, "events": events.build}
     run_flow(
-        collect.build(config),
+        builders[config.flow](config),
         config,
         workers=args.workers,
         process_id=args.process_id,

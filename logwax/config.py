@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
@@ -21,6 +21,8 @@ from connectors.files.config import FilesSourceConfig
 from connectors.journald.config import JournaldSourceConfig
 from connectors.k8s_events.config import KubernetesEventsSourceConfig
 from connectors.kafka.config import KafkaSinkConfig
+from connectors.kafka.source_config import KafkaSourceConfig
+from flows.steps.transforms import TransformRule
 from logwax.errors import ConfigError
 from logwax.units import Duration
 
@@ -48,6 +50,26 @@ class RecoverySettings(BaseModel):
     partitions: int = Field(1, ge=1)
 
 
+class DedupSettings(BaseModel):
+    """Remember recent event ids per stream to drop duplicates the sources produce."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    ttl: Duration = timedelta(minutes=10)
+    max_ids_per_stream: int = Field(100_000, ge=1)
+
+
+class BatchSettings(BaseModel):
+    """A sink batch closes at whichever bound comes first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_records: int = Field(1000, ge=1)
+    max_bytes: ByteSize = Field(ByteSize(5 * 1024 * 1024), ge=1024)
+    max_latency: Duration = timedelta(seconds=1)
+
+
 class PipelineConfig(BaseSettings):
     """A logwax job: its sources, its sinks and its recovery settings."""
 
@@ -56,7 +78,12 @@ class PipelineConfig(BaseSettings):
     )
 
     name: str = Field("logwax", pattern=r"^[A-Za-z0-9_-]+$", description="flow id")
-    sources: list[SourceConfig] = Field(min_length=1)
+    flow: Literal["collect", "index", "events"] = "collect"
+    sources: list[SourceConfig] = Field(default_factory=list)
+    kafka_input: KafkaSourceConfig | None = Field(None, description="what the index flow reads")
+    transforms: list[TransformRule] = Field(default_factory=list)
+    dedup: DedupSettings = DedupSettings()
+    batch: BatchSettings = BatchSettings()
     kafka: KafkaSinkConfig | None = None
     elasticsearch: ElasticsearchSinkConfig | None = None
     recovery: RecoverySettings = RecoverySettings()
@@ -65,6 +92,21 @@ class PipelineConfig(BaseSettings):
     def _sinks_and_names(self) -> PipelineConfig:
         if self.kafka is None and self.elasticsearch is None:
             raise ValueError("configure at least one sink: kafka or elasticsearch")
+        if self.flow == "index":
+            if self.kafka_input is None or self.elasticsearch is None:
+                raise ValueError("the index flow reads kafka_input and writes to elasticsearch")
+            if self.sources:
+                raise ValueError("the index flow reads kafka_input, not sources")
+        elif not self.sources:
+            raise ValueError(f"the {self.flow} flow needs at least one source")
+        if self.flow == "events" and any(s.type != "kubernetes_events" for s in self.sources):
+            raise ValueError("the events flow reads kubernetes_events sources only")
+        if (
+            self.kafka is not None
+            and self.kafka.exactly_once
+            and self.kafka.transaction_timeout <= self.recovery.snapshot_interval
+        ):
+            raise ValueError("kafka.transaction_timeout must exceed recovery.snapshot_interval")
         names = [source.name for source in self.sources]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:

@@ -21,3 +21,19 @@ SOURCE_LAG = Gauge(
     ["source"],
 )
 SOURCE_OPEN = Gauge("logwax_source_open_files", "Files a files source holds open", ["source"])
+SINK_SKIPPED = Counter(
+    "logwax_sink_replays_skipped",
+    "Replayed records a sink found already committed after its snapshot and did not send again",
+    ["sink"],
+)
+DEDUPLICATED = Counter(
+    "logwax_deduplicated", "Records dropped because their event id was seen recently", ["step"]
+)
+RATE_LIMITED = Counter(
+    "logwax_source_rate_limited_seconds", "Time a source waited for its rate limit", ["source"]
+)
+DEAD_LETTERED = Counter(
+    "logwax_sink_dead_lettered",
+    "Records a sink could never deliver, sent to the dead letters",
+    ["sink", "reason"],
+)

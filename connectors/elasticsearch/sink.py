@@ -29,7 +29,7 @@ def document_id(event_id: str) -> str:
     return hashlib.blake2b(event_id.encode(), digest_size=16).hexdigest()
 
 
-class _ElasticsearchSinkPartition(StatelessSinkPartition[Record]):
+class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
     def __init__(self, config: ElasticsearchSinkConfig, sink_name: str) -> None:
         self._config = config
         self._sink_name = sink_name
@@ -44,7 +44,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[Record]):
                 "_source": record.to_document(),
             }
 
-    def write_batch(self, items: list[Record]) -> None:
+    def write_batch(self, batches: list[list[Record]]) -> None:
+        items = [record for batch in batches for record in batch]
         started = time.monotonic()
         pending = items
         for attempt in range(self._config.max_retries + 1):
@@ -99,7 +100,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[Record]):
         self._client.close()
 
 
-class ElasticsearchSink(DynamicSink[Record]):
+class ElasticsearchSink(DynamicSink[list[Record]]):
     """Indexes records into dated indices chosen by each record's own timestamp.
 
     Unit of parallelism: one client per worker. Guarantee: exactly-once in the index (a replayed

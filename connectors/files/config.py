@@ -58,3 +58,6 @@ class FilesSourceConfig(BaseModel):
         timedelta(minutes=5), description="close a file idle this long (reopened when it grows)"
     )
     batch_lines: int = Field(1000, ge=1, description="most lines handed on per poll")
+    rate_limit: float | None = Field(
+        None, gt=0, description="most records per second this source hands on (None: no limit)"
+    )

@@ -22,6 +22,7 @@ from connectors.files.rotated import find_rotated
 from connectors.files.tail import TailedFile
 from logwax import shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
+from logwax.ratelimit import TokenBucket
 from logwax.record import Record
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         self._first_scan = resume is None
         self._next_scan = 0.0
         self._awake: datetime | None = None
+        self._bucket = TokenBucket(config.rate_limit, config.name)
 
     # -- discovery -------------------------------------------------------------------------
     def _matches(self) -> list[Path]:
@@ -182,7 +184,10 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         if now >= self._next_scan:
             self._scan(now)
         records: list[Record] = []
-        budget = self._config.batch_lines
+        budget = self._bucket.grant(self._config.batch_lines)
+        if budget == 0:
+            self._awake = self._bucket.next_token()
+            return records
         for fingerprint, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break

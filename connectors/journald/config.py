@@ -34,6 +34,9 @@ class JournaldSourceConfig(BaseModel):
     since_now: bool = Field(False, description="start at the end when there is no saved cursor")
     journalctl: str = Field("journalctl", description="the journalctl binary to run")
     batch_entries: int = Field(1000, ge=1)
+    rate_limit: float | None = Field(
+        None, gt=0, description="most records per second this source hands on (None: no limit)"
+    )
     poll_interval: Duration = timedelta(milliseconds=100)
     restart_backoff_max: Duration = timedelta(seconds=30)
 

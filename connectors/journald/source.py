@@ -14,6 +14,7 @@ from connectors.journald.entries import to_record
 from connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
 from logwax import shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
+from logwax.ratelimit import TokenBucket
 from logwax.record import Record
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
         self._backoff = Backoff(config.restart_backoff_max.total_seconds())
         self._child: JournalctlProcess | None = None
         self._awake: datetime | None = None
+        self._bucket = TokenBucket(config.rate_limit, config.name)
         self._start_child()
 
     def _start_child(self) -> None:
@@ -46,7 +48,11 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
                 self._start_child()
             self._awake = datetime.now(UTC) + self._config.poll_interval
             return []
-        records = self._drain(child)
+        budget = self._bucket.grant(self._config.batch_entries)
+        if budget == 0:
+            self._awake = self._bucket.next_token()
+            return []
+        records = self._drain(child, budget)
         if not records and child.finished():
             self._restart_later(child)
         if records:
@@ -58,9 +64,9 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
         SOURCE_LAG.labels(self._name).set(child.lines.qsize())
         return records
 
-    def _drain(self, child: JournalctlProcess) -> list[Record]:
+    def _drain(self, child: JournalctlProcess, budget: int) -> list[Record]:
         records: list[Record] = []
-        for _ in range(self._config.batch_entries):
+        for _ in range(budget):
             try:
                 line = child.lines.get_nowait()
             except queue.Empty:

@@ -31,4 +31,7 @@ class KubernetesEventsSourceConfig(BaseModel):
     )
     reconnect_backoff_max: Duration = timedelta(seconds=30)
     batch_events: int = Field(500, ge=1)
+    rate_limit: float | None = Field(
+        None, gt=0, description="most records per second this source hands on (None: no limit)"
+    )
     poll_interval: Duration = timedelta(milliseconds=200)

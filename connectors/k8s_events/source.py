@@ -13,6 +13,7 @@ from connectors.k8s_events.events import to_record
 from connectors.k8s_events.watcher import EventWatcher, api_client
 from logwax import shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_LAG, SOURCE_RECORDS
+from logwax.ratelimit import TokenBucket
 from logwax.record import Record
 
 log = logging.getLogger(__name__)
@@ -28,12 +29,17 @@ class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
         self._watcher = EventWatcher(settings, api_client(settings), version)
         self._watcher.start()
         self._awake: datetime | None = None
+        self._bucket = TokenBucket(settings.rate_limit, settings.name)
 
     def next_batch(self) -> list[Record]:
         if shutdown.requested():
             raise StopIteration
         records: list[Record] = []
-        for _ in range(self._settings.batch_events):
+        budget = self._bucket.grant(self._settings.batch_events)
+        if budget == 0:
+            self._awake = self._bucket.next_token()
+            return records
+        for _ in range(budget):
             try:
                 item = self._watcher.items.get_nowait()
             except queue.Empty:

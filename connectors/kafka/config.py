@@ -89,6 +89,12 @@ class KafkaSinkConfig(BaseModel):
     delivery_timeout: Duration = Field(
         timedelta(minutes=2), description="after this a record counts as undeliverable"
     )
+    exactly_once: bool = Field(
+        False, description="transactions per snapshot; exactly once for read_committed readers"
+    )
+    transaction_timeout: Duration = Field(
+        timedelta(minutes=2), description="must exceed the snapshot interval"
+    )
     security: KafkaSecurity = KafkaSecurity()
     producer_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="librdkafka options passed through as they are"

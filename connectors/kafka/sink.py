@@ -30,14 +30,15 @@ def record_key(record: Record, key: str) -> bytes | None:
     return None
 
 
-class _KafkaSinkPartition(StatelessSinkPartition[Record]):
+class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
     def __init__(self, config: KafkaSinkConfig, sink_name: str) -> None:
         self._config = config
         self._sink_name = sink_name
         self._producer = Producer({**config.producer_config(), "logger": log})
         self._flush_timeout = config.delivery_timeout.total_seconds() + 10
 
-    def write_batch(self, items: list[Record]) -> None:
+    def write_batch(self, batches: list[list[Record]]) -> None:
+        items = [record for batch in batches for record in batch]
         failures: list[KafkaError] = []
 
         def on_delivery(error: KafkaError | None, _message: Message) -> None:
@@ -85,7 +86,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[Record]):
         self._producer.flush(self._flush_timeout)
 
 
-class KafkaSink(DynamicSink[Record]):
+class KafkaSink(DynamicSink[list[Record]]):
     """Produces records as JSON to one topic, keyed by stream so order per stream holds.
 
     Unit of parallelism: one idempotent producer per worker. Guarantee: at-least-once; a batch

@@ -1,0 +1,273 @@
+"""Exactly-once Kafka sink: one transaction per bytewax epoch, per Kafka partition.
+
+bytewax writes every item of epoch E to a sink partition before it asks that partition for its
+``snapshot()``, and writes nothing of E+1 before. So each sink partition (one per Kafka partition,
+the only writer of it) opens a transaction on the first write of an epoch and commits it in
+``snapshot()``; the snapshot holds the offset after the committed records. The crash windows:
+
+* before the commit: the restarted producer, using the same stable ``transactional.id``, fences
+  the old one and aborts its transaction; ``read_committed`` readers never see those records,
+  and bytewax replays them from the sources;
+* after the commit, before bytewax stored the epoch: the records are visible *and* replayed.
+  On start each partition reads back, with ``read_committed``, what was committed after its
+  snapshot offset and skips replayed records whose event ids it finds there;
+* after both: nothing to do.
+
+The guarantee holds for ``read_committed`` consumers, for records with deterministic event ids,
+with one writer per topic partition (this sink), and while ``transaction.timeout.ms`` exceeds
+the snapshot interval. It does not cover other producers writing the same topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
+from confluent_kafka import (
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from connectors.kafka.config import KafkaSinkConfig
+from connectors.kafka.sink import record_key
+from logwax.errors import DeliveryError
+from logwax.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS, SINK_SKIPPED
+from logwax.record import Record
+
+log = logging.getLogger(__name__)
+
+# Resume state: the offset after the last record this partition committed (None: never).
+NextOffset = int | None
+
+
+def header(message: Message, name: str) -> str | None:
+    headers = message.headers() or []
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for pair in pairs:
+        key, value = pair[0], pair[1]
+        if key == name and value is not None:
+            return value.decode() if isinstance(value, bytes) else str(value)
+    return None
+
+
+def committed_event_ids(
+    client: dict[str, Any], topic: str, partition: int, start: int, timeout: float = 60.0
+) -> set[str]:
+    """Event ids in ``topic[partition]`` from ``start`` to its end, as read_committed sees them."""
+    consumer = Consumer(
+        {
+            **client,
+            "group.id": f"logwax-readback-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+        }
+    )
+    found: set[str] = set()
+    try:
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        if high <= max(start, low):
+            return found
+        consumer.assign([TopicPartition(topic, partition, max(start, low))])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    return found
+                raise KafkaException(error)
+            event_id = header(message, "event_id")
+            if event_id is not None:
+                found.add(event_id)
+        raise DeliveryError(f"read-back of {topic}[{partition}] did not reach its end")
+    finally:
+        consumer.close()
+
+
+class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
+    def __init__(
+        self,
+        config: KafkaSinkConfig,
+        sink_name: str,
+        transactional_id: str,
+        partition: int,
+        resume: NextOffset,
+    ) -> None:
+        self._config, self._name, self._partition = config, sink_name, partition
+        self._next_offset = resume
+        self._producer = Producer(
+            {
+                **config.producer_config(),
+                "transactional.id": transactional_id,
+                "logger": log,
+                "transaction.timeout.ms": int(config.transaction_timeout.total_seconds() * 1000),
+            }
+        )
+        # Fences a zombie with the same id and aborts whatever it left open.
+        self._producer.init_transactions(60)
+        self._skip = committed_event_ids(
+            {
+                k: v
+                for k, v in config.producer_config().items()
+                if k.startswith(("bootstrap", "security", "sasl", "ssl"))
+            },
+            config.topic,
+            partition,
+            resume or 0,
+        )
+        if self._skip:
+            log.info(
+                "sink=%s partition=%d %d records committed after the snapshot; skipping "
+                "their replays",
+                sink_name,
+                partition,
+                len(self._skip),
+            )
+        self._in_transaction = False
+        self._uncommitted = 0
+        self._failures: list[KafkaError] = []
+        self._last_offset: int | None = None
+
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            self._failures.append(error)
+        else:
+            offset = message.offset()
+            if offset is not None and (self._last_offset is None or offset > self._last_offset):
+                self._last_offset = offset
+
+    def write_batch(self, batches: list[list[Record]]) -> None:
+        started = time.monotonic()
+        values = [record for batch in batches for record in batch]
+        fresh = [r for r in values if r.event_id not in self._skip]
+        if len(fresh) < len(values):
+            SINK_SKIPPED.labels(self._name).inc(len(values) - len(fresh))
+        if not fresh:
+            return
+        if not self._in_transaction:
+            self._producer.begin_transaction()
+            self._in_transaction = True
+        for record in fresh:
+            self._produce(record)
+        self._uncommitted += len(fresh)
+        self._producer.poll(0)
+        self._check_failures()
+        SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
+
+    def _produce(self, record: Record) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    self._config.topic,
+                    value=record.to_json_bytes(),
+                    key=record_key(record, self._config.key),
+                    partition=self._partition,
+                    headers=[
+                        ("event_id", record.event_id.encode()),
+                        ("source", record.source.encode()),
+                    ],
+                    on_delivery=self._on_delivery,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+
+    def _check_failures(self) -> None:
+        if self._failures:
+            first = self._failures[0]
+            SINK_ERRORS.labels(self._name, first.name()).inc(len(self._failures))
+            raise DeliveryError(
+                f"Kafka {self._config.topic}[{self._partition}]: {len(self._failures)} records "
+                f"failed in the transaction ({first.str()}); the flow stops, the open "
+                "transaction is aborted by the next producer and recovery replays it"
+            )
+
+    def snapshot(self) -> NextOffset:
+        """Commit the epoch's transaction; the new resume point is after what it committed."""
+        if self._in_transaction:
+            started = time.monotonic()
+            remaining = self._producer.flush(self._config.delivery_timeout.total_seconds())
+            self._check_failures()
+            if remaining:
+                raise DeliveryError(
+                    f"Kafka {self._config.topic}[{self._partition}]: "
+                    f"{remaining} records unconfirmed at commit"
+                )
+            self._producer.commit_transaction(self._config.delivery_timeout.total_seconds())
+            self._in_transaction = False
+            if self._last_offset is not None:
+                self._next_offset = self._last_offset + 1
+            SINK_RECORDS.labels(self._name).inc(self._uncommitted)
+            self._uncommitted = 0
+            SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
+        self._skip = set()  # replays of older epochs cannot come after a newer snapshot
+        return self._next_offset
+
+    def close(self) -> None:
+        if self._in_transaction:
+            self.snapshot()
+        self._producer.flush(10)
+
+
+def partition_name(index: int) -> str:
+    """Zero-padded, so bytewax's sorted partition names are in Kafka's partition order."""
+    return f"{index:05d}"
+
+
+class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], NextOffset]):
+    """Produces each epoch's records to one topic in Kafka transactions, exactly once.
+
+    Unit of parallelism: one sink partition per Kafka partition of the topic, each with its own
+    transactional producer (``transactional.id`` = ``<prefix>-<topic>-<partition>``); records
+    are routed by key, so order per key holds. Guarantee: exactly-once for ``read_committed``
+    consumers (see the module docstring for the windows and the limits). Resumes from the offset
+    after the partition's last committed record, reading back what was committed after it.
+    """
+
+    def __init__(
+        self, config: KafkaSinkConfig, transactional_prefix: str, name: str = "kafka"
+    ) -> None:
+        self._config = config
+        self._prefix = transactional_prefix
+        self._name = name
+
+    def list_parts(self) -> list[str]:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self._config.bootstrap_servers,
+                **self._config.security.client_options(),
+                "group.id": "logwax-metadata",
+            }
+        )
+        try:
+            topic = consumer.list_topics(self._config.topic, timeout=30).topics[self._config.topic]
+        finally:
+            consumer.close()
+        if topic.error is not None:
+            raise DeliveryError(
+                f"Kafka topic {self._config.topic}: {topic.error.str()}; create "
+                "it first (its partition count fixes the sink's partitions)"
+            )
+        return [partition_name(p) for p in sorted(topic.partitions)]
+
+    def part_fn(self, item_key: str) -> int:
+        """Items are keyed by their Kafka partition's name already (see ``partition_name``)."""
+        return int(item_key)
+
+    def build_part(
+        self, step_id: str, for_part: str, resume_state: NextOffset
+    ) -> _TransactionalPartition:
+        transactional_id = f"{self._prefix}-{self._config.topic}-{for_part}"
+        return _TransactionalPartition(
+            self._config, self._name, transactional_id, int(for_part), resume_state
+        )

@@ -1,0 +1,33 @@
+"""The index flow: Kafka (read_committed) → transform rules → dedup → batch → Elasticsearch:
+the agent's second stage in the seeds.
+
+``logwax run -c index.yaml`` or
+``LOGWAX_CONFIG=index.yaml python -m bytewax.run "flows.index:from_env()" -r DIR -s 10 -b 0``.
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+
+from connectors.kafka.source import KafkaSource
+from flows.pipeline import config_from_env, deduplicated, deliver
+from flows.steps.transforms import apply
+from logwax.config import PipelineConfig
+from logwax.errors import ConfigError
+
+
+def build(config: PipelineConfig) -> Dataflow:
+    if config.kafka_input is None:
+        raise ConfigError("index flow", [("kafka_input", "required by the index flow")])
+    flow = Dataflow(config.name)
+    records = op.input("source_kafka", flow, KafkaSource(config.kafka_input))
+    rules = list(config.transforms)
+    if rules:
+        records = op.map("transform", records, lambda r: apply(rules, r))
+    deliver(deduplicated(records, config), config)
+    return flow
+
+
+def from_env() -> Dataflow:
+    return build(config_from_env())

@@ -1,0 +1,94 @@
+"""The wiring every flow shares: dedup by stream, then per sink a batching step and the sink.
+
+Records are keyed by stream for dedup (so one worker owns a stream's recent ids). For the
+exactly-once Kafka sink, batches are keyed by the Kafka partition the stream maps to, because
+each sink partition is the only transactional writer of its Kafka partition; other sinks batch
+per bucket of streams, spreading work over workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from zlib import adler32
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream
+from bytewax.outputs import Sink
+
+from connectors.elasticsearch import ElasticsearchSink
+from connectors.kafka import KafkaSink
+from connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
+from flows.steps.batching import Batch, BatchLogic, OpenBatch
+from flows.steps.dedup import dedup_mapper
+from logwax.config import PipelineConfig
+from logwax.record import Record
+
+BUCKETS = 64
+
+
+def stream_bucket(record: Record, buckets: int = BUCKETS) -> str:
+    return str(adler32(record.stream.encode()) % buckets)
+
+
+def deduplicated(records: Stream[Record], config: PipelineConfig) -> Stream[Record]:
+    if not config.dedup.enabled:
+        return records
+    keyed = op.key_on("dedup_key", records, lambda r: r.stream)
+    settings = config.dedup
+    unique = op.stateful_flat_map(
+        "dedup", keyed, dedup_mapper("dedup", settings.ttl, settings.max_ids_per_stream)
+    )
+    return op.map("dedup_unkey", unique, lambda kv: kv[1])
+
+
+def _batched(
+    step: str, records: Stream[Record], key: Callable[[Record], str], config: PipelineConfig
+) -> Stream[tuple[str, Batch]]:
+    settings = config.batch
+    keyed = op.key_on(f"{step}_key", records, key)
+
+    def builder(resume: OpenBatch | None) -> BatchLogic:
+        return BatchLogic(
+            settings.max_records, int(settings.max_bytes), settings.max_latency, resume
+        )
+
+    return op.stateful_batch(step, keyed, builder)
+
+
+def _unkeyed(step: str, batches: Stream[tuple[str, Batch]]) -> Stream[Batch]:
+    return op.map(step, batches, lambda kv: kv[1])
+
+
+def deliver(records: Stream[Record], config: PipelineConfig) -> None:
+    """Batch and write to every configured sink."""
+    if config.kafka is not None:
+        if config.kafka.exactly_once:
+            sink = ExactlyOnceKafkaSink(config.kafka, f"logwax-{config.name}")
+            count = len(sink.list_parts())
+            batches = _batched(
+                "batch_kafka",
+                records,
+                lambda r: partition_name(adler32(r.stream.encode()) % count),
+                config,
+            )
+            op.output("sink_kafka", batches, sink)
+        else:
+            batches = _batched("batch_kafka", records, stream_bucket, config)
+            op.output("sink_kafka", _unkeyed("unkey_kafka", batches), KafkaSink(config.kafka))
+    if config.elasticsearch is not None:
+        es_sink: Sink[Batch] = ElasticsearchSink(config.elasticsearch)
+        batches = _batched("batch_elasticsearch", records, stream_bucket, config)
+        op.output("sink_elasticsearch", _unkeyed("unkey_elasticsearch", batches), es_sink)
+
+
+def merged_inputs(streams: list[Stream[Record]]) -> Stream[Record]:
+    return streams[0] if len(streams) == 1 else op.merge("sources", *streams)
+
+
+def config_from_env() -> PipelineConfig:
+    from pathlib import Path
+
+    from logwax.config import load_config
+
+    return load_config(Path(os.environ["LOGWAX_CONFIG"]))

@@ -1,0 +1,1 @@
+"""Pure step logic the flows wire in: dedup, batching. No I/O here."""
