@@ -29,8 +29,15 @@ class ElasticsearchSinkConfig(BaseModel):
     ca_certs: Path | None = None
     verify_certs: bool = True
     request_timeout: Duration = timedelta(seconds=30)
-    max_retries: int = Field(5, ge=0, description="retries of 429/5xx items before failing")
-    retry_backoff: Duration = timedelta(seconds=1)
+    max_retries: int | None = Field(
+        None, ge=0, description="retries of 429/5xx/unreachable before failing; None: forever"
+    )
+    retry_backoff: Duration = timedelta(milliseconds=500)
+    retry_backoff_max: Duration = timedelta(seconds=30)
+    dead_letter_index: str | None = Field(
+        "logwax-dead-letters", description="where rejected documents go, with the reason"
+    )
+    install_template: bool = True
 
     @model_validator(mode="after")
     def _one_auth_method(self) -> ElasticsearchSinkConfig:

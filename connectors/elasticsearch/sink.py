@@ -1,14 +1,16 @@
 """Elasticsearch sink: bulk ``create`` with ``_id`` = event id, so a replay is a no-op.
 
-Every bulk item is read back: 409 means already indexed (success, never retried), 429/5xx items
-are retried with backoff, anything else is a rejected document and raises for now, stopping the
-flow before the checkpoint moves (a dead-letter destination replaces that with the exactly-once
-pipeline).
+Every bulk item is read back: 409 means already indexed (success, never retried); 429/5xx items
+and unreachable nodes are retried with capped backoff (forever by default: the flow waits instead
+of losing or crashing); anything else is a rejected document (mapping error, malformed), written
+to the dead-letter index with the reason and counted, and the flow goes on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -17,11 +19,20 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from elastic_transport import TransportError
 from elasticsearch import helpers
 
+from connectors.elasticsearch import template
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
 from connectors.elasticsearch.retry import Outcome, classify
 from logwax.errors import DeliveryError
-from logwax.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS, SINK_RETRIES
+from logwax.metrics import (
+    DEAD_LETTERED,
+    SINK_BATCH_SECONDS,
+    SINK_ERRORS,
+    SINK_RECORDS,
+    SINK_RETRIES,
+)
 from logwax.record import Record
+
+log = logging.getLogger(__name__)
 
 
 def document_id(event_id: str) -> str:
@@ -34,6 +45,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         self._config = config
         self._sink_name = sink_name
         self._client = config.client()
+        if config.install_template:
+            template.install(self._client, config.index)
 
     def _actions(self, records: list[Record]) -> Iterator[dict[str, Any]]:
         for record in records:
@@ -47,20 +60,28 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
     def write_batch(self, batches: list[list[Record]]) -> None:
         items = [record for batch in batches for record in batch]
         started = time.monotonic()
-        pending = items
-        for attempt in range(self._config.max_retries + 1):
-            if attempt:
-                SINK_RETRIES.labels(self._sink_name).inc(len(pending))
-                time.sleep(self._config.retry_backoff.total_seconds() * 2 ** (attempt - 1))
+        pending, attempt = items, 0
+        while True:
             pending = self._send(pending)
             if not pending:
-                SINK_RECORDS.labels(self._sink_name).inc(len(items))
-                SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
-                return
-        SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
-        raise DeliveryError(
-            f"Elasticsearch: {len(pending)} records still refused after"
-            f" {self._config.max_retries} retries; the flow stops so that recovery replays them"
+                break
+            attempt += 1
+            if self._config.max_retries is not None and attempt > self._config.max_retries:
+                SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
+                raise DeliveryError(
+                    f"Elasticsearch: {len(pending)} records still refused after"
+                    f" {self._config.max_retries} retries; the flow stops so that recovery"
+                    " replays them"
+                )
+            SINK_RETRIES.labels(self._sink_name).inc(len(pending))
+            time.sleep(self._backoff(attempt))
+        SINK_RECORDS.labels(self._sink_name).inc(len(items))
+        SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
+
+    def _backoff(self, attempt: int) -> float:
+        first = self._config.retry_backoff.total_seconds()
+        return float(
+            min(first * 2 ** (attempt - 1), self._config.retry_backoff_max.total_seconds())
         )
 
     def _send(self, records: list[Record]) -> list[Record]:
@@ -72,10 +93,16 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             return self._send_round(records)
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
+            log.warning(
+                "sink=%s elasticsearch unreachable (%s); retrying",
+                self._sink_name,
+                type(exc).__name__,
+            )
             return records
 
     def _send_round(self, records: list[Record]) -> list[Record]:
         retry: list[Record] = []
+        rejected: list[tuple[Record, dict[str, Any]]] = []
         results = helpers.streaming_bulk(
             self._client,
             self._actions(records),
@@ -90,11 +117,53 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             if outcome is Outcome.RETRY:
                 retry.append(record)
             elif outcome is Outcome.REJECTED:
-                SINK_ERRORS.labels(self._sink_name, "rejected").inc()
-                raise DeliveryError(
-                    f"Elasticsearch rejected event {record.event_id}: {item.get('error')}"
-                )
+                rejected.append((record, item))
+        if rejected:
+            self._dead_letter(rejected)
         return retry
+
+    def _dead_letter(self, rejected: list[tuple[Record, dict[str, Any]]]) -> None:
+        """Rejected documents never succeed on retry: keep them, with the reason, elsewhere."""
+        index = self._config.dead_letter_index
+        first = rejected[0][1].get("error")
+        if index is None:
+            SINK_ERRORS.labels(self._sink_name, "rejected").inc(len(rejected))
+            raise DeliveryError(
+                f"Elasticsearch rejected {len(rejected)} documents and no "
+                f"dead_letter_index is set; first: {first}"
+            )
+        actions = [
+            {
+                "_op_type": "create",
+                "_index": index,
+                "_id": document_id(record.event_id),
+                "_source": {
+                    "@timestamp": record.timestamp().isoformat(),
+                    "event": {"id": record.event_id},
+                    "reason": json.dumps(item.get("error"), default=str),
+                    "status": item.get("status"),
+                    "target_index": self._config.index_for(record.timestamp()),
+                    "original": record.to_json_bytes().decode(),
+                },
+            }
+            for record, item in rejected
+        ]
+        for ok, result in helpers.streaming_bulk(
+            self._client, actions, raise_on_error=False, raise_on_exception=False, max_retries=3
+        ):
+            status = int(result["create"].get("status", 500))
+            if not ok and status != 409:
+                raise DeliveryError(f"dead-letter index {index} refused a document: {result}")
+        for _record, item in rejected:
+            reason = str((item.get("error") or {}).get("type", "unknown"))
+            DEAD_LETTERED.labels(self._sink_name, reason).inc()
+        log.warning(
+            "sink=%s %d documents rejected, written to %s; first reason: %s",
+            self._sink_name,
+            len(rejected),
+            index,
+            first,
+        )
 
     def close(self) -> None:
         self._client.close()

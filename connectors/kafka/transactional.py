@@ -10,7 +10,9 @@ the only writer of it) opens a transaction on the first write of an epoch and co
   and bytewax replays them from the sources;
 * after the commit, before bytewax stored the epoch: the records are visible *and* replayed.
   On start each partition reads back, with ``read_committed``, what was committed after its
-  snapshot offset and skips replayed records whose event ids it finds there;
+  snapshot offset and skips replayed records whose event ids it finds there. The replay can
+  span several epochs, so until every read-back id has come by, snapshots keep the old
+  read-back offset: a crash during the replay reads back the same region again;
 * after both: nothing to do.
 
 The guarantee holds for ``read_committed`` consumers, for records with deterministic event ids,
@@ -21,6 +23,8 @@ the snapshot interval. It does not cover other producers writing the same topic.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 import uuid
 from typing import Any
@@ -45,6 +49,23 @@ log = logging.getLogger(__name__)
 
 # Resume state: the offset after the last record this partition committed (None: never).
 NextOffset = int | None
+
+
+# Fault injection for the crash tests: the process kills itself right after its Nth Kafka
+# commit, before bytewax can store the epoch: the one window the read-back exists for.
+CRASH_AFTER_COMMIT_ENV = "LOGWAX_FAULT_KILL_AFTER_COMMIT"
+_commits = 0
+# A replay longer than this many snapshots means the skipped ids will not come (a source whose
+# ids changed); the read-back set is then dropped rather than kept forever.
+MAX_REPLAY_SNAPSHOTS = 1000
+
+
+def _crash_point_after_commit() -> None:
+    global _commits
+    _commits += 1
+    if os.environ.get(CRASH_AFTER_COMMIT_ENV) == str(_commits):
+        log.warning("fault injection: SIGKILL after commit %d", _commits)
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def header(message: Message, name: str) -> str | None:
@@ -105,6 +126,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
     ) -> None:
         self._config, self._name, self._partition = config, sink_name, partition
         self._next_offset = resume
+        self._readback_from = resume
+        self._replay_snapshots = 0
         self._producer = Producer(
             {
                 **config.producer_config(),
@@ -150,6 +173,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
         started = time.monotonic()
         values = [record for batch in batches for record in batch]
         fresh = [r for r in values if r.event_id not in self._skip]
+        if self._skip and len(fresh) < len(values):
+            self._skip.difference_update(r.event_id for r in values)
         if len(fresh) < len(values):
             SINK_SKIPPED.labels(self._name).inc(len(values) - len(fresh))
         if not fresh:
@@ -204,13 +229,26 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
                     f"{remaining} records unconfirmed at commit"
                 )
             self._producer.commit_transaction(self._config.delivery_timeout.total_seconds())
+            _crash_point_after_commit()
             self._in_transaction = False
             if self._last_offset is not None:
                 self._next_offset = self._last_offset + 1
             SINK_RECORDS.labels(self._name).inc(self._uncommitted)
             self._uncommitted = 0
             SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
-        self._skip = set()  # replays of older epochs cannot come after a newer snapshot
+        if self._skip:
+            # Replays of records committed before the crash are still to come (they can span
+            # several epochs): keep reading back from the old point if we crash again.
+            self._replay_snapshots += 1
+            if self._replay_snapshots <= MAX_REPLAY_SNAPSHOTS:
+                return self._readback_from
+            log.warning(
+                "sink=%s partition=%d %d read-back ids never replayed; forgetting them",
+                self._name,
+                self._partition,
+                len(self._skip),
+            )
+            self._skip = set()
         return self._next_offset
 
     def close(self) -> None:

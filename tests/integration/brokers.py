@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from logwax import devservers
@@ -27,6 +28,21 @@ class Brokers:
     kafka_bootstrap: str
     elasticsearch_url: str
     origin: str
+    # Freeze / thaw a server ("kafka" or "elasticsearch") to simulate an outage.
+    freeze: Callable[[str], None] = lambda _name: _cannot_freeze()
+    thaw: Callable[[str], None] = lambda _name: _cannot_freeze()
+
+
+def _cannot_freeze() -> None:
+    raise AssertionError("outage tests need brokers this suite started (not given by env)")
+
+
+def _signal_local(name: str, signum: int) -> None:
+    for row in devservers.status():
+        if row.name == name and row.pid:
+            os.kill(row.pid, signum)
+            return
+    raise AssertionError(f"no local {name} process to signal")
 
 
 def docker_available() -> bool:
@@ -63,7 +79,14 @@ def _containers() -> Iterator[Brokers]:
     with kafka, elasticsearch:
         host = elasticsearch.get_container_host_ip()
         port = elasticsearch.get_exposed_port(9200)
-        yield Brokers(kafka.get_bootstrap_server(), f"http://{host}:{port}", "testcontainers")
+        containers = {"kafka": kafka, "elasticsearch": elasticsearch}
+        yield Brokers(
+            kafka.get_bootstrap_server(),
+            f"http://{host}:{port}",
+            "testcontainers",
+            freeze=lambda name: containers[name].get_wrapped_container().pause(),
+            thaw=lambda name: containers[name].get_wrapped_container().unpause(),
+        )
 
 
 @contextlib.contextmanager
@@ -76,7 +99,13 @@ def brokers() -> Iterator[Brokers]:
             yield started
     else:
         endpoints = devservers.up(log=lambda line: print(f"[brokers] {line}"))
-        yield Brokers(endpoints.kafka_bootstrap, endpoints.elasticsearch_url, "local processes")
+        yield Brokers(
+            endpoints.kafka_bootstrap,
+            endpoints.elasticsearch_url,
+            "local processes",
+            freeze=lambda name: _signal_local(name, signal.SIGSTOP),
+            thaw=lambda name: _signal_local(name, signal.SIGCONT),
+        )
 
 
 KUBECONFIG_ENV = "LOGWAX_TEST_KUBECONFIG"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,9 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 from tests.integration.kafka_helpers import read_all
 
 
-def start(config: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
+def start(
+    config: Path, tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """``logwax run -c config``, returned once it runs the flow (and handles SIGTERM)."""
     log_path = tmp_path / "logwax.log"
     runs_before = log_path.read_text().count(" started workers=") if log_path.exists() else 0
@@ -27,6 +30,7 @@ def start(config: Path, tmp_path: Path) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,
+        env={**os.environ, **(env or {})},
     )
     wait_for(
         "the flow to start",
@@ -125,3 +129,47 @@ def has_resume_point(recovery: Path) -> bool:
             if frontier is not None and frontier >= 2 and sources > 0:
                 return True
     return False
+
+
+def kill_at_random_moments(
+    config: Path,
+    tmp_path: Path,
+    kills: int,
+    seed: int,
+    earliest: float = 0.5,
+    latest: float = 3.0,
+    during: Callable[[int], None] = lambda _kill: None,
+) -> tuple[subprocess.Popen[bytes], list[float]]:
+    """Run, SIGKILL after a random delay, restart, ``kills`` times; returns the last run.
+
+    The delays (seeded, so a failure can be replayed) fall anywhere in the flow's life: before
+    its first snapshot, inside one, between a Kafka commit and bytewax storing the epoch.
+    """
+    import random
+
+    rng = random.Random(seed)
+    delays = []
+    for kill in range(kills):
+        proc = start(config, tmp_path)
+        delay = rng.uniform(earliest, latest)
+        time.sleep(delay)
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"logwax exited {proc.returncode} before kill {kill}:\n"
+                f"{(tmp_path / 'logwax.log').read_text()[-3000:]}"
+            )
+        proc.kill()
+        proc.wait()
+        delays.append(round(delay, 2))
+        during(kill)
+    return start(config, tmp_path), delays
+
+
+def kafka_event_ids(kafka_config: dict[str, Any], topic: str) -> Counter[str]:
+    """Event ids a read_committed consumer sees in the whole topic."""
+    found: Counter[str] = Counter()
+    for message in read_all(kafka_config, topic):
+        for key, value in message.headers() or []:
+            if key == "event_id" and isinstance(value, bytes):
+                found[value.decode()] += 1
+    return found
