@@ -1,4 +1,6 @@
-"""``logwax run`` on Kubernetes Events while they are being created: SIGKILLed, restarted."""
+"""The events flow on a real API server while Events are being created: SIGKILLed at five
+random moments, restarted each time; every Event version lands exactly once in Elasticsearch
+and in Kafka (exactly-once mode, read_committed)."""
 
 from __future__ import annotations
 
@@ -6,32 +8,42 @@ import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import yaml
 from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers, Cluster
-from tests.integration.flow_runs import es_count, es_event_ids, kill_and_restart_until, wait_for
+from tests.integration.flow_runs import (
+    es_count,
+    es_event_ids,
+    kafka_event_ids,
+    kill_at_random_moments,
+    wait_for,
+)
 from tests.integration.kube_helpers import core_api, create_event
 
 TOTAL = 1500
 
 
-def test_killed_events_flow_resumes_from_its_resource_version_without_loss(
+def test_events_flow_survives_five_sigkills_exactly_once(
     tmp_path: Path,
     servers: Brokers,
     kube: Cluster,
     kube_namespace: str,
     es: Elasticsearch,
+    kafka_config: dict[str, Any],
+    new_topic: Callable[..., str],
     new_index_prefix: Callable[[], str],
 ) -> None:
     core = core_api(kube.kubeconfig)
-    prefix = new_index_prefix()
-    config = tmp_path / "pipeline.yaml"
+    prefix, topic = new_index_prefix(), new_topic(partitions=2)
+    config = tmp_path / "events.yaml"
     config.write_text(
         yaml.safe_dump(
             {
                 "name": "events_test",
+                "flow": "events",
                 "sources": [
                     {
                         "type": "kubernetes_events",
@@ -41,7 +53,12 @@ def test_killed_events_flow_resumes_from_its_resource_version_without_loss(
                     }
                 ],
                 "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y.%m"},
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
+                "kafka": {
+                    "bootstrap_servers": servers.kafka_bootstrap,
+                    "topic": topic,
+                    "exactly_once": True,
+                },
+                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
             }
         )
     )
@@ -49,23 +66,25 @@ def test_killed_events_flow_resumes_from_its_resource_version_without_loss(
         target=lambda: [create_event(core, kube_namespace, f"e{i}") for i in range(TOTAL)]
     )
     creator.start()
-    proc, at_kill = kill_and_restart_until(
-        [200, 700], lambda: es_count(es, prefix), config, tmp_path
-    )
+    proc, delays = kill_at_random_moments(config, tmp_path, kills=5, seed=5, latest=1.5)
     creator.join()
+    log = tmp_path / "logwax.log"
+    wait_for("every event", lambda: es_count(es, prefix) >= TOTAL, proc, log, timeout=120)
     wait_for(
-        "every event",
-        lambda: es_count(es, prefix) >= TOTAL,
+        "every event in kafka",
+        lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= TOTAL,
         proc,
-        tmp_path / "logwax.log",
-        timeout=120,
+        log,
+        timeout=60,
+        poll=1,
     )
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
 
     listed = core.list_namespaced_event(kube_namespace).items
     expected = {f"{e.metadata.uid}:{e.metadata.resource_version}" for e in listed}
-    indexed = es_event_ids(es, prefix)
-    print(f"documents indexed when killed: {at_kill}")
-    assert len(expected) == TOTAL and max(at_kill) < TOTAL
-    assert set(indexed) == expected and max(indexed.values()) == 1
+    in_es, in_kafka = es_event_ids(es, prefix), kafka_event_ids(kafka_config, topic)
+    print(f"kills after {delays}s: es={sum(in_es.values())} kafka={sum(in_kafka.values())}")
+    assert len(expected) == TOTAL
+    assert set(in_es) == expected and max(in_es.values()) == 1
+    assert set(in_kafka) == expected and max(in_kafka.values()) == 1
