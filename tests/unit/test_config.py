@@ -90,7 +90,18 @@ def test_validate_command_accepts_a_good_file(
     assert "valid: 1 source(s) (app), sinks: kafka, elasticsearch" in capsys.readouterr().out
 
 
-def test_the_shipped_example_pipeline_is_valid() -> None:
-    example = Path(__file__).resolve().parents[2] / "examples" / "pipeline.yaml"
+@pytest.mark.parametrize("name", ["pipeline.yaml", "index.yaml", "events.yaml"])
+def test_the_shipped_examples_are_valid(name: str) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / name
     config = load_config(example)
-    assert [s.name for s in config.sources] == ["app"]
+    assert config.flow == {"pipeline.yaml": "collect"}.get(name, name.split(".")[0])
+
+
+def test_flow_specific_rules(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="index flow reads kafka_input"):
+        load_config(write(tmp_path, VALID.replace("name: shop", "name: shop\nflow: index")))
+    eo = VALID.replace(
+        "topic: logs", "topic: logs\n  exactly_once: true\n  transaction_timeout: 100ms"
+    )
+    with pytest.raises(ConfigError, match="transaction_timeout must exceed"):
+        load_config(write(tmp_path, eo))

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from flows.steps.batching import BatchLogic
+from flows.steps.dedup import dedup_mapper
+from flows.steps.transforms import Add, Drop, ParseJson, Rename, apply
+from logwax.ratelimit import TokenBucket
+from logwax.record import Record
+
+
+def record(event_id: str, message: str = "m", **fields: object) -> Record:
+    return Record("s", "stream", event_id, 0, message, fields)
+
+
+def test_dedup_drops_repeats_until_the_ttl_and_bounds_its_memory() -> None:
+    now = [1000.0]
+    mapper = dedup_mapper("t", timedelta(seconds=10), max_ids=3, clock=lambda: now[0])
+    state, out = mapper(None, record("a"))
+    state, again = mapper(state, record("a"))
+    assert [r.event_id for r in out] == ["a"] and again == []
+    now[0] += 11
+    state, expired = mapper(state, record("a"))
+    assert [r.event_id for r in expired] == ["a"]
+    for event_id in "bcd":
+        state, _ = mapper(state, record(event_id))
+    assert state is not None and list(state) == ["b", "c", "d"]  # "a", the oldest, evicted
+
+
+def test_batch_closes_at_count_or_bytes_and_its_deadline_never_moves() -> None:
+    logic = BatchLogic(3, 10_000, timedelta(seconds=1), None)
+    out, _ = logic.on_batch([record(str(i)) for i in range(4)])
+    assert [len(b) for b in out] == [3]
+    deadline = logic.notify_at()
+    assert deadline is not None and deadline <= datetime.now(UTC) + timedelta(seconds=1)
+    time.sleep(0.01)
+    logic.on_batch([record("x")])
+    assert logic.notify_at() == deadline  # a trickle does not push the flush back
+    flushed, _ = logic.on_notify()
+    assert [len(b) for b in flushed] == [2] and logic.notify_at() is None
+    by_bytes = BatchLogic(100, 1000, timedelta(seconds=1), None)
+    out, _ = by_bytes.on_batch([record(str(i), "x" * 400) for i in range(3)])
+    assert [len(b) for b in out] == [2]
+
+
+def test_open_batch_survives_through_its_snapshot() -> None:
+    logic = BatchLogic(10, 10_000, timedelta(seconds=5), None)
+    logic.on_batch([record("a"), record("b")])
+    resumed = BatchLogic(10, 10_000, timedelta(seconds=5), logic.snapshot())
+    out, _ = resumed.on_eof()
+    assert [[r.event_id for r in b] for b in out] == [["a", "b"]]
+
+
+def test_token_bucket_grants_at_the_configured_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(100.0, "t", clock=lambda: now[0])
+    assert bucket.grant(1000) == 100
+    assert bucket.grant(10) == 0 and bucket.next_token() is not None
+    now[0] += 0.5
+    assert bucket.grant(1000) == 50
+    assert TokenBucket(None, "t").grant(1234) == 1234
+
+
+def test_transform_rules() -> None:
+    rules = [
+        ParseJson(),
+        Rename(rename={"app.name": "service"}),
+        Drop(drop=["app"]),
+        Add(add={"env.stage": "prod"}),
+    ]
+    out = apply(rules, record("a", '{"n": 1}', app={"name": "web", "x": 1}))
+    assert out.fields == {"json": {"n": 1}, "service": "web", "env": {"stage": "prod"}}
+    bad = apply([ParseJson()], record("b", "not json"))
+    assert bad.fields["tags"] == ["json_parse_error"] and bad.message == "not json"
