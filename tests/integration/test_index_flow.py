@@ -163,3 +163,48 @@ def test_rejected_documents_go_to_the_dead_letter_index_and_the_flow_goes_on(
     assert all("parsing_exception" in h["_source"]["reason"] for h in letters)
     assert es.count(index=index)["count"] == 200
     assert all(h["_source"]["target_index"] == index for h in letters)
+
+
+def test_partitions_added_to_the_input_topic_are_picked_up_while_running(
+    tmp_path: Path,
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    es: Elasticsearch,
+    new_topic: Callable[..., str],
+    new_index_prefix: Callable[[], str],
+) -> None:
+    from confluent_kafka.admin import AdminClient, NewPartitions
+
+    topic, prefix = new_topic(partitions=1), new_index_prefix()
+    produce(kafka_config, topic, [(f"before-{i}", {"message": "x"}) for i in range(100)])
+    config = pipeline(tmp_path, servers, topic, f"{prefix}-%Y")
+    document = yaml.safe_load(config.read_text())
+    document["kafka_input"]["partition_scan_interval"] = 1
+    config.write_text(yaml.safe_dump(document))
+    proc = start(config, tmp_path)
+    wait_for(
+        "the first records", lambda: es_count(es, prefix) >= 100, proc, tmp_path / "logwax.log"
+    )
+
+    admin = AdminClient(kafka_config)
+    admin.create_partitions([NewPartitions(topic, 3)])[topic].result(30)
+    producer = Producer(kafka_config)
+    for partition in (1, 2):
+        for i in range(50):
+            producer.produce(
+                topic,
+                b'{"message": "new"}',
+                partition=partition,
+                headers=[("event_id", f"p{partition}-{i}".encode())],
+            )
+    assert producer.flush(30) == 0
+    wait_for(
+        "records of the new partitions",
+        lambda: es_count(es, prefix) >= 200,
+        proc,
+        tmp_path / "logwax.log",
+        timeout=60,
+    )
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert es_count(es, prefix) == 200
