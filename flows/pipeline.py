@@ -50,7 +50,7 @@ def _batched(
 
     def builder(resume: OpenBatch | None) -> BatchLogic:
         return BatchLogic(
-            settings.max_records, int(settings.max_bytes), settings.max_latency, resume
+            settings.max_records, int(settings.max_bytes), settings.max_latency, resume, step
         )
 
     return op.stateful_batch(step, keyed, builder)

@@ -15,12 +15,29 @@ from logwax.units import parse_duration
 EXIT_CONFIG = 2
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str, style: str = "kv") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if style == "json":
+        from logwax.observability import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def _statefulset_peers(spec: str, replicas: int) -> tuple[int, list[str]]:
+    """``service:port`` in a StatefulSet pod → (this pod's ordinal, every pod's address)."""
+    import socket
+
+    service, _, port = spec.rpartition(":")
+    pod = socket.gethostname()
+    name, _, ordinal = pod.rpartition("-")
+    if not ordinal.isdigit():
+        raise ConfigError("--statefulset", [("hostname", f"{pod!r} is not a StatefulSet pod")])
+    return int(ordinal), [f"{name}-{i}.{service}:{port}" for i in range(replicas)]
 
 
 def _with_overrides(config: PipelineConfig, args: argparse.Namespace) -> PipelineConfig:
@@ -44,17 +61,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _with_overrides(load_config(args.config), args)
     if args.metrics_port:
-        from prometheus_client import start_http_server
+        from logwax.observability import serve
 
-        start_http_server(args.metrics_port)
+        serve(args.metrics_port, config.recovery.snapshot_interval.total_seconds())
     addresses = args.addresses.split(";") if args.addresses else None
+    process_id = args.process_id
+    if args.statefulset:
+        process_id, addresses = _statefulset_peers(args.statefulset, args.replicas)
     builders = {"collect": collect.build, "index": index.build, "events": events.build}
     run_flow(
         builders[config.flow](config),
         config,
         workers=args.workers,
-        process_id=args.process_id,
+        process_id=process_id,
         addresses=addresses,
+        shutdown_timeout=args.shutdown_timeout,
     )
     return 0
 
@@ -66,6 +87,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"{args.config}: valid: {len(config.sources)} source(s)"
         f" ({', '.join(s.name for s in config.sources)}), sinks: {', '.join(sinks)}"
     )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from logwax.check import run_checks
+
+    return 0 if run_checks(load_config(args.config)) else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from logwax.status import watch
+
+    watch(args.url, args.interval, 1 if args.once else None)
     return 0
 
 
@@ -100,6 +134,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="logwax", description=__doc__)
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument(
+        "--log-format",
+        choices=["kv", "json"],
+        default="kv",
+        help="key=value lines or one JSON object per line",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the collect flow described by a pipeline file")
@@ -110,12 +150,40 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-w", "--workers", type=int, default=1, help="worker threads per process")
     run.add_argument("-i", "--process-id", type=int, help="this process's index in a cluster")
     run.add_argument("-a", "--addresses", help="host:port of every process, ';'-separated")
-    run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    run.add_argument(
+        "--metrics-port", type=int, help="serve /metrics, /healthz and /readyz on this port"
+    )
+    run.add_argument(
+        "--statefulset",
+        metavar="SERVICE:PORT",
+        help="in a StatefulSet pod: process id from the pod ordinal, peers from the "
+        "headless service",
+    )
+    run.add_argument("--replicas", type=int, default=1, help="with --statefulset: pod count")
+    run.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a graceful stop may take before the process exits anyway",
+    )
     run.set_defaults(handler=cmd_run)
 
     validate = commands.add_parser("validate", help="check a pipeline file and list its problems")
     validate.add_argument("-c", "--config", type=Path, required=True)
     validate.set_defaults(handler=cmd_validate)
+
+    check = commands.add_parser("check", help="connect to every source and sink; say what works")
+    check.add_argument("-c", "--config", type=Path, required=True)
+    check.set_defaults(handler=cmd_check)
+
+    status = commands.add_parser(
+        "status",
+        help="live throughput of a running job, per source and sink, from its --metrics-port",
+    )
+    status.add_argument("--url", default="http://127.0.0.1:9108")
+    status.add_argument("--interval", type=float, default=2.0)
+    status.add_argument("--once", action="store_true", help="print one interval and exit")
+    status.set_defaults(handler=cmd_status)
 
     dev = commands.add_parser("dev", help="local real Kafka and Elasticsearch for demo and tests")
     dev.add_argument("action", choices=["up", "down", "status"])
@@ -133,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    _setup_logging(args.log_level, args.log_format)
     try:
         code: int = args.handler(args)
     except ConfigError as exc:

@@ -37,3 +37,15 @@ DEAD_LETTERED = Counter(
     "Records a sink could never deliver, sent to the dead letters",
     ["sink", "reason"],
 )
+LAST_SNAPSHOT = Gauge(
+    "logwax_last_snapshot_timestamp_seconds", "When a source last handed bytewax a snapshot"
+)
+BATCH_RECORDS = Histogram(
+    "logwax_batch_records",
+    "Records per flushed batch",
+    ["step"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+BATCH_WAIT_SECONDS = Histogram(
+    "logwax_batch_wait_seconds", "Time from a batch's first record to its flush", ["step"]
+)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,12 +20,23 @@ log = logging.getLogger(__name__)
 
 
 def prepare_recovery(
-    directory: Path, partitions: int, backup_interval: timedelta
+    directory: Path,
+    partitions: int,
+    backup_interval: timedelta,
+    owned: Callable[[int], bool] = lambda _index: True,
 ) -> RecoveryConfig:
-    """Create the recovery partitions on first use; later runs resume from them."""
+    """Create the recovery partitions on first use; later runs resume from them.
+
+    In a cluster whose processes each have their own volume, a process keeps only the partitions
+    it ``owned`` (index modulo the process count equals its id); together they hold each once.
+    """
     if not any(directory.glob("part-*.sqlite3")):
         directory.mkdir(parents=True, exist_ok=True)
-        init_db_dir(directory, partitions)
+        with tempfile.TemporaryDirectory(dir=directory) as scratch:
+            init_db_dir(Path(scratch), partitions)
+            for index in range(partitions):
+                if owned(index):
+                    shutil.move(Path(scratch) / f"part-{index}.sqlite3", directory)
         log.info("recovery=%s partitions=%d created", directory, partitions)
     else:
         log.info("recovery=%s resuming", directory)
@@ -36,12 +50,20 @@ def run_flow(
     workers: int = 1,
     process_id: int | None = None,
     addresses: list[str] | None = None,
+    shutdown_timeout: float = 30.0,
 ) -> None:
     """Block running ``flow``; snapshots every ``recovery.snapshot_interval`` when enabled."""
-    shutdown.install()
+    shutdown.install(shutdown_timeout)
     recovery = config.recovery
+    processes = len(addresses) if addresses else 1
+    me = process_id or 0
     recovery_config = (
-        prepare_recovery(recovery.directory, recovery.partitions, recovery.backup_interval)
+        prepare_recovery(
+            recovery.directory,
+            recovery.partitions,
+            recovery.backup_interval,
+            owned=lambda index: index % processes == me,
+        )
         if recovery.enabled
         else None
     )

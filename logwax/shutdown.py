@@ -7,12 +7,14 @@ A second signal stops at once (recovery then replays from the last snapshot, los
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from types import FrameType
 
 log = logging.getLogger(__name__)
 _requested = threading.Event()
+_timeout: float | None = None
 
 
 def requested() -> bool:
@@ -29,17 +31,28 @@ def reset() -> None:
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    name = signal.Signals(signum).name
     if _requested.is_set():
-        log.warning("signal=%s second stop request: exiting now", signal.Signals(signum).name)
+        log.warning("signal=%s second stop request: exiting now", name)
         raise KeyboardInterrupt
-    log.info(
-        "signal=%s stopping: draining sinks and taking a final snapshot",
-        signal.Signals(signum).name,
-    )
+    log.info("signal=%s stopping: draining sinks and taking a final snapshot", name)
     _requested.set()
+    if _timeout is not None:
+        timer = threading.Timer(_timeout, _give_up, args=(_timeout,))
+        timer.daemon = True
+        timer.start()
 
 
-def install() -> None:
+def _give_up(timeout: float) -> None:
+    """The graceful stop is stuck (a sink that never answers): exit; recovery replays."""
+    log.error("graceful stop took longer than %.0fs; exiting without the final snapshot", timeout)
+    logging.shutdown()
+    os._exit(1)
+
+
+def install(timeout: float | None = None) -> None:
     """Route SIGINT and SIGTERM to a graceful stop (main thread only, as Python requires)."""
+    global _timeout
+    _timeout = timeout
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)

@@ -22,6 +22,7 @@ from elasticsearch import helpers
 from connectors.elasticsearch import template
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
 from connectors.elasticsearch.retry import Outcome, classify
+from logwax import observability
 from logwax.errors import DeliveryError
 from logwax.metrics import (
     DEAD_LETTERED,
@@ -74,7 +75,9 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                     " replays them"
                 )
             SINK_RETRIES.labels(self._sink_name).inc(len(pending))
+            observability.sink_failed(self._sink_name, f"{len(pending)} records refused (429/5xx)")
             time.sleep(self._backoff(attempt))
+        observability.sink_succeeded(self._sink_name)
         SINK_RECORDS.labels(self._sink_name).inc(len(items))
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
@@ -93,6 +96,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             return self._send_round(records)
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
+            observability.sink_failed(self._sink_name, f"unreachable: {type(exc).__name__}")
             log.warning(
                 "sink=%s elasticsearch unreachable (%s); retrying",
                 self._sink_name,

@@ -20,7 +20,7 @@ from connectors.files.formats import PARSERS, Entry
 from connectors.files.kubernetes_paths import kubernetes_fields
 from connectors.files.rotated import find_rotated
 from connectors.files.tail import TailedFile
-from logwax import shutdown
+from logwax import observability, shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.ratelimit import TokenBucket
 from logwax.record import Record
@@ -297,6 +297,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         return self._awake
 
     def snapshot(self) -> FilesState:
+        observability.snapshot_taken()
         return dict(self._state)
 
     def close(self) -> None:

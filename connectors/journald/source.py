@@ -12,7 +12,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from connectors.journald.config import JournaldSourceConfig
 from connectors.journald.entries import to_record
 from connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
-from logwax import shutdown
+from logwax import observability, shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.ratelimit import TokenBucket
 from logwax.record import Record
@@ -98,6 +98,7 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
         return self._awake
 
     def snapshot(self) -> JournalCursor:
+        observability.snapshot_taken()
         return self._cursor
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from connectors.k8s_events.config import KubernetesEventsSourceConfig
 from connectors.k8s_events.events import to_record
 from connectors.k8s_events.watcher import EventWatcher, api_client
-from logwax import shutdown
+from logwax import observability, shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_LAG, SOURCE_RECORDS
 from logwax.ratelimit import TokenBucket
 from logwax.record import Record
@@ -61,6 +61,7 @@ class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
         return self._awake
 
     def snapshot(self) -> ResourceVersion:
+        observability.snapshot_taken()
         return self._version
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, Top
 
 from connectors.kafka.source_config import KafkaSourceConfig
 from connectors.kafka.transactional import header
-from logwax import shutdown
+from logwax import observability, shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.record import Record
 
@@ -137,6 +137,7 @@ class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
         return self._awake
 
     def snapshot(self) -> KafkaPositions:
+        observability.snapshot_taken()
         SOURCE_LAG.labels(self._name).set(len(self._assigned))
         return dict(self._positions)
 

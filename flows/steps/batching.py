@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from bytewax.operators import StatefulBatchLogic
 
+from logwax.metrics import BATCH_RECORDS, BATCH_WAIT_SECONDS
 from logwax.record import Record
 
 Batch = list[Record]
@@ -31,8 +32,15 @@ def approximate_size(record: Record) -> int:
 
 class BatchLogic(StatefulBatchLogic[Record, Batch, OpenBatch]):
     def __init__(
-        self, max_records: int, max_bytes: int, max_latency: timedelta, resume: OpenBatch | None
+        self,
+        max_records: int,
+        max_bytes: int,
+        max_latency: timedelta,
+        resume: OpenBatch | None,
+        step: str = "batch",
     ) -> None:
+        self._sizes = BATCH_RECORDS.labels(step)
+        self._waits = BATCH_WAIT_SECONDS.labels(step)
         self._max_records, self._max_bytes, self._max_latency = (
             max_records,
             max_bytes,
@@ -43,6 +51,10 @@ class BatchLogic(StatefulBatchLogic[Record, Batch, OpenBatch]):
         self._deadline = resume.deadline if resume else None
 
     def _take(self) -> list[Batch]:
+        if self._records and self._deadline is not None:
+            self._sizes.observe(len(self._records))
+            opened = self._deadline - self._max_latency
+            self._waits.observe((datetime.now(UTC) - opened).total_seconds())
         batch, self._records, self._size, self._deadline = self._records, [], 0, None
         return [batch] if batch else []
 
