@@ -33,6 +33,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy connectors flows logwax
+	$(BIN)/hadolint Dockerfile
 
 dev-up: $(STAMP)
 	$(BIN)/logwax dev up

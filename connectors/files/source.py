@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 FileState = tuple[int, int, str]
 FilesState = dict[str, FileState]
 FORGET_AFTER_S = 24 * 3600
+PROGRESS_EVERY_S = 5.0
 
 
 def event_id(fingerprint: str, generation: int, offset: int) -> str:
@@ -59,6 +60,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         self._parse = PARSERS[config.format]
         self._state: FilesState = dict(resume or {})
         self._drained_orphans: set[str] = set()
+        self._backfill = 0
+        self._next_progress = 0.0
         self._seen: dict[str, float] = dict.fromkeys(self._state, time.monotonic())
         self._readers: dict[str, _Reader] = {}
         self._first_scan = resume is None
@@ -94,6 +97,9 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
                 self._maybe_open(fingerprint, path, now)
         self._follow_rotated(matched, now)
         self._forget_old(now)
+        if self._first_scan:
+            self._backfill = self._backlog()
+            self._next_progress = now + PROGRESS_EVERY_S
         self._first_scan = False
         self._next_scan = now + self._config.scan_interval.total_seconds()
         SOURCE_OPEN.labels(self._name).set(len(self._readers))
@@ -176,6 +182,28 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
                 del self._seen[fingerprint]
                 self._state.pop(fingerprint, None)
 
+    # -- progress --------------------------------------------------------------------------
+    def _backlog(self) -> int:
+        return sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
+
+    def _report_backfill(self, now: float) -> None:
+        """A progress bar in the log while the files found at start-up are read through."""
+        left = self._backlog()
+        done = max(0, self._backfill - left)
+        share = done / self._backfill if self._backfill else 1.0
+        bar = "#" * int(share * 20) + "-" * (20 - int(share * 20))
+        log.info(
+            "source=%s backfill [%s] %3.0f%% %.1f/%.1f MB",
+            self._name,
+            bar,
+            share * 100,
+            done / 1e6,
+            self._backfill / 1e6,
+        )
+        if left == 0:
+            self._backfill = 0  # done: no more progress lines
+        self._next_progress = now + PROGRESS_EVERY_S
+
     # -- reading ---------------------------------------------------------------------------
     def next_batch(self) -> list[Record]:
         if shutdown.requested():
@@ -195,6 +223,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
         self._awake = None if records else self._idle_until(now)
+        if self._backfill and now >= self._next_progress:
+            self._report_backfill(now)
         return records
 
     def _read(self, fingerprint: str, reader: _Reader, budget: int, now: float) -> list[Record]:

@@ -23,8 +23,12 @@ def kustomize(dev: DevPaths) -> Path:
     if go is None:
         raise DevServerError("Go is needed to install kustomize")
     target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([go, "install", KUSTOMIZE], env={**os.environ, "GOBIN": str(target)},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [go, "install", KUSTOMIZE],
+        env={**os.environ, "GOBIN": str(target)},
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
         raise DevServerError(f"go install {KUSTOMIZE} failed:\n{result.stderr[-2000:]}")
     return binary
