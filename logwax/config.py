@@ -17,6 +17,7 @@ from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, mo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from connectors.elasticsearch.config import ElasticsearchSinkConfig
+from connectors.etcd.config import EtcdTargetsConfig
 from connectors.files.config import FilesSourceConfig
 from connectors.journald.config import JournaldSourceConfig
 from connectors.k8s_events.config import KubernetesEventsSourceConfig
@@ -81,6 +82,9 @@ class PipelineConfig(BaseSettings):
     flow: Literal["collect", "index", "events"] = "collect"
     sources: list[SourceConfig] = Field(default_factory=list)
     kafka_input: KafkaSourceConfig | None = Field(None, description="what the index flow reads")
+    etcd_targets: EtcdTargetsConfig | None = Field(
+        None, description="collect flow: files targets kept per host in etcd, followed live"
+    )
     transforms: list[TransformRule] = Field(default_factory=list)
     dedup: DedupSettings = DedupSettings()
     batch: BatchSettings = BatchSettings()
@@ -97,8 +101,15 @@ class PipelineConfig(BaseSettings):
                 raise ValueError("the index flow reads kafka_input and writes to elasticsearch")
             if self.sources:
                 raise ValueError("the index flow reads kafka_input, not sources")
-        elif not self.sources:
+        elif not self.sources and self.etcd_targets is None:
             raise ValueError(f"the {self.flow} flow needs at least one source")
+        if self.etcd_targets is not None and self.flow != "collect":
+            raise ValueError("etcd_targets belong to the collect flow")
+        if self.etcd_targets is not None and self.kafka is not None and self.kafka.exactly_once:
+            raise ValueError(
+                "etcd targets route records to their own topics: "
+                "use kafka.exactly_once: false with etcd_targets"
+            )
         if self.flow == "events" and any(s.type != "kubernetes_events" for s in self.sources):
             raise ValueError("the events flow reads kubernetes_events sources only")
         if (

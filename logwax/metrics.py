@@ -49,3 +49,8 @@ BATCH_RECORDS = Histogram(
 BATCH_WAIT_SECONDS = Histogram(
     "logwax_batch_wait_seconds", "Time from a batch's first record to its flush", ["step"]
 )
+TARGETS_EVENTS = Counter(
+    "logwax_targets_events",
+    "Collection target documents from etcd: applied, rejected, etcd unreachable",
+    ["event"],
+)

@@ -31,6 +31,7 @@ class Record(NamedTuple):
     timestamp_ns: int
     message: str
     fields: Mapping[str, Any]
+    route: str | None = None  # a destination override (a target's own topic), not shipped
 
     def timestamp(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ns / 1e9, tz=UTC)

@@ -49,7 +49,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         topic, key = self._config.topic, self._config.key
         for record in items:
             self._produce(
-                topic,
+                record.route or topic,
                 value=record.to_json_bytes(),
                 key=record_key(record, key),
                 headers=[

@@ -11,6 +11,15 @@ from elasticsearch import Elasticsearch
 
 from connectors.kafka.admin import delete_topics, ensure_topic
 from tests.integration.brokers import Brokers, Cluster, brokers, cluster
+from tests.integration.etcd_server import LocalEtcd
+from tests.integration.flow_runs import kill_leftovers
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_flows() -> Iterator[None]:
+    """A failing test must not leave a logwax process running into the next one."""
+    yield
+    kill_leftovers()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -95,3 +104,11 @@ def kube_namespace(kube: Cluster) -> Iterator[str]:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     yield name
     core.delete_namespace(name)
+
+
+@pytest.fixture
+def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEtcd]:
+    server = LocalEtcd(tmp_path_factory.mktemp("etcd") / "data")
+    server.start()
+    yield server
+    server.stop()

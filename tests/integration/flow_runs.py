@@ -17,6 +17,17 @@ from elasticsearch import ApiError, Elasticsearch, helpers
 
 from tests.integration.kafka_helpers import read_all
 
+# Every process a test starts, so the suite can kill what a failing test left running.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def kill_leftovers() -> None:
+    while STARTED:
+        proc = STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 
 def start(
     config: Path, tmp_path: Path, env: dict[str, str] | None = None
@@ -32,6 +43,7 @@ def start(
         cwd=tmp_path,
         env={**os.environ, **(env or {})},
     )
+    STARTED.append(proc)
     wait_for(
         "the flow to start",
         lambda: log_path.read_text().count(" started workers=") > runs_before,
