@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit integration lint bench-record dev-up dev-down clean
+.PHONY: demo test unit integration lint bench bench-record dev-up dev-down clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
@@ -40,6 +40,15 @@ dev-up: $(STAMP)
 
 dev-down: $(STAMP)
 	$(BIN)/logwax dev down
+
+# rsyslog (imfile → omkafka) is the C peer; installed from Debian when we are root and it is missing.
+bench: $(STAMP)
+	@[ -x /usr/sbin/rsyslogd ] && [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq rsyslog rsyslog-kafka >/dev/null; } || \
+	  echo "rsyslog with omkafka unavailable: the rsyslog comparison is left out"
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench.run
 
 bench-record: $(STAMP)
 	$(BIN)/python bench/record_model.py

@@ -1,0 +1,209 @@
+"""logwax itself, run as users run it (``logwax run`` / ``python -m bytewax.run``), timed until
+every record is in the sink, with the peak memory of its processes."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from bytewax.recovery import init_db_dir
+from elasticsearch import Elasticsearch
+
+from connectors.journald import JournaldSource, JournaldSourceConfig
+from connectors.kafka.admin import topic_end_offsets
+from flows.steps.dedup import dedup_mapper
+from logwax.devservers.home import free_port
+from logwax.record import Record
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _wait(
+    done: Callable[[], bool],
+    procs: list[subprocess.Popen[bytes]],
+    log: Path,
+    started: float,
+    timeout: float = 900,
+) -> tuple[float, float]:
+    peak = 0.0
+    while not done():
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"logwax exited {proc.returncode}: {log.read_text()[-2000:]}")
+            peak = max(peak, peak_rss_mb(proc.pid))
+        if time.monotonic() - started > timeout:
+            raise RuntimeError("benchmark run timed out")
+        time.sleep(0.2)
+    elapsed = time.monotonic() - started
+    for proc in procs:
+        peak = max(peak, peak_rss_mb(proc.pid))
+        proc.kill()
+        proc.wait()
+    return elapsed, peak
+
+
+def collect_to_kafka(
+    bootstrap: str,
+    topic: str,
+    files: list[Path],
+    count: int,
+    exactly_once: bool,
+    processes: int = 1,
+) -> tuple[float, float]:
+    """Seconds until ``count`` records are in ``topic``, and the peak RSS in MB."""
+    work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
+    config = work / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench_collect",
+                "sources": [
+                    {"type": "files", "name": f"f{i}", "include": [str(path)], "batch_lines": 2000}
+                    for i, path in enumerate(files)
+                ],
+                "kafka": {
+                    "bootstrap_servers": bootstrap,
+                    "topic": topic,
+                    "exactly_once": exactly_once,
+                },
+                "dedup": {"enabled": True},
+                "batch": {"max_records": 5000},
+                "recovery": {
+                    "directory": str(work / "recovery"),
+                    "snapshot_interval": "5s",
+                    "partitions": processes,
+                },
+            }
+        )
+    )
+    log = work / "log"
+    env = {**os.environ, "LOGWAX_CONFIG": str(config)}
+    started = time.monotonic()
+    if processes == 1:
+        command = [
+            [sys.executable, "-m", "logwax", "--log-level", "WARNING", "run", "-c", str(config)]
+        ]
+    else:
+        (work / "recovery").mkdir()
+        init_db_dir(work / "recovery", processes)
+        addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
+        command = [
+            [
+                sys.executable,
+                "-m",
+                "bytewax.run",
+                "flows.collect:from_env()",
+                "-i",
+                str(i),
+                "-a",
+                addresses,
+                "-r",
+                str(work / "recovery"),
+                "-s",
+                "5",
+                "-b",
+                "0",
+            ]
+            for i in range(processes)
+        ]
+    with open(log, "ab") as out:
+        procs = [
+            subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work)
+            for c in command
+        ]
+    client = {"bootstrap.servers": bootstrap}
+    return _wait(
+        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
+    )
+
+
+def index_to_es(
+    bootstrap: str, topic: str, url: str, index: str, count: int
+) -> tuple[float, float]:
+    work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
+    config = work / "index.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench_index",
+                "flow": "index",
+                "kafka_input": {
+                    "bootstrap_servers": bootstrap,
+                    "topics": [topic],
+                    "batch_size": 5000,
+                },
+                "batch": {"max_records": 5000},
+                "elasticsearch": {"hosts": [url], "index": index},
+                "recovery": {"directory": str(work / "recovery"), "snapshot_interval": "5s"},
+            }
+        )
+    )
+    log = work / "log"
+    es = Elasticsearch(url, request_timeout=60)
+
+    def indexed() -> bool:
+        try:
+            return int(es.count(index=index)["count"]) >= count
+        except Exception:
+            return False
+
+    started = time.monotonic()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "logwax", "--log-level", "WARNING", "run", "-c", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=work,
+        )
+    return _wait(indexed, [proc], log, started)
+
+
+def journald_read(directory: Path, count: int) -> float:
+    """The journald source itself, drained in-process: seconds for ``count`` entries."""
+    source = JournaldSource(
+        JournaldSourceConfig(type="journald", name="bench", directory=directory, batch_entries=5000)
+    )
+    started = time.monotonic()
+    part = source.build_part("bench", "bench", None)
+    got = 0
+    try:
+        while got < count:
+            batch = part.next_batch()
+            got += len(batch)
+            if not batch:
+                time.sleep(0.005)
+            if time.monotonic() - started > 300:
+                raise RuntimeError(f"journald source read {got} of {count}")
+    finally:
+        part.close()
+    return time.monotonic() - started
+
+
+def dedup_state_bytes_per_id(ids: int = 1_000_000) -> dict[str, float]:
+    """What remembering ``ids`` distinct event ids costs: in memory and in each snapshot."""
+    mapper = dedup_mapper("bench", timedelta(hours=1), max_ids=ids)
+    tracemalloc.start()
+    state: Any = None
+    for i in range(ids):
+        state, _ = mapper(state, Record("b", "s", f"3f2a9c0d5e1b7a42:{i * 180}", 0, "", {}))
+    memory, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "in_memory": round(memory / ids, 1),
+        "pickled": round(len(pickle.dumps(state)) / ids, 1),
+    }

@@ -1,0 +1,253 @@
+"""``make bench``: logwax against the raw clients and rsyslog, in one run on one machine.
+
+Every figure is the median of ``--runs`` runs (min and max kept), and every ratio is the median of
+the per-run ratios, so machine noise cancels in the comparison. Writes
+``bench/results/latest.json`` and ``latest.png`` and prints a table.
+Reproduce with: ``make bench`` (or ``.venv/bin/python -m bench.run --runs 3 --lines 1000000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from bench import logwax_runs, peers
+from connectors.kafka.admin import delete_topics, ensure_topic
+from logwax import devservers
+
+RESULTS = Path(__file__).parent / "results"
+PRODUCER = {"acks": "all", "enable.idempotence": True, "compression.type": "lz4", "linger.ms": 20}
+
+
+def write_lines(path: Path, count: int, start: int = 0) -> None:
+    with open(path, "w") as out:
+        for i in range(start, start + count):
+            out.write(
+                f"2026-11-23T00:00:00Z host=bench-{i % 16} app=api level=INFO seq={i} "
+                f'msg="GET /v1/items/{i} 200" latency_ms={i % 997} '
+                f"{'x' * 90}\n"
+            )
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 1),
+        "min": round(min(values), 1),
+        "max": round(max(values), 1),
+    }
+
+
+class Bench:
+    def __init__(self, lines: int, runs: int) -> None:
+        self.lines, self.runs = lines, runs
+        self.endpoints = devservers.up(log=lambda line: print(f"[servers] {line}"))
+        self.kafka = {"bootstrap.servers": self.endpoints.kafka_bootstrap}
+        self.work = Path(tempfile.mkdtemp(prefix="logwax-bench-data-"))
+        self.file = self.work / "lines.log"
+        write_lines(self.file, lines)
+        half = lines // 2
+        self.halves = [self.work / "half0.log", self.work / "half1.log"]
+        write_lines(self.halves[0], half)
+        write_lines(self.halves[1], lines - half, start=half)
+        self.rates: dict[str, list[float]] = {}
+        self.rss: dict[str, list[float]] = {}
+
+    def topic(self) -> str:
+        name = f"bench-{time.monotonic_ns()}"
+        ensure_topic(self.kafka, name, partitions=3)
+        return name
+
+    def record(
+        self, name: str, seconds: float, rss: float | None = None, count: int | None = None
+    ) -> float:
+        rate = (count or self.lines) / seconds
+        self.rates.setdefault(name, []).append(rate)
+        if rss is not None:
+            self.rss.setdefault(name, []).append(rss)
+        print(
+            f"  {name:32s} {rate:12,.0f} records/s" + (f"  peak {rss:.0f} MB" if rss else ""),
+            flush=True,
+        )
+        return rate
+
+    def one_run(self, number: int, journal: Path, journal_entries: int) -> dict[str, float]:
+        print(f"run {number + 1}/{self.runs}", flush=True)
+        bootstrap, url = self.endpoints.kafka_bootstrap, self.endpoints.elasticsearch_url
+        topics = []
+
+        def measured(name: str, run: Callable[[str], tuple[float, float] | float]) -> float:
+            topic = self.topic()
+            topics.append(topic)
+            result = run(topic)
+            if isinstance(result, tuple):
+                return self.record(name, result[0], result[1])
+            return self.record(name, result)
+
+        ratios: dict[str, float] = {}
+        raw = measured("raw_kafka", lambda t: peers.raw_kafka(bootstrap, t, self.file, PRODUCER))
+        kept: list[str] = []
+
+        def logwax_collect(topic: str) -> tuple[float, float]:
+            kept.append(topic)
+            return logwax_runs.collect_to_kafka(bootstrap, topic, [self.file], self.lines, False)
+
+        at_least_once = measured("file_to_kafka", logwax_collect)
+        exactly_once = measured(
+            "file_to_kafka_exactly_once",
+            lambda t: logwax_runs.collect_to_kafka(bootstrap, t, [self.file], self.lines, True),
+        )
+        measured(
+            "file_to_kafka_2_processes",
+            lambda t: logwax_runs.collect_to_kafka(
+                bootstrap, t, self.halves, self.lines, False, processes=2
+            ),
+        )
+        ratios["file_to_kafka_vs_raw_kafka"] = at_least_once / raw
+        ratios["exactly_once_vs_at_least_once"] = exactly_once / at_least_once
+        if peers.rsyslog_available():
+            rsyslog = measured(
+                "rsyslog_to_kafka",
+                lambda t: peers.rsyslog_to_kafka(bootstrap, t, self.file, self.lines),
+            )
+            ratios["file_to_kafka_vs_rsyslog"] = at_least_once / rsyslog
+
+        es = Elasticsearch(url, request_timeout=120)
+        index = f"bench-{time.monotonic_ns()}"
+        seconds, rss = logwax_runs.index_to_es(bootstrap, kept[0], url, index, self.lines)
+        to_es = self.record("kafka_to_es", seconds, rss)
+        es.indices.delete(index=index)
+        raw_index = f"bench-raw-{time.monotonic_ns()}"
+        raw_es = self.record("raw_es_bulk", peers.raw_es_bulk(url, raw_index, self.file))
+        es.indices.delete(index=raw_index)
+        ratios["kafka_to_es_vs_raw_es_bulk"] = to_es / raw_es
+
+        self.record(
+            "journald_read",
+            logwax_runs.journald_read(journal, journal_entries),
+            count=journal_entries,
+        )
+        seconds, entries = peers.journalctl_json(journal)
+        self.record("journalctl_json", seconds, count=entries)
+        delete_topics(self.kafka, topics)
+        return ratios
+
+
+def machine_facts() -> dict[str, Any]:
+    from importlib import metadata
+
+    import confluent_kafka
+    import elasticsearch
+
+    from logwax.devservers.elasticsearch import ES_VERSION
+    from logwax.devservers.kafka import KAFKA_VERSION
+
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "cores": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "bytewax": metadata.version("bytewax"),
+        "confluent_kafka": metadata.version("confluent-kafka"),
+        "librdkafka": confluent_kafka.libversion()[0],
+        "elasticsearch_client": elasticsearch.__versionstr__,
+        "kafka": KAFKA_VERSION,
+        "elasticsearch": ES_VERSION,
+        "git_commit": commit,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def make_journal(directory: Path, entries: int) -> None:
+    from tests.integration.journal_files import append_entries
+
+    append_entries(directory / "system.journal", 0, entries)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in result["throughput"] if n != "journalctl_json"]
+    medians = [result["throughput"][n]["median"] for n in names]
+    lows = [m - result["throughput"][n]["min"] for n, m in zip(names, medians, strict=True)]
+    highs = [result["throughput"][n]["max"] - m for n, m in zip(names, medians, strict=True)]
+    figure, axis = plt.subplots(figsize=(10, 5))
+    colours = [
+        "#888888" if n.startswith(("raw", "rsyslog", "journalctl")) else "#2a7ab0" for n in names
+    ]
+    axis.barh(names, medians, xerr=[lows, highs], color=colours)
+    axis.set_xlabel("records/s (median, min-max whiskers)")
+    facts = result["machine"]
+    axis.set_title(
+        f"logwax (blue) vs raw clients and rsyslog (grey): {result['lines']:,} lines, "
+        f"{facts['cores']} cores, commit {facts['git_commit']}"
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--journal-entries", type=int, default=200_000)
+    args = parser.parse_args()
+    started = time.monotonic()
+    bench = Bench(args.lines, args.runs)
+    journal = bench.work / "journal"
+    make_journal(journal, args.journal_entries)
+    ratio_runs: dict[str, list[float]] = {}
+    for number in range(args.runs):
+        for key, value in bench.one_run(number, journal, args.journal_entries).items():
+            ratio_runs.setdefault(key, []).append(value)
+    result: dict[str, Any] = {
+        "lines": args.lines,
+        "runs": args.runs,
+        "line_bytes": len(bench.file.read_bytes()) // args.lines,
+        "throughput": {k: summary(v) for k, v in bench.rates.items()},
+        "ratios": {k: round(statistics.median(v), 3) for k, v in ratio_runs.items()},
+        "peak_rss_mb": {k: summary(v) for k, v in bench.rss.items()},
+        "dedup_state_bytes_per_id": logwax_runs.dedup_state_bytes_per_id(),
+        "machine": machine_facts(),
+        "seconds": round(time.monotonic() - started),
+        "command": "make bench",
+    }
+    for key in (
+        "file_to_kafka",
+        "raw_kafka",
+        "rsyslog_to_kafka",
+        "kafka_to_es",
+        "raw_es_bulk",
+        "journald_read",
+    ):
+        result[key] = result["throughput"].get(key)
+    RESULTS.mkdir(exist_ok=True)
+    peers.dump(RESULTS / "latest.json", result)
+    plot(result, RESULTS / "latest.png")
+    print(f"\n{'measure':32s} {'median/s':>12s} {'min':>12s} {'max':>12s}")
+    for name, figures in result["throughput"].items():
+        print(
+            f"{name:32s} {figures['median']:12,.0f} {figures['min']:12,.0f} {figures['max']:12,.0f}"
+        )
+    print("ratios:", result["ratios"])
+    print("peak RSS MB:", {k: v["median"] for k, v in result["peak_rss_mb"].items()})
+    print("dedup state bytes per id:", result["dedup_state_bytes_per_id"])
+    print(f"on {result['machine']}; {result['seconds']}s; wrote {RESULTS}/latest.json and .png")
+
+
+if __name__ == "__main__":
+    main()
