@@ -88,11 +88,12 @@ def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> flo
     conf = work / "rsyslog.conf"
     conf.write_text(RSYSLOG_CONF.format(work=work, lines=lines, broker=bootstrap, topic=topic))
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "pid")],
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "log", "wb"),
-    )
+    with open(work / "log", "wb") as errors:
+        proc = subprocess.Popen(
+            [RSYSLOGD, "-n", "-f", str(conf), "-i", str(work / "pid")],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
     try:
         deadline = started + 600
         while sum(topic_end_offsets({"bootstrap.servers": bootstrap}, topic).values()) < count:
