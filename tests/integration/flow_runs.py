@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -185,3 +186,23 @@ def kafka_event_ids(kafka_config: dict[str, Any], topic: str) -> Counter[str]:
             if key == "event_id" and isinstance(value, bytes):
                 found[value.decode()] += 1
     return found
+
+
+def stop_gracefully(proc: subprocess.Popen[bytes], log: Path | None = None) -> None:
+    """SIGTERM, as Kubernetes stops a pod; logwax must drain, snapshot and exit 0 in time."""
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=60)
+    tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
+    assert code == 0, f"logwax exited {code} after SIGTERM:\n{tail}"
+
+
+def read_partition(part: Any, want: int, timeout: float = 30) -> list[Any]:
+    """Poll a source partition the way bytewax does until ``want`` items came or time ran out."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < want and time.monotonic() < deadline:
+        batch = part.next_batch()
+        got.extend(batch)
+        if not batch:
+            time.sleep(0.05)
+    return got

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ from elasticsearch import Elasticsearch
 
 from logwax import cli
 from tests.integration.brokers import Brokers, Cluster
-from tests.integration.flow_runs import es_count, start, wait_for
+from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_for
 from tests.integration.journal_files import append_entries
 from tests.integration.kafka_helpers import read_all
 from tests.integration.kube_helpers import core_api, create_event
@@ -63,8 +62,7 @@ def test_files_journald_and_kubernetes_events_in_one_run(
 
     proc = start(config, tmp_path)
     wait_for("all records", lambda: es_count(es, prefix) >= 550, proc, tmp_path / "logwax.log")
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     by_source = Counter(
         json.loads(m.value())["logwax"]["source"] for m in read_all(kafka_config, topic)

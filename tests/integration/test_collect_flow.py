@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from tests.integration.flow_runs import (
     kafka_messages,
     kill_and_restart_until,
     start,
+    stop_gracefully,
     wait_for,
 )
 
@@ -74,8 +74,7 @@ def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
 
     proc = start(config, tmp_path)
     wait_for("all lines in Elasticsearch", lambda: es_count(es, prefix) >= len(expected), proc, log)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    stop_gracefully(proc)
 
     in_kafka, in_es = kafka_messages(kafka_config, topic), es_messages(es, prefix)
     assert set(in_kafka) == expected and max(in_kafka.values()) == 1
@@ -86,8 +85,7 @@ def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
     proc = start(config, tmp_path)
     total = len(expected) + len(more)
     wait_for("new lines in Elasticsearch", lambda: es_count(es, prefix) >= total, proc, log)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    stop_gracefully(proc)
     in_kafka = kafka_messages(kafka_config, topic)
     assert set(in_kafka) == expected | more and max(in_kafka.values()) == 1
     assert es_count(es, prefix) == total
@@ -112,8 +110,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(
     assert max(at_kill) < len(expected)  # the kills fell mid-stream
     kills = len(at_kill)
     wait_for("every line", lambda: es_count(es, prefix) >= len(expected), proc, log, 240)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     in_es = es_messages(es, prefix)
     in_kafka = kafka_messages(kafka_config, topic)

@@ -5,7 +5,6 @@ stayed, a bad document changes nothing, and an etcd restart does not stop collec
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections import Counter
@@ -19,7 +18,7 @@ from connectors.etcd.config import EtcdTargetsConfig
 from connectors.etcd.gateway import EtcdGateway
 from tests.integration.brokers import Brokers
 from tests.integration.etcd_server import LocalEtcd
-from tests.integration.flow_runs import start, wait_for
+from tests.integration.flow_runs import start, stop_gracefully, wait_for
 from tests.integration.kafka_helpers import read_all
 
 
@@ -161,8 +160,7 @@ def test_targets_follow_etcd_live(
         log,
         timeout=60,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     stay = messages(kafka_config, topics["stay"])
     assert sorted(stay) == sorted(f"stay {i}" for i in range(appender.written["stay"]))

@@ -21,6 +21,7 @@ from tests.integration.flow_runs import (
     kafka_messages,
     kill_at_random_moments,
     start,
+    stop_gracefully,
     wait_for,
 )
 
@@ -91,8 +92,7 @@ def test_five_sigkills_leave_every_line_exactly_once_in_kafka_and_elasticsearch(
         timeout=120,
         poll=2,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     in_kafka, ids_kafka = kafka_messages(kafka_config, topic), kafka_event_ids(kafka_config, topic)
     ids_es = es_event_ids(es, prefix)
@@ -135,8 +135,7 @@ def test_crash_between_kafka_commit_and_snapshot_is_not_replayed(
         timeout=120,
         poll=2,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     skipped = log.read_text().count("skipping their replays")
     ids_kafka = kafka_event_ids(kafka_config, topic)

@@ -4,7 +4,6 @@ during SIGKILLs: every line reaches Elasticsearch exactly once."""
 from __future__ import annotations
 
 import shutil
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from tests.integration.flow_runs import (
     es_messages,
     has_resume_point,
     start,
+    stop_gracefully,
     wait_for,
 )
 
@@ -98,8 +98,7 @@ def test_rotation_by_rename_and_copytruncate_across_sigkills(
 
     proc = start(config, tmp_path)
     wait_for("every line", lambda: indexed() >= writer.written, proc, log)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     found = es_messages(es, prefix)
     print(

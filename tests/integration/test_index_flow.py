@@ -4,7 +4,6 @@ times at random moments; bad documents go to the dead-letter index and the flow 
 from __future__ import annotations
 
 import json
-import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from tests.integration.flow_runs import (
     es_event_ids,
     kill_at_random_moments,
     start,
+    stop_gracefully,
     wait_for,
 )
 
@@ -116,8 +116,7 @@ def test_index_flow_survives_five_sigkills_exactly_once_with_transforms(
         tmp_path / "logwax.log",
         timeout=300,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     ids = es_event_ids(es, prefix)
     print(f"kills after {delays}s: documents={sum(ids.values())} unique={len(ids)}")
@@ -155,8 +154,7 @@ def test_rejected_documents_go_to_the_dead_letter_index_and_the_flow_goes_on(
         proc,
         tmp_path / "logwax.log",
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     letters = es.search(index=dead, size=10)["hits"]["hits"]
     assert sorted(h["_source"]["event"]["id"] for h in letters) == [f"bad-{i}" for i in range(5)]
@@ -205,6 +203,5 @@ def test_partitions_added_to_the_input_topic_are_picked_up_while_running(
         tmp_path / "logwax.log",
         timeout=60,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
     assert es_count(es, prefix) == 200

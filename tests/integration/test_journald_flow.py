@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +12,13 @@ from elasticsearch import Elasticsearch
 
 from connectors.journald.entries import cursor_event_id
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import es_count, es_event_ids, kill_and_restart_until, wait_for
+from tests.integration.flow_runs import (
+    es_count,
+    es_event_ids,
+    kill_and_restart_until,
+    stop_gracefully,
+    wait_for,
+)
 from tests.integration.journal_files import append_entries, rotate
 
 
@@ -66,8 +71,7 @@ def test_killed_journald_flow_resumes_from_its_cursor_without_loss(
         tmp_path / "logwax.log",
         timeout=180,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     indexed = es_event_ids(es, prefix)
     assert set(indexed) == set(expected)

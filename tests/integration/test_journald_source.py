@@ -10,6 +10,7 @@ from typing import Any
 
 from connectors.journald import JournaldSource, JournaldSourceConfig
 from logwax.record import Record
+from tests.integration.flow_runs import read_partition
 from tests.integration.journal_files import append_entries, rotate
 
 
@@ -18,14 +19,7 @@ def source(directory: Path) -> JournaldSource:
 
 
 def read(part: Any, want: int, timeout: float = 30) -> list[Record]:
-    got: list[Record] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        batch = part.next_batch()
-        got.extend(batch)
-        if not batch:
-            time.sleep(0.05)
-    return got
+    return read_partition(part, want, timeout)
 
 
 def messages(records: list[Record]) -> list[str]:

@@ -4,7 +4,6 @@ and in Kafka (exactly-once mode, read_committed)."""
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ from tests.integration.flow_runs import (
     es_event_ids,
     kafka_event_ids,
     kill_at_random_moments,
+    stop_gracefully,
     wait_for,
 )
 from tests.integration.kube_helpers import core_api, create_event
@@ -78,8 +78,7 @@ def test_events_flow_survives_five_sigkills_exactly_once(
         timeout=60,
         poll=1,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     listed = core.list_namespaced_event(kube_namespace).items
     expected = {f"{e.metadata.uid}:{e.metadata.resource_version}" for e in listed}

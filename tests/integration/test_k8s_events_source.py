@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -10,6 +9,7 @@ from prometheus_client import REGISTRY
 from connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
 from logwax.record import Record
 from tests.integration.brokers import Cluster
+from tests.integration.flow_runs import read_partition
 from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_event
 
 
@@ -26,14 +26,7 @@ def source(kube: Cluster, namespace: str) -> KubernetesEventsSource:
 
 
 def read(part: Any, want: int, timeout: float = 30) -> list[Record]:
-    got: list[Record] = []
-    deadline = time.monotonic() + timeout
-    while len(got) < want and time.monotonic() < deadline:
-        batch = part.next_batch()
-        got.extend(batch)
-        if not batch:
-            time.sleep(0.05)
-    return got
+    return read_partition(part, want, timeout)
 
 
 def relists() -> float:

@@ -3,7 +3,6 @@ status`` and ``logwax check``, against real brokers."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from elasticsearch import Elasticsearch
 
 from logwax.devservers.home import free_port
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import es_count, wait_for
+from tests.integration.flow_runs import es_count, stop_gracefully, wait_for
 
 
 def get(url: str) -> tuple[int, str]:
@@ -118,8 +117,7 @@ def test_health_readiness_metrics_and_status_of_a_running_job(
             servers.thaw("elasticsearch")
         wait_for("ready again", lambda: get(f"{base}/readyz")[0] == 200, proc, log, timeout=90)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        stop_gracefully(proc)
     first = log.read_text().splitlines()[0]
     assert first.startswith("{") and '"level": "INFO"' in first  # JSON logs
 

@@ -4,7 +4,6 @@ carries on by itself: it never exits."""
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,14 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import es_count, es_event_ids, kafka_event_ids, start, wait_for
+from tests.integration.flow_runs import (
+    es_count,
+    es_event_ids,
+    kafka_event_ids,
+    start,
+    stop_gracefully,
+    wait_for,
+)
 from tests.integration.test_exactly_once_collect import exactly_once_pipeline
 
 OUTAGE_S = 30
@@ -61,8 +67,7 @@ def test_a_30s_outage_loses_nothing_and_the_flow_resumes_by_itself(
         timeout=180,
         poll=2,
     )
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == 0
+    stop_gracefully(proc)
 
     in_kafka, in_es = kafka_event_ids(kafka_config, topic), es_event_ids(es, prefix)
     assert len(in_kafka) == total and max(in_kafka.values()) == 1
