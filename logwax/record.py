@@ -10,10 +10,12 @@ internal hop.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
+
+from logwax import jsoncodec
 
 
 class Record(NamedTuple):
@@ -39,7 +41,7 @@ class Record(NamedTuple):
     def to_document(self) -> dict[str, Any]:
         """The JSON shape written to sinks (ECS-like names users of Filebeat recognise)."""
         return {
-            "@timestamp": self.timestamp().isoformat(timespec="microseconds"),
+            "@timestamp": iso_timestamp(self.timestamp_ns),
             "message": self.message,
             "event": {"id": self.event_id},
             "logwax": {"source": self.source, "stream": self.stream},
@@ -47,4 +49,19 @@ class Record(NamedTuple):
         }
 
     def to_json_bytes(self) -> bytes:
-        return json.dumps(self.to_document(), ensure_ascii=False, separators=(",", ":")).encode()
+        return jsoncodec.dumps(self.to_document())
+
+
+@lru_cache(maxsize=4096)
+def _second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def iso_timestamp(timestamp_ns: int) -> str:
+    """RFC 3339 UTC with microseconds, e.g. ``2026-11-23T07:22:07.123456+00:00``.
+
+    Records of one batch mostly share their second, so the calendar part is cached: formatting a
+    ``datetime`` per record cost about 1 µs, a tenth of what logwax spent per line.
+    """
+    second, nanos = divmod(timestamp_ns, 1_000_000_000)
+    return f"{_second(second)}.{nanos // 1000:06d}+00:00"

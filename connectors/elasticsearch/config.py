@@ -9,6 +9,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from connectors.elasticsearch.serializer import FastJsonSerializer
 from logwax.units import Duration
 
 
@@ -57,6 +58,7 @@ class ElasticsearchSinkConfig(BaseModel):
         options: dict[str, Any] = {
             "request_timeout": self.request_timeout.total_seconds(),
             "verify_certs": self.verify_certs,
+            "serializer": FastJsonSerializer(),
         }
         if self.ca_certs:
             options["ca_certs"] = str(self.ca_certs)

@@ -8,10 +8,11 @@ pieces come back with ``partial=True`` and are joined by the assembler.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, NamedTuple
+
+from logwax import jsoncodec
 
 Format = Literal["raw", "json", "docker", "cri"]
 
@@ -53,7 +54,7 @@ def parse_raw(offset: int, text: str) -> Entry:
 def parse_json(offset: int, text: str) -> Entry:
     """A JSON object per line; its ``message``/``msg`` becomes the message, the rest fields."""
     try:
-        document = json.loads(text)
+        document = jsoncodec.loads(text)
     except ValueError:
         return Entry(offset, text, None, {}, False, "", ("json_parse_error",))
     if not isinstance(document, dict):
@@ -67,7 +68,7 @@ def parse_json(offset: int, text: str) -> Entry:
 def parse_docker(offset: int, text: str) -> Entry:
     """``{"log": "...\\n", "stream": "stdout", "time": "..."}``; no newline = a partial piece."""
     try:
-        document = json.loads(text)
+        document = jsoncodec.loads(text)
         log, stream, time = document["log"], document.get("stream", ""), document.get("time", "")
     except (ValueError, KeyError, TypeError):
         return Entry(offset, text, None, {}, False, "", ("docker_parse_error",))

@@ -233,8 +233,9 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             return self._restart_truncated(fingerprint, reader)
         entries: list[Entry] = []
         lines = tailed.read_lines(budget)
+        if lines:
+            SOURCE_BYTES.labels(self._name).inc(sum(line.raw_length + 1 for line in lines))
         for line in lines:
-            SOURCE_BYTES.labels(self._name).inc(line.raw_length + 1)
             entry = self._parse(line.offset, line.text)
             flags = (("truncated",) if line.truncated else ()) + (
                 ("invalid_utf8",) if line.invalid_utf8 else ()
@@ -254,7 +255,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         ):
             self._close(fingerprint, "inactive")
         self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
-        return [self._record(reader, e) for e in entries]
+        path = str(tailed.path)
+        return [self._record(reader, e, path) for e in entries]
 
     def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
@@ -272,7 +274,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             reader.tailed.offset,
         )
         held = reader.assembler.flush_expired(float("inf"))
-        records = [self._record(reader, e) for e in held]
+        records = [self._record(reader, e, str(reader.tailed.path)) for e in held]
         self._close(fingerprint, "truncated")
         self._state[fingerprint] = (
             reader.tailed.offset,
@@ -294,10 +296,10 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         except FileNotFoundError:
             return False
 
-    def _record(self, reader: _Reader, entry: Entry) -> Record:
+    def _record(self, reader: _Reader, entry: Entry, path: str) -> Record:
         tailed = reader.tailed
         fields: dict[str, Any] = {
-            "log": {"file": {"path": str(tailed.path)}, "offset": entry.offset},
+            "log": {"file": {"path": path}, "offset": entry.offset},
             **reader.metadata,
             **entry.fields,
         }

@@ -8,9 +8,9 @@ that occurs several times as an array of values. Binary values are kept as base6
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
+from logwax import jsoncodec
 from logwax.record import Record
 
 _SKIP = {
@@ -45,7 +45,7 @@ def cursor_event_id(cursor: str) -> str:
 
 def to_record(source: str, line: bytes) -> Record:
     """One JSON line from journalctl; raises ValueError on anything that is not an entry."""
-    entry = json.loads(line)
+    entry = jsoncodec.loads(line)
     if not isinstance(entry, dict) or "__CURSOR" not in entry:
         raise ValueError("not a journal entry (no __CURSOR)")
     tags: list[str] = []

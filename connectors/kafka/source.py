@@ -7,7 +7,6 @@ periodically, so a topic that grows partitions is followed without a restart.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, Top
 
 from connectors.kafka.source_config import KafkaSourceConfig
 from connectors.kafka.transactional import header
-from logwax import observability, shutdown
+from logwax import jsoncodec, observability, shutdown
 from logwax.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.record import Record
 
@@ -34,7 +33,7 @@ def decode(message: Message) -> Record:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     raw = message.value() or b""
     try:
-        document = json.loads(raw)
+        document = jsoncodec.loads(raw)
     except ValueError:
         document = None
     fields: dict[str, Any] = {}

@@ -7,11 +7,11 @@ so nothing is lost to a rule.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logwax import jsoncodec
 from logwax.record import Record
 
 
@@ -83,7 +83,7 @@ def apply(rules: list[TransformRule], record: Record) -> Record:
                 _put(fields, path, value)
         else:
             try:
-                parsed = json.loads(record.message)
+                parsed = jsoncodec.loads(record.message)
             except ValueError:
                 tags.append("json_parse_error")
                 continue
