@@ -200,7 +200,7 @@ def dedup_state_bytes_per_id(ids: int = 1_000_000) -> dict[str, float]:
     tracemalloc.start()
     state: Any = None
     for i in range(ids):
-        state, _ = mapper(state, Record("b", "s", f"3f2a9c0d5e1b7a42:{i * 180}", 0, "", {}))
+        state, _ = mapper(state, [Record("b", "s", f"3f2a9c0d5e1b7a42:{i * 180}", 0, "", {})])
     memory, _peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return {

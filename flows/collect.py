@@ -13,16 +13,18 @@ from bytewax.dataflow import Dataflow
 from connectors.etcd.source import EtcdTargetsSource
 from flows.pipeline import config_from_env, deduplicated, deliver, merged_inputs
 from flows.sources import build_source
+from flows.steps.chunks import ChunkedSource
 from logwax.config import PipelineConfig
 
 
 def build(config: PipelineConfig) -> Dataflow:
     flow = Dataflow(config.name)
-    streams = [op.input(f"source_{s.name}", flow, build_source(s)) for s in config.sources]
+    streams = [
+        op.input(f"source_{s.name}", flow, ChunkedSource(build_source(s))) for s in config.sources
+    ]
     if config.etcd_targets is not None:
-        streams.append(
-            op.input("source_etcd_targets", flow, EtcdTargetsSource(config.etcd_targets))
-        )
+        targets = ChunkedSource(EtcdTargetsSource(config.etcd_targets))
+        streams.append(op.input("source_etcd_targets", flow, targets))
     deliver(deduplicated(merged_inputs(streams), config), config)
     return flow
 

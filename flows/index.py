@@ -12,6 +12,7 @@ from bytewax.dataflow import Dataflow
 
 from connectors.kafka.source import KafkaSource
 from flows.pipeline import config_from_env, deduplicated, deliver
+from flows.steps.chunks import ChunkedSource
 from flows.steps.transforms import apply
 from logwax.config import PipelineConfig
 from logwax.errors import ConfigError
@@ -21,10 +22,10 @@ def build(config: PipelineConfig) -> Dataflow:
     if config.kafka_input is None:
         raise ConfigError("index flow", [("kafka_input", "required by the index flow")])
     flow = Dataflow(config.name)
-    records = op.input("source_kafka", flow, KafkaSource(config.kafka_input))
+    records = op.input("source_kafka", flow, ChunkedSource(KafkaSource(config.kafka_input)))
     rules = list(config.transforms)
     if rules:
-        records = op.map("transform", records, lambda r: apply(rules, r))
+        records = op.map("transform", records, lambda chunk: [apply(rules, r) for r in chunk])
     deliver(deduplicated(records, config), config)
     return flow
 

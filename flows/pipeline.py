@@ -1,6 +1,7 @@
 """The wiring every flow shares: dedup by stream, then per sink a batching step and the sink.
 
-Records are keyed by stream for dedup (so one worker owns a stream's recent ids). For the
+Records travel as per-stream chunks (see ``flows.steps.chunks``) and are keyed by stream for
+dedup (so one worker owns a stream's recent ids). For the
 exactly-once Kafka sink, batches are keyed by the Kafka partition the stream maps to, because
 each sink partition is the only transactional writer of its Kafka partition; other sinks batch
 per bucket of streams, spreading work over workers.
@@ -20,21 +21,21 @@ from connectors.elasticsearch import ElasticsearchSink
 from connectors.kafka import KafkaSink
 from connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
 from flows.steps.batching import Batch, BatchLogic, OpenBatch
+from flows.steps.chunks import Chunk, chunk_stream
 from flows.steps.dedup import dedup_mapper
 from logwax.config import PipelineConfig
-from logwax.record import Record
 
 BUCKETS = 64
 
 
-def stream_bucket(record: Record, buckets: int = BUCKETS) -> str:
-    return str(adler32(record.stream.encode()) % buckets)
+def stream_bucket(chunk: Chunk, buckets: int = BUCKETS) -> str:
+    return str(adler32(chunk_stream(chunk).encode()) % buckets)
 
 
-def deduplicated(records: Stream[Record], config: PipelineConfig) -> Stream[Record]:
+def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk]:
     if not config.dedup.enabled:
         return records
-    keyed = op.key_on("dedup_key", records, lambda r: r.stream)
+    keyed = op.key_on("dedup_key", records, chunk_stream)
     settings = config.dedup
     unique = op.stateful_flat_map(
         "dedup", keyed, dedup_mapper("dedup", settings.ttl, settings.max_ids_per_stream)
@@ -43,7 +44,7 @@ def deduplicated(records: Stream[Record], config: PipelineConfig) -> Stream[Reco
 
 
 def _batched(
-    step: str, records: Stream[Record], key: Callable[[Record], str], config: PipelineConfig
+    step: str, records: Stream[Chunk], key: Callable[[Chunk], str], config: PipelineConfig
 ) -> Stream[tuple[str, Batch]]:
     settings = config.batch
     keyed = op.key_on(f"{step}_key", records, key)
@@ -60,7 +61,7 @@ def _unkeyed(step: str, batches: Stream[tuple[str, Batch]]) -> Stream[Batch]:
     return op.map(step, batches, lambda kv: kv[1])
 
 
-def deliver(records: Stream[Record], config: PipelineConfig) -> None:
+def deliver(records: Stream[Chunk], config: PipelineConfig) -> None:
     """Batch and write to every configured sink."""
     if config.kafka is not None:
         if config.kafka.exactly_once:
@@ -69,7 +70,7 @@ def deliver(records: Stream[Record], config: PipelineConfig) -> None:
             batches = _batched(
                 "batch_kafka",
                 records,
-                lambda r: partition_name(adler32(r.stream.encode()) % count),
+                lambda chunk: partition_name(adler32(chunk_stream(chunk).encode()) % count),
                 config,
             )
             op.output("sink_kafka", batches, sink)
@@ -82,7 +83,7 @@ def deliver(records: Stream[Record], config: PipelineConfig) -> None:
         op.output("sink_elasticsearch", _unkeyed("unkey_elasticsearch", batches), es_sink)
 
 
-def merged_inputs(streams: list[Stream[Record]]) -> Stream[Record]:
+def merged_inputs(streams: list[Stream[Chunk]]) -> Stream[Chunk]:
     return streams[0] if len(streams) == 1 else op.merge("sources", *streams)
 
 

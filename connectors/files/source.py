@@ -255,8 +255,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         ):
             self._close(fingerprint, "inactive")
         self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
-        path = str(tailed.path)
-        return [self._record(reader, e, path) for e in entries]
+        path, read_ns = str(tailed.path), time.time_ns()
+        return [self._record(reader, e, path, read_ns) for e in entries]
 
     def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
@@ -274,7 +274,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             reader.tailed.offset,
         )
         held = reader.assembler.flush_expired(float("inf"))
-        records = [self._record(reader, e, str(reader.tailed.path)) for e in held]
+        path, read_ns = str(reader.tailed.path), time.time_ns()
+        records = [self._record(reader, e, path, read_ns) for e in held]
         self._close(fingerprint, "truncated")
         self._state[fingerprint] = (
             reader.tailed.offset,
@@ -296,7 +297,8 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         except FileNotFoundError:
             return False
 
-    def _record(self, reader: _Reader, entry: Entry, path: str) -> Record:
+    def _record(self, reader: _Reader, entry: Entry, path: str, read_ns: int) -> Record:
+        """A line without a timestamp of its own is stamped with the time it was read."""
         tailed = reader.tailed
         fields: dict[str, Any] = {
             "log": {"file": {"path": path}, "offset": entry.offset},
@@ -308,12 +310,12 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             for tag in entry.tags:
                 SOURCE_ERRORS.labels(self._name, tag).inc()
         return Record(
-            source=self._name,
-            stream=tailed.fingerprint,
-            event_id=event_id(tailed.fingerprint, reader.generation, entry.offset),
-            timestamp_ns=entry.timestamp_ns or time.time_ns(),
-            message=entry.text,
-            fields=fields,
+            self._name,
+            tailed.fingerprint,
+            event_id(tailed.fingerprint, reader.generation, entry.offset),
+            entry.timestamp_ns or read_ns,
+            entry.text,
+            fields,
         )
 
     def _idle_until(self, now: float) -> datetime:

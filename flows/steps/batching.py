@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from bytewax.operators import StatefulBatchLogic
 
+from flows.steps.chunks import Chunk
 from logwax.metrics import BATCH_RECORDS, BATCH_WAIT_SECONDS
 from logwax.record import Record
 
@@ -30,7 +31,9 @@ def approximate_size(record: Record) -> int:
     return len(record.message) + 200
 
 
-class BatchLogic(StatefulBatchLogic[Record, Batch, OpenBatch]):
+class BatchLogic(StatefulBatchLogic[Chunk, Batch, OpenBatch]):
+    """Fills batches from incoming chunks, splitting a chunk where a batch reaches a bound."""
+
     def __init__(
         self,
         max_records: int,
@@ -58,15 +61,16 @@ class BatchLogic(StatefulBatchLogic[Record, Batch, OpenBatch]):
         batch, self._records, self._size, self._deadline = self._records, [], 0, None
         return [batch] if batch else []
 
-    def on_batch(self, values: list[Record]) -> tuple[list[Batch], bool]:
+    def on_batch(self, values: list[Chunk]) -> tuple[list[Batch], bool]:
         out: list[Batch] = []
-        for record in values:
-            if not self._records:
-                self._deadline = datetime.now(UTC) + self._max_latency
-            self._records.append(record)
-            self._size += approximate_size(record)
-            if len(self._records) >= self._max_records or self._size >= self._max_bytes:
-                out.extend(self._take())
+        for chunk in values:
+            for record in chunk:
+                if not self._records:
+                    self._deadline = datetime.now(UTC) + self._max_latency
+                self._records.append(record)
+                self._size += approximate_size(record)
+                if len(self._records) >= self._max_records or self._size >= self._max_bytes:
+                    out.extend(self._take())
         return out, StatefulBatchLogic.RETAIN
 
     def on_notify(self) -> tuple[list[Batch], bool]:

@@ -12,8 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
 
+from flows.steps.chunks import Chunk
 from logwax.metrics import DEDUPLICATED
-from logwax.record import Record
 
 # Per stream: event id → wall-clock second it expires. Insertion order is age order. An
 # OrderedDict, not a dict: evicting the oldest of a plain dict again and again makes
@@ -24,12 +24,13 @@ SeenIds = OrderedDict[str, float]
 
 def dedup_mapper(
     step: str, ttl: timedelta, max_ids: int, clock: Callable[[], float] = time.time
-) -> Callable[[SeenIds | None, Record], tuple[SeenIds | None, list[Record]]]:
-    """A ``stateful_flat_map`` mapper remembering at most ``max_ids`` ids for ``ttl``."""
+) -> Callable[[SeenIds | None, Chunk], tuple[SeenIds | None, list[Chunk]]]:
+    """A ``stateful_flat_map`` mapper over one stream's chunks, remembering at most ``max_ids``
+    ids for ``ttl``; yields the chunk without the repeats (nothing if all were repeats)."""
     ttl_s = ttl.total_seconds()
     counter = DEDUPLICATED.labels(step)
 
-    def mapper(seen: SeenIds | None, record: Record) -> tuple[SeenIds | None, list[Record]]:
+    def mapper(seen: SeenIds | None, chunk: Chunk) -> tuple[SeenIds | None, list[Chunk]]:
         now = clock()
         if seen is None:
             seen = OrderedDict()
@@ -40,12 +41,18 @@ def dedup_mapper(
             if seen[oldest] > now:
                 break
             seen.popitem(last=False)
-        if record.event_id in seen:
-            counter.inc()
-            return seen, []
-        seen[record.event_id] = now + ttl_s
-        if len(seen) > max_ids:
+        expires = now + ttl_s
+        unique: Chunk = []
+        for record in chunk:
+            event_id = record.event_id
+            if event_id in seen:
+                continue
+            seen[event_id] = expires
+            unique.append(record)
+        while len(seen) > max_ids:
             seen.popitem(last=False)
-        return seen, [record]
+        if len(unique) < len(chunk):
+            counter.inc(len(chunk) - len(unique))
+        return seen, [unique] if unique else []
 
     return mapper

@@ -4,6 +4,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from flows.steps.batching import BatchLogic
+from flows.steps.chunks import by_stream
 from flows.steps.dedup import dedup_mapper
 from flows.steps.transforms import Add, Drop, ParseJson, Rename, apply
 from logwax.ratelimit import TokenBucket
@@ -17,36 +18,53 @@ def record(event_id: str, message: str = "m", **fields: object) -> Record:
 def test_dedup_drops_repeats_until_the_ttl_and_bounds_its_memory() -> None:
     now = [1000.0]
     mapper = dedup_mapper("t", timedelta(seconds=10), max_ids=3, clock=lambda: now[0])
-    state, out = mapper(None, record("a"))
-    state, again = mapper(state, record("a"))
-    assert [r.event_id for r in out] == ["a"] and again == []
+    state, out = mapper(None, [record("a")])
+    state, again = mapper(state, [record("a")])
+    assert [[r.event_id for r in c] for c in out] == [["a"]] and again == []
     now[0] += 11
-    state, expired = mapper(state, record("a"))
-    assert [r.event_id for r in expired] == ["a"]
-    for event_id in "bcd":
-        state, _ = mapper(state, record(event_id))
+    state, expired = mapper(state, [record("a")])
+    assert [[r.event_id for r in c] for c in expired] == [["a"]]
+    state, _ = mapper(state, [record(event_id) for event_id in "bcd"])
     assert state is not None and list(state) == ["b", "c", "d"]  # "a", the oldest, evicted
+
+
+def test_dedup_keeps_the_new_records_of_a_chunk_in_order() -> None:
+    mapper = dedup_mapper("t", timedelta(seconds=10), max_ids=100)
+    state, _ = mapper(None, [record("a"), record("b")])
+    _, out = mapper(state, [record("c"), record("a"), record("d"), record("c"), record("e")])
+    assert [[r.event_id for r in c] for c in out] == [["c", "d", "e"]]
+
+
+def test_chunks_group_a_batch_by_stream_in_order() -> None:
+    def on(stream: str, event_id: str) -> Record:
+        return Record("s", stream, event_id, 0, "m", {})
+
+    mixed = [on("x", "1"), on("y", "2"), on("x", "3"), on("y", "4"), on("z", "5")]
+    grouped = [[(r.stream, r.event_id) for r in c] for c in by_stream(mixed)]
+    assert grouped == [[("x", "1"), ("x", "3")], [("y", "2"), ("y", "4")], [("z", "5")]]
+    assert by_stream([]) == []
 
 
 def test_batch_closes_at_count_or_bytes_and_its_deadline_never_moves() -> None:
     logic = BatchLogic(3, 10_000, timedelta(seconds=1), None)
-    out, _ = logic.on_batch([record(str(i)) for i in range(4)])
-    assert [len(b) for b in out] == [3]
+    out, _ = logic.on_batch([[record(str(i)) for i in range(4)]])
+    assert [len(b) for b in out] == [3]  # the chunk of 4 is split at the bound
     deadline = logic.notify_at()
     assert deadline is not None and deadline <= datetime.now(UTC) + timedelta(seconds=1)
     time.sleep(0.01)
-    logic.on_batch([record("x")])
+    logic.on_batch([[record("x")]])
     assert logic.notify_at() == deadline  # a trickle does not push the flush back
     flushed, _ = logic.on_notify()
-    assert [len(b) for b in flushed] == [2] and logic.notify_at() is None
+    assert [[r.event_id for r in b] for b in flushed] == [["3", "x"]]
+    assert logic.notify_at() is None
     by_bytes = BatchLogic(100, 1000, timedelta(seconds=1), None)
-    out, _ = by_bytes.on_batch([record(str(i), "x" * 400) for i in range(3)])
+    out, _ = by_bytes.on_batch([[record(str(i), "x" * 400) for i in range(3)]])
     assert [len(b) for b in out] == [2]
 
 
 def test_open_batch_survives_through_its_snapshot() -> None:
     logic = BatchLogic(10, 10_000, timedelta(seconds=5), None)
-    logic.on_batch([record("a"), record("b")])
+    logic.on_batch([[record("a"), record("b")]])
     resumed = BatchLogic(10, 10_000, timedelta(seconds=5), logic.snapshot())
     out, _ = resumed.on_eof()
     assert [[r.event_id for r in b] for b in out] == [["a", "b"]]
