@@ -91,23 +91,34 @@ def collect_to_kafka(
             }
         )
     )
+    started = time.monotonic()
+    procs, log = _launch(work, config, "flows.collect", processes)
+    client = {"bootstrap.servers": bootstrap}
+    return _wait(
+        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
+    )
+
+
+def _launch(
+    work: Path, config: Path, flow: str, processes: int
+) -> tuple[list[subprocess.Popen[bytes]], Path]:
+    """One ``logwax run`` process, or a cluster of ``processes`` bytewax processes."""
     log = work / "log"
     env = {**os.environ, "LOGWAX_CONFIG": str(config)}
-    started = time.monotonic()
     if processes == 1:
-        command = [
+        commands = [
             [sys.executable, "-m", "logwax", "--log-level", "WARNING", "run", "-c", str(config)]
         ]
     else:
         (work / "recovery").mkdir()
         init_db_dir(work / "recovery", processes)
         addresses = ";".join(f"127.0.0.1:{free_port()}" for _ in range(processes))
-        command = [
+        commands = [
             [
                 sys.executable,
                 "-m",
                 "bytewax.run",
-                "flows.collect:from_env()",
+                f"{flow}:from_env()",
                 "-i",
                 str(i),
                 "-a",
@@ -124,16 +135,13 @@ def collect_to_kafka(
     with open(log, "ab") as out:
         procs = [
             subprocess.Popen(c, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work)
-            for c in command
+            for c in commands
         ]
-    client = {"bootstrap.servers": bootstrap}
-    return _wait(
-        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
-    )
+    return procs, log
 
 
 def index_to_es(
-    bootstrap: str, topic: str, url: str, index: str, count: int
+    bootstrap: str, topic: str, url: str, index: str, count: int, processes: int = 1
 ) -> tuple[float, float]:
     work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
     config = work / "index.yaml"
@@ -146,14 +154,18 @@ def index_to_es(
                     "bootstrap_servers": bootstrap,
                     "topics": [topic],
                     "batch_size": 5000,
+                    "shards": 4 if processes > 1 else 1,
                 },
                 "batch": {"max_records": 5000},
                 "elasticsearch": {"hosts": [url], "index": index},
-                "recovery": {"directory": str(work / "recovery"), "snapshot_interval": "5s"},
+                "recovery": {
+                    "directory": str(work / "recovery"),
+                    "snapshot_interval": "5s",
+                    "partitions": processes,
+                },
             }
         )
     )
-    log = work / "log"
     es = Elasticsearch(url, request_timeout=60)
 
     def indexed() -> bool:
@@ -163,14 +175,8 @@ def index_to_es(
             return False
 
     started = time.monotonic()
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "logwax", "--log-level", "WARNING", "run", "-c", str(config)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=work,
-        )
-    return _wait(indexed, [proc], log, started)
+    procs, log = _launch(work, config, "flows.index", processes)
+    return _wait(indexed, procs, log, started)
 
 
 def journald_read(directory: Path, count: int) -> float:

@@ -126,6 +126,12 @@ class Bench:
         seconds, rss = logwax_runs.index_to_es(bootstrap, kept[0], url, index, self.lines)
         to_es = self.record("kafka_to_es", seconds, rss)
         es.indices.delete(index=index)
+        index = f"bench-{time.monotonic_ns()}"
+        seconds, rss = logwax_runs.index_to_es(
+            bootstrap, kept[0], url, index, self.lines, processes=2
+        )
+        self.record("kafka_to_es_2_processes", seconds, rss)
+        es.indices.delete(index=index)
         raw_index = f"bench-raw-{time.monotonic_ns()}"
         raw_es = self.record("raw_es_bulk", peers.raw_es_bulk(url, raw_index, self.file))
         es.indices.delete(index=raw_index)

@@ -117,6 +117,7 @@ class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
             return []
         messages = self._consumer.consume(self._config.batch_size, timeout=0)
         records: list[Record] = []
+        received = 0
         for message in messages:
             error, offset = message.error(), message.offset()
             if error is not None or offset is None:
@@ -124,11 +125,12 @@ class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
                 SOURCE_ERRORS.labels(self._name, reason).inc()
                 log.warning("source=%s kafka error: %s", self._name, error)
                 continue
-            SOURCE_BYTES.labels(self._name).inc(len(message.value() or b""))
+            received += len(message.value() or b"")
             records.append(decode(message))
             self._positions[f"{message.topic()}/{message.partition()}"] = offset + 1
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
+            SOURCE_BYTES.labels(self._name).inc(received)
         self._awake = None if records else datetime.now(UTC) + timedelta(milliseconds=100)
         return records
 
