@@ -46,6 +46,8 @@ class ElasticsearchSinkConfig(BaseModel):
             raise ValueError("give either api_key or username/password, not both")
         if bool(self.username) != bool(self.password):
             raise ValueError("username and password go together")
+        if "%f" in self.index.replace("%%", ""):
+            raise ValueError(f"index {self.index!r}: names may change per second at most, not %f")
         sample = self.index_for(datetime(2024, 1, 31, 23, 59, tzinfo=UTC))
         if sample != sample.lower() or sample.startswith(("_", "-", "+")):
             raise ValueError(f"index {self.index!r} gives {sample!r}: names must be lowercase")
