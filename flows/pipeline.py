@@ -88,8 +88,15 @@ def merged_inputs(streams: list[Stream[Chunk]]) -> Stream[Chunk]:
 
 
 def config_from_env() -> PipelineConfig:
+    """The pipeline file named in ``$LOGWAX_CONFIG``, for flows started by ``bytewax.run``.
+
+    That runner does not go through ``logwax run``, so the process tuning happens here.
+    """
     from pathlib import Path
 
+    from logwax import gctuning
     from logwax.config import load_config
 
-    return load_config(Path(os.environ["LOGWAX_CONFIG"]))
+    config = load_config(Path(os.environ["LOGWAX_CONFIG"]))
+    gctuning.tune()
+    return config

@@ -13,7 +13,7 @@ from bytewax._bytewax import cli_main
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 
-from logwax import shutdown
+from logwax import gctuning, shutdown
 from logwax.config import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ def run_flow(
 ) -> None:
     """Block running ``flow``; snapshots every ``recovery.snapshot_interval`` when enabled."""
     shutdown.install(shutdown_timeout)
+    gctuning.tune()
     recovery = config.recovery
     processes = len(addresses) if addresses else 1
     me = process_id or 0

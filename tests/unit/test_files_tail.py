@@ -70,3 +70,17 @@ def test_fingerprint_uses_the_first_line_and_waits_for_it() -> None:
     assert short == first_line_fingerprint(b"header\nother body entirely", 256)
     assert short != first_line_fingerprint(b"header2\nbody", 256)
     assert first_line_fingerprint(b"z" * 300, 256) == first_line_fingerprint(b"z" * 256, 256)
+
+
+def test_lines_needing_care_amid_plain_ones_keep_exact_offsets(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    content = b"plain\r\n" + b"z" * 40 + b"\n\xc3\xa9t\xc3\xa9\nlast\n"
+    path.write_bytes(content)
+    lines = tail(path, max_line=16).read_lines(3)
+    assert [(line.offset, line.text, line.truncated) for line in lines] == [
+        (0, "plain", False),
+        (7, "z" * 16, True),
+        (48, "été", False),
+    ]
+    rest = tail(path, offset=lines[-1].offset + 6, max_line=16).read_lines(10)
+    assert [(line.offset, line.text) for line in rest] == [(54, "last")]

@@ -1,0 +1,21 @@
+"""Garbage-collector settings for a process that builds millions of short-lived records.
+
+CPython's cyclic collector runs a young-generation pass every 700 new container objects, and
+every record is several (a tuple and its field dicts). Profiling the collect flow showed the
+pauses landing on record construction; the records themselves hold no cycles and die by
+reference counting. Collecting less often, and freezing what exists at start-up (modules,
+config) out of every later pass, removes that cost without letting cycles pile up for long.
+"""
+
+from __future__ import annotations
+
+import gc
+
+YOUNG_THRESHOLD = 50_000
+
+
+def tune() -> None:
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
