@@ -90,13 +90,20 @@ def merged_inputs(streams: list[Stream[Chunk]]) -> Stream[Chunk]:
 def config_from_env() -> PipelineConfig:
     """The pipeline file named in ``$LOGWAX_CONFIG``, for flows started by ``bytewax.run``.
 
-    That runner does not go through ``logwax run``, so the process tuning happens here.
+    That runner does not go through ``logwax run``, so logging (``LOGWAX_LOG_LEVEL``, default
+    INFO; ``LOGWAX_LOG_FORMAT`` kv or json) and the process tuning are set up here: without it a
+    sink retrying a refused batch would be silent.
     """
+    import logging
     from pathlib import Path
 
-    from logwax import gctuning
+    from logwax import gctuning, observability
     from logwax.config import load_config
 
+    if not logging.getLogger().handlers:
+        observability.setup_logging(
+            os.environ.get("LOGWAX_LOG_LEVEL", "INFO"), os.environ.get("LOGWAX_LOG_FORMAT", "kv")
+        )
     config = load_config(Path(os.environ["LOGWAX_CONFIG"]))
     gctuning.tune()
     return config

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from logwax.config import PipelineConfig, RecoverySettings, load_config
 from logwax.errors import ConfigError, LogwaxError
+from logwax.observability import setup_logging
 from logwax.units import parse_duration
 
 EXIT_CONFIG = 2
-
-
-def _setup_logging(level: str, style: str = "kv") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if style == "json":
-        from logwax.observability import JsonFormatter
-
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(
-            logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
-        )
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def _statefulset_peers(spec: str, replicas: int) -> tuple[int, list[str]]:
@@ -201,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _setup_logging(args.log_level, args.log_format)
+    setup_logging(args.log_level, args.log_format)
     try:
         code: int = args.handler(args)
     except ConfigError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -91,3 +92,15 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def setup_logging(level: str, style: str = "kv") -> None:
+    """Log lines to stderr as ``key=value`` text or, with ``style="json"``, one JSON object."""
+    handler = logging.StreamHandler(sys.stderr)
+    if style == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, model_validator
 
 from connectors.elasticsearch.serializer import FastJsonSerializer
 from logwax.units import Duration
@@ -39,6 +39,13 @@ class ElasticsearchSinkConfig(BaseModel):
         "logwax-dead-letters", description="where rejected documents go, with the reason"
     )
     install_template: bool = True
+    bulk_max_documents: int = Field(5000, ge=1, description="documents per bulk request at most")
+    bulk_max_bytes: ByteSize = Field(
+        ByteSize(10 * 1024 * 1024),
+        ge=1024,
+        description="bytes per bulk request at most; keep well under the node's indexing "
+        "pressure limit (10% of its heap), or every request is refused with 429",
+    )
 
     @model_validator(mode="after")
     def _one_auth_method(self) -> ElasticsearchSinkConfig:

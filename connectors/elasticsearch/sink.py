@@ -118,7 +118,10 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         results = helpers.streaming_bulk(
             self._client,
             self._actions(records),
-            chunk_size=len(records) or 1,
+            # One request per write would grow with the batches bytewax hands over at once; a
+            # request over the node's indexing-pressure limit is refused whole, every time.
+            chunk_size=self._config.bulk_max_documents,
+            max_chunk_bytes=int(self._config.bulk_max_bytes),
             raise_on_error=False,
             raise_on_exception=False,
             max_retries=0,
