@@ -37,9 +37,14 @@ def _convert(value: Any) -> Any:
 
 def cursor_event_id(cursor: str) -> str:
     """``s=<seqnum id>;i=<seqnum hex>;...`` → ``<seqnum id>:<seqnum>``: stable, short, unique."""
-    parts = dict(item.split("=", 1) for item in cursor.split(";") if "=" in item)
-    if "s" in parts and "i" in parts:
-        return f"{parts['s']}:{parts['i']}"
+    seqnum_id = seqnum = None
+    for item in cursor.split(";"):
+        if item.startswith("s="):
+            seqnum_id = item[2:]
+        elif item.startswith("i="):
+            seqnum = item[2:]
+    if seqnum_id is not None and seqnum is not None:
+        return f"{seqnum_id}:{seqnum}"
     return cursor
 
 
@@ -56,7 +61,9 @@ def to_record(source: str, line: bytes) -> Record:
     elif isinstance(message, list):
         message = "\n".join(str(m) for m in message)
     fields: dict[str, Any] = {
-        "journald": {k: _convert(v) for k, v in entry.items() if k not in _SKIP},
+        "journald": {
+            k: v if type(v) is str else _convert(v) for k, v in entry.items() if k not in _SKIP
+        },
         "journald_cursor": entry["__CURSOR"],
     }
     if tags:

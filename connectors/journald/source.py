@@ -66,12 +66,13 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
 
     def _drain(self, child: JournalctlProcess, budget: int) -> list[Record]:
         records: list[Record] = []
+        received = 0
         for _ in range(budget):
             try:
                 line = child.lines.get_nowait()
             except queue.Empty:
                 break
-            SOURCE_BYTES.labels(self._name).inc(len(line))
+            received += len(line)
             try:
                 record = to_record(self._name, line)
             except ValueError as exc:
@@ -80,6 +81,8 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
                 continue
             records.append(record)
             self._cursor = str(record.fields["journald_cursor"])
+        if received:
+            SOURCE_BYTES.labels(self._name).inc(received)
         return records
 
     def _restart_later(self, child: JournalctlProcess) -> None:
