@@ -104,3 +104,6 @@ def setup_logging(level: str, style: str = "kv") -> None:
             logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
         )
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    if logging.getLogger().level > logging.DEBUG:
+        # One line per HTTP request (every bulk, every count) drowns logwax's own lines.
+        logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
