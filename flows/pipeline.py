@@ -19,7 +19,11 @@ from bytewax.outputs import Sink
 
 from connectors.elasticsearch import ElasticsearchSink
 from connectors.kafka import KafkaSink
-from connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
+from connectors.kafka.transactional import (
+    ExactlyOnceKafkaSink,
+    WakeEveryPartition,
+    partition_name,
+)
 from flows.steps.batching import Batch, BatchLogic, OpenBatch
 from flows.steps.chunks import Chunk, chunk_stream
 from flows.steps.dedup import dedup_mapper
@@ -73,7 +77,12 @@ def deliver(records: Stream[Chunk], config: PipelineConfig) -> None:
                 lambda chunk: partition_name(adler32(chunk_stream(chunk).encode()) % count),
                 config,
             )
-            op.output("sink_kafka", batches, sink)
+            wake = op.input(
+                "sink_kafka_wake",
+                batches.flow(),
+                WakeEveryPartition([partition_name(i) for i in range(count)]),
+            )
+            op.output("sink_kafka", op.merge("sink_kafka_items", batches, wake), sink)
         else:
             batches = _batched("batch_kafka", records, stream_bucket, config)
             op.output("sink_kafka", _unkeyed("unkey_kafka", batches), KafkaSink(config.kafka))

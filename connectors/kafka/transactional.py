@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import (
     Consumer,
@@ -317,3 +318,32 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], NextOffset]):
         return _TransactionalPartition(
             self._config, self._name, transactional_id, int(for_part), resume_state
         )
+
+
+class _WakePartition(StatelessSourcePartition[tuple[str, list[Record]]]):
+    def __init__(self, keys: list[str]) -> None:
+        self._keys: list[str] | None = keys
+
+    def next_batch(self) -> list[tuple[str, list[Record]]]:
+        if self._keys is None:
+            raise StopIteration
+        items: list[tuple[str, list[Record]]] = [(key, []) for key in self._keys]
+        self._keys = None
+        return items
+
+
+class WakeEveryPartition(DynamicSource[tuple[str, list[Record]]]):
+    """One empty batch for every sink partition at start-up, then end of input.
+
+    bytewax builds a sink partition only when its first item arrives. After a crash, a partition
+    that gets no new records would never run ``init_transactions``, so the transaction its
+    killed producer left open would hold back ``read_committed`` readers of that Kafka
+    partition until the broker's transaction timeout. Waking every partition fences and aborts
+    those at once (and runs their read-back).
+    """
+
+    def __init__(self, partition_keys: list[str]) -> None:
+        self._keys = partition_keys
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _WakePartition:
+        return _WakePartition(self._keys if worker_index == 0 else [])
