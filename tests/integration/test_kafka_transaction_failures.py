@@ -1,4 +1,6 @@
-"""A record the broker refuses inside a transaction must stop the flow and commit nothing.
+"""Transactions that go wrong: a refused record, and a run killed with a transaction open.
+
+A record the broker refuses inside a transaction must stop the flow and commit nothing.
 
 The exactly-once sink asks for a delivery report only for the last record of each batch; a
 failure of any earlier record is caught by the transaction itself (librdkafka's abortable error
@@ -9,17 +11,22 @@ too large for the topic, followed by small ones that the broker would accept.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException
+import yaml
+from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from connectors.kafka.config import KafkaSinkConfig
 from connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
 from logwax.errors import DeliveryError
 from logwax.record import Record
+from tests.integration.brokers import Brokers
+from tests.integration.flow_runs import start, stop_gracefully
 from tests.integration.kafka_helpers import read_all
 
 
@@ -54,3 +61,56 @@ def test_a_refused_record_before_the_last_fails_the_commit_and_nothing_shows(
         part.snapshot()
     print("stopped by:", failure.value)
     assert read_all(kafka_config, topic) == []
+
+
+def test_a_crashed_runs_open_transaction_is_aborted_at_start_even_without_new_records(
+    tmp_path: Path,
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    new_topic: Callable[..., str],
+) -> None:
+    """bytewax builds a sink partition only when a record reaches it; without the start-up wake
+    a restarted flow with nothing for partition 0 would leave the dead run's transaction open,
+    hiding every later record of that partition from ``read_committed`` readers for the whole
+    transaction timeout (60 s here, 2 min by default)."""
+    topic = new_topic(2)
+    dead_run = Producer(
+        {
+            **kafka_config,
+            "transactional.id": f"logwax-eo_wake-{topic}-{partition_name(0)}",
+            "transaction.timeout.ms": 60_000,
+        }
+    )
+    dead_run.init_transactions(30)
+    dead_run.begin_transaction()
+    dead_run.produce(topic, value=b"uncommitted", partition=0)
+    assert dead_run.flush(30) == 0
+    later = Producer({**kafka_config, "enable.idempotence": True})
+    later.produce(topic, value=b"committed later", partition=0)
+    assert later.flush(30) == 0
+
+    (tmp_path / "logs").mkdir()
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "eo_wake",
+                "sources": [{"type": "files", "name": "app", "include": [f"{tmp_path}/logs/*"]}],
+                "kafka": {
+                    "bootstrap_servers": servers.kafka_bootstrap,
+                    "topic": topic,
+                    "exactly_once": True,
+                },
+                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
+            }
+        )
+    )
+    proc = start(config, tmp_path)
+    try:
+        deadline, values = time.monotonic() + 20, []
+        while not values and time.monotonic() < deadline:
+            values = [m.value() for m in read_all(kafka_config, topic)]  # [] while it is open
+            time.sleep(0.5)
+    finally:
+        stop_gracefully(proc)
+    assert values == [b"committed later"]
