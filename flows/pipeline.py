@@ -19,11 +19,7 @@ from bytewax.outputs import Sink
 
 from connectors.elasticsearch import ElasticsearchSink
 from connectors.kafka import KafkaSink
-from connectors.kafka.transactional import (
-    ExactlyOnceKafkaSink,
-    WakeEveryPartition,
-    partition_name,
-)
+from connectors.kafka.transactional import ExactlyOnceKafkaSink, WakeEveryPartition
 from flows.steps.batching import Batch, BatchLogic, OpenBatch
 from flows.steps.chunks import Chunk, chunk_stream
 from flows.steps.dedup import dedup_mapper
@@ -70,18 +66,14 @@ def deliver(records: Stream[Chunk], config: PipelineConfig) -> None:
     if config.kafka is not None:
         if config.kafka.exactly_once:
             sink = ExactlyOnceKafkaSink(config.kafka, f"logwax-{config.name}")
-            count = len(sink.list_parts())
+            parts = sink.list_parts()  # asks the broker; once is enough
             batches = _batched(
                 "batch_kafka",
                 records,
-                lambda chunk: partition_name(adler32(chunk_stream(chunk).encode()) % count),
+                lambda chunk: parts[adler32(chunk_stream(chunk).encode()) % len(parts)],
                 config,
             )
-            wake = op.input(
-                "sink_kafka_wake",
-                batches.flow(),
-                WakeEveryPartition([partition_name(i) for i in range(count)]),
-            )
+            wake = op.input("sink_kafka_wake", batches.flow(), WakeEveryPartition(parts))
             op.output("sink_kafka", op.merge("sink_kafka_items", batches, wake), sink)
         else:
             batches = _batched("batch_kafka", records, stream_bucket, config)

@@ -52,16 +52,19 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             template.install(self._client, config.index)
         # strftime per record was an eighth of the index flow's time; names change per second
         # at most (see the config's check), so they are cached by the record's second.
-        self._index_of = lru_cache(maxsize=4096)(self._index_name)
+        self._index_of_second = lru_cache(maxsize=4096)(self._index_name)
 
     def _index_name(self, second: int) -> str:
         return self._config.index_for(datetime.fromtimestamp(second, tz=UTC))
+
+    def _index_of(self, record: Record) -> str:
+        return self._index_of_second(record.timestamp_ns // 1_000_000_000)
 
     def _actions(self, records: list[Record]) -> Iterator[dict[str, Any]]:
         for record in records:
             yield {
                 "_op_type": "create",
-                "_index": self._index_of(record.timestamp_ns // 1_000_000_000),
+                "_index": self._index_of(record),
                 "_id": document_id(record.event_id),
                 "_source": record.to_document(),
             }
@@ -157,7 +160,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                     "event": {"id": record.event_id},
                     "reason": json.dumps(item.get("error"), default=str),
                     "status": item.get("status"),
-                    "target_index": self._config.index_for(record.timestamp()),
+                    "target_index": self._index_of(record),
                     "original": record.to_json_bytes().decode(),
                 },
             }

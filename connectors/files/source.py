@@ -255,8 +255,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         ):
             self._close(fingerprint, "inactive")
         self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
-        where, read_ns = {"path": str(tailed.path)}, time.time_ns()
-        return [self._record(reader, e, where, read_ns) for e in entries]
+        return self._records(reader, entries)
 
     def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
@@ -274,8 +273,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             reader.tailed.offset,
         )
         held = reader.assembler.flush_expired(float("inf"))
-        where, read_ns = {"path": str(reader.tailed.path)}, time.time_ns()
-        records = [self._record(reader, e, where, read_ns) for e in held]
+        records = self._records(reader, held)
         self._close(fingerprint, "truncated")
         self._state[fingerprint] = (
             reader.tailed.offset,
@@ -297,13 +295,17 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         except FileNotFoundError:
             return False
 
-    def _record(self, reader: _Reader, entry: Entry, where: dict[str, str], read_ns: int) -> Record:
-        """A line without a timestamp of its own is stamped with the time it was read.
+    def _records(self, reader: _Reader, entries: list[Entry]) -> list[Record]:
+        """Records of one read. Lines without a timestamp of their own get the read time.
 
-        ``where`` (the file's path) is one dict shared by the records of a read: records are
-        never changed in place (transform rules copy first), and sharing it saved a third of
-        the cost of building a record.
+        The file's path is one dict shared by the records of a read: records are never changed
+        in place (transform rules copy first), and sharing it saved a third of the cost of
+        building a record.
         """
+        where, read_ns = {"path": str(reader.tailed.path)}, time.time_ns()
+        return [self._record(reader, e, where, read_ns) for e in entries]
+
+    def _record(self, reader: _Reader, entry: Entry, where: dict[str, str], read_ns: int) -> Record:
         tailed = reader.tailed
         fields: dict[str, Any] = {"log": {"file": where, "offset": entry.offset}}
         if reader.metadata:

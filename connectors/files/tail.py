@@ -101,17 +101,15 @@ class TailedFile:
             del pieces[room:]
             tail = None
         consumed = sum(len(piece) for piece in pieces) + len(pieces)
+        texts: list[str] | list[None]
         try:
             texts = chunk[: max(0, consumed - 1)].decode("utf-8").split("\n") if pieces else []
         except UnicodeDecodeError:
-            texts = [""] * len(pieces)
-            fast = False
-        else:
-            fast = True
+            texts = [None] * len(pieces)  # each line decodes (with replacement) on its own
         start, most = 0, self.max_line_bytes
         for raw, text in zip(pieces, texts, strict=True):
             size = len(raw)
-            if fast and size <= most and not text.endswith("\r"):
+            if text is not None and size <= most and not text.endswith("\r"):
                 lines.append(Line(self.offset + start, text, size, False, False))
             else:
                 self._emit(raw[:most], start, lines, size > most)

@@ -28,6 +28,8 @@ def _is_bytes(value: Any) -> bool:
 
 
 def _convert(value: Any) -> Any:
+    if type(value) is str:  # nearly every field: skip the list checks
+        return value
     if _is_bytes(value):
         return {"base64": base64.b64encode(bytes(value)).decode()}
     if isinstance(value, list):
@@ -61,9 +63,7 @@ def to_record(source: str, line: bytes) -> Record:
     elif isinstance(message, list):
         message = "\n".join(str(m) for m in message)
     fields: dict[str, Any] = {
-        "journald": {
-            k: v if type(v) is str else _convert(v) for k, v in entry.items() if k not in _SKIP
-        },
+        "journald": {k: _convert(v) for k, v in entry.items() if k not in _SKIP},
         "journald_cursor": entry["__CURSOR"],
     }
     if tags:
