@@ -5,8 +5,6 @@ WORKDIR /src
 RUN python -m venv /opt/logwax
 COPY pyproject.toml README.md ./
 COPY logwax ./logwax
-COPY connectors ./connectors
-COPY flows ./flows
 RUN /opt/logwax/bin/pip install --no-cache-dir .
 
 FROM python:3.11.11-slim-bookworm

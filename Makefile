@@ -18,11 +18,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/logwax demo
+	$(BIN)/python -m devtools demo
 
 # pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail the build.
 test: $(STAMP)
-	$(BIN)/logwax dev up --kubernetes
+	$(BIN)/python -m devtools up --kubernetes
 	@rc=0; $(BIN)/python -m pytest tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; exit 0; fi; exit $$rc
 
@@ -32,14 +32,14 @@ unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy connectors flows logwax
+	$(BIN)/mypy logwax devtools
 	$(BIN)/hadolint Dockerfile
 
 dev-up: $(STAMP)
-	$(BIN)/logwax dev up
+	$(BIN)/python -m devtools up
 
 dev-down: $(STAMP)
-	$(BIN)/logwax dev down
+	$(BIN)/python -m devtools down
 
 # rsyslog (imfile → omkafka) is the C peer; installed from Debian when we are root and it is missing.
 bench: $(STAMP)

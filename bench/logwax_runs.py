@@ -19,11 +19,11 @@ import yaml
 from bytewax.recovery import init_db_dir
 from elasticsearch import Elasticsearch
 
-from connectors.journald import JournaldSource, JournaldSourceConfig
-from connectors.kafka.admin import topic_end_offsets
-from flows.steps.dedup import dedup_mapper
-from logwax.devservers.home import free_port
-from logwax.record import Record
+from devtools.home import free_port
+from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
+from logwax.connectors.kafka.admin import topic_end_offsets
+from logwax.core.record import Record
+from logwax.steps.dedup import dedup_mapper
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -92,7 +92,7 @@ def collect_to_kafka(
         )
     )
     started = time.monotonic()
-    procs, log = _launch(work, config, "flows.collect", processes)
+    procs, log = _launch(work, config, "logwax.flows.collect", processes)
     client = {"bootstrap.servers": bootstrap}
     return _wait(
         lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
@@ -175,7 +175,7 @@ def index_to_es(
             return False
 
     started = time.monotonic()
-    procs, log = _launch(work, config, "flows.index", processes)
+    procs, log = _launch(work, config, "logwax.flows.index", processes)
     return _wait(indexed, procs, log, started)
 
 

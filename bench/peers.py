@@ -14,8 +14,8 @@ from typing import Any
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch, helpers
 
-from connectors.kafka.admin import topic_end_offsets
-from logwax.record import Record
+from logwax.connectors.kafka.admin import topic_end_offsets
+from logwax.core.record import Record
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
 

@@ -1,4 +1,4 @@
-"""What building one record costs, for each shape we considered for ``logwax.record.Record``.
+"""What building one record costs, for each shape we considered for ``logwax.core.record.Record``.
 
 Reproduce with: ``.venv/bin/python bench/record_model.py``. Prints ns per construction (median of
 5 repeats of 200,000) and the pickled size, on this machine's Python.
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
-from logwax.record import Record
+from logwax.core.record import Record
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class PydanticRecord(BaseModel):
 def main() -> None:
     args = ("app", "3f2a9c", "3f2a9c:1024", time.time_ns(), "x" * 200, {})
     candidates = {
-        "logwax.record.Record (NamedTuple)": lambda: Record(*args),
+        "logwax.core.record.Record (NamedTuple)": lambda: Record(*args),
         "NamedTuple": lambda: PlainTuple(*args),
         "dataclass(frozen, slots)": lambda: FrozenSlots(*args),
         "dataclass(slots)": lambda: MutableSlots(*args),

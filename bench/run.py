@@ -21,9 +21,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+import devtools as devservers
 from bench import logwax_runs, peers
-from connectors.kafka.admin import delete_topics, ensure_topic
-from logwax import devservers
+from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 
 RESULTS = Path(__file__).parent / "results"
 PRODUCER = {"acks": "all", "enable.idempotence": True, "compression.type": "lz4", "linger.ms": 20}
@@ -156,8 +156,8 @@ def machine_facts() -> dict[str, Any]:
     import confluent_kafka
     import elasticsearch
 
-    from logwax.devservers.elasticsearch import ES_VERSION
-    from logwax.devservers.kafka import KAFKA_VERSION
+    from devtools.elasticsearch import ES_VERSION
+    from devtools.kafka import KAFKA_VERSION
 
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True

@@ -1,3 +1,3 @@
-from logwax.cli import main
+from logwax.app.cli import main
 
 raise SystemExit(main())

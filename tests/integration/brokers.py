@@ -15,7 +15,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from logwax import devservers
+import devtools as devservers
 
 KAFKA_ENV = "LOGWAX_TEST_KAFKA_BOOTSTRAP"
 ELASTICSEARCH_ENV = "LOGWAX_TEST_ELASTICSEARCH_URL"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from connectors.kafka.admin import delete_topics, ensure_topic
+from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 from tests.integration.brokers import Brokers, Cluster, brokers, cluster
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers

@@ -8,7 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from logwax.devservers.home import free_port
+from devtools.home import free_port
 
 
 class LocalEtcd:

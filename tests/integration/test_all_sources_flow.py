@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch
 
-from logwax import cli
+from logwax.app import cli
 from tests.integration.brokers import Brokers, Cluster
 from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_for
 from tests.integration.journal_files import append_entries

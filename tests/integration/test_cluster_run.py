@@ -13,7 +13,7 @@ from typing import Any
 from bytewax.recovery import init_db_dir
 from elasticsearch import Elasticsearch
 
-from logwax.devservers.home import free_port
+from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import es_count, es_event_ids, kafka_event_ids, wait_for
 from tests.integration.test_exactly_once_collect import exactly_once_pipeline, write_files
@@ -28,7 +28,7 @@ def start_cluster(config: Path, tmp_path: Path, addresses: str) -> list[subproce
                 sys.executable,
                 "-m",
                 "bytewax.run",
-                "flows.collect:from_env()",
+                "logwax.flows.collect:from_env()",
                 "-i",
                 str(i),
                 "-a",

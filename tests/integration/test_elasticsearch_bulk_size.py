@@ -13,9 +13,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from connectors.elasticsearch import ElasticsearchSink
-from connectors.elasticsearch.config import ElasticsearchSinkConfig
-from logwax.record import Record
+from logwax.connectors.elasticsearch import ElasticsearchSink
+from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.core.record import Record
 
 
 def coordinating_limit(es: Elasticsearch) -> int:

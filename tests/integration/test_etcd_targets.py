@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from connectors.etcd.config import EtcdTargetsConfig
-from connectors.etcd.gateway import EtcdGateway
+from logwax.connectors.etcd.config import EtcdTargetsConfig
+from logwax.connectors.etcd.gateway import EtcdGateway
 from tests.integration.brokers import Brokers
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import start, stop_gracefully, wait_for

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch
 
-from connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
+from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,

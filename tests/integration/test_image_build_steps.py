@@ -58,7 +58,8 @@ def test_the_image_install_step_gives_a_working_logwax(tmp_path: Path) -> None:
         [
             str(venv / "bin" / "python"),
             "-c",
-            "import flows.collect, flows.index, flows.events, connectors.kafka.transactional",
+            "import logwax.flows.collect, logwax.flows.index, logwax.flows.events, "
+            "logwax.connectors.kafka.transactional",
         ],
         capture_output=True,
         text=True,

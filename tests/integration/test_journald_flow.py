@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from elasticsearch import Elasticsearch
 
-from connectors.journald.entries import cursor_event_id
+from logwax.connectors.journald.entries import cursor_event_id
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,

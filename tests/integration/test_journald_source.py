@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.journald import JournaldSource, JournaldSourceConfig
-from logwax.record import Record
+from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
+from logwax.core.record import Record
 from tests.integration.flow_runs import read_partition
 from tests.integration.journal_files import append_entries, rotate
 

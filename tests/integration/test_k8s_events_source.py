@@ -6,8 +6,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
-from logwax.record import Record
+from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
+from logwax.core.record import Record
 from tests.integration.brokers import Cluster
 from tests.integration.flow_runs import read_partition
 from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_event

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from kubernetes import client, config, dynamic
 
-from logwax.config import parse_config
-from logwax.devservers import paths, tools
+from devtools import paths, tools
+from logwax.settings import parse_config
 from tests.integration.brokers import Cluster
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"

@@ -22,10 +22,10 @@ import yaml
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from connectors.kafka.config import KafkaSinkConfig
-from connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
-from logwax.errors import DeliveryError
-from logwax.record import Record
+from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
+from logwax.core.errors import DeliveryError
+from logwax.core.record import Record
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import start, stop_gracefully
 from tests.integration.kafka_helpers import read_all

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch
 
-from logwax.devservers.home import free_port
+from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import es_count, stop_gracefully, wait_for
 

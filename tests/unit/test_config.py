@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from logwax.cli import main
-from logwax.config import load_config
-from logwax.errors import ConfigError
+from logwax.app.cli import main
+from logwax.core.errors import ConfigError
+from logwax.settings import load_config
 
 VALID = """
 name: shop

@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from connectors.elasticsearch.config import ElasticsearchSinkConfig
-from connectors.elasticsearch.retry import Outcome, classify
-from connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.connectors.elasticsearch.retry import Outcome, classify
+from logwax.connectors.kafka.config import KafkaSinkConfig
 
 
 def test_kafka_producer_is_idempotent_with_acks_all() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import REGISTRY
 
-import logwax.metrics  # noqa: F401 - registers every logwax metric
+import logwax.core.metrics  # noqa: F401 - registers every logwax metric
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "logwax-dashboard.json"
 

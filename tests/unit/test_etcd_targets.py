@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.etcd.config import EtcdTargetsConfig
-from connectors.etcd.poller import parse_targets
+from logwax.connectors.etcd.config import EtcdTargetsConfig
+from logwax.connectors.etcd.poller import parse_targets
 
 
 def test_targets_parse_from_json_or_yaml_with_the_files_model() -> None:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from connectors.files.assemble import Assembler
-from connectors.files.formats import parse_cri, parse_docker, parse_json, parse_rfc3339_ns
-from connectors.files.kubernetes_paths import kubernetes_fields
+from logwax.connectors.files.assemble import Assembler
+from logwax.connectors.files.formats import parse_cri, parse_docker, parse_json, parse_rfc3339_ns
+from logwax.connectors.files.kubernetes_paths import kubernetes_fields
 
 
 def test_rfc3339_nanoseconds_are_kept() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.files.config import FilesSourceConfig
-from connectors.files.source import FilesSource
-from logwax import shutdown
-from logwax.record import Record
+from logwax.connectors.files.config import FilesSourceConfig
+from logwax.connectors.files.source import FilesSource
+from logwax.core import shutdown
+from logwax.core.record import Record
 
 
 def config(tmp_path: Path, **extra: object) -> FilesSourceConfig:
@@ -197,12 +197,12 @@ def test_file_renamed_out_of_the_globs_while_down_is_finished(tmp_path: Path) ->
 def test_backfill_of_files_found_at_start_reports_progress(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import connectors.files.source as source_module
+    import logwax.connectors.files.source as source_module
 
     monkeypatch.setattr(source_module, "PROGRESS_EVERY_S", 0.0)
     write_lines(tmp_path / "a.log", 0, 9)
     part = FilesSource(config(tmp_path)).build_part("s", "t", None)
-    with caplog.at_level("INFO", logger="connectors.files.source"):
+    with caplog.at_level("INFO", logger="logwax.connectors.files.source"):
         drain(part, 5)
     bars = [r.getMessage() for r in caplog.records if "backfill [" in r.getMessage()]
     assert " 33% " in bars[0]  # 3 of 9 lines (batch_lines=3) after the first poll

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connectors.files.fingerprint import first_line_fingerprint
-from connectors.files.tail import TailedFile
+from logwax.connectors.files.fingerprint import first_line_fingerprint
+from logwax.connectors.files.tail import TailedFile
 
 
 def tail(path: Path, offset: int = 0, max_line: int = 1024) -> TailedFile:

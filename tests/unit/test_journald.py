@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from connectors.journald.config import JournaldSourceConfig
-from connectors.journald.entries import cursor_event_id, to_record
-from connectors.journald.reader import journalctl_args
+from logwax.connectors.journald.config import JournaldSourceConfig
+from logwax.connectors.journald.entries import cursor_event_id, to_record
+from logwax.connectors.journald.reader import journalctl_args
 
 CURSOR = "s=abc123;i=1f;b=boot;m=3;t=5;x=9"
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.k8s_events.config import KubernetesEventsSourceConfig
-from connectors.k8s_events.events import last_seen_ns, resource_version_number, to_record
+from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
+from logwax.connectors.k8s_events.events import last_seen_ns, resource_version_number, to_record
 
 EVENT = {
     "metadata": {

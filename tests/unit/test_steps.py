@@ -3,12 +3,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from flows.steps.batching import BatchLogic
-from flows.steps.chunks import by_stream
-from flows.steps.dedup import dedup_mapper
-from flows.steps.transforms import Add, Drop, ParseJson, Rename, apply
-from logwax.ratelimit import TokenBucket
-from logwax.record import Record
+from logwax.core.ratelimit import TokenBucket
+from logwax.core.record import Record
+from logwax.steps.batching import BatchLogic
+from logwax.steps.chunks import by_stream
+from logwax.steps.dedup import dedup_mapper
+from logwax.steps.transforms import Add, Drop, ParseJson, Rename, apply
 
 
 def record(event_id: str, message: str = "m", **fields: object) -> Record:

@@ -1,0 +1,1 @@
+"""What a user runs: the pipeline file, the CLI, the runner, check and status."""

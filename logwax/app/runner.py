@@ -1,0 +1,85 @@
+"""Run a dataflow with recovery on by default, the way ``python -m bytewax.run`` would."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from bytewax._bytewax import cli_main
+from bytewax.dataflow import Dataflow
+from bytewax.recovery import RecoveryConfig, init_db_dir
+
+from logwax.core import gctuning, shutdown
+from logwax.settings import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def prepare_recovery(
+    directory: Path,
+    partitions: int,
+    backup_interval: timedelta,
+    owned: Callable[[int], bool] = lambda _index: True,
+) -> RecoveryConfig:
+    """Create the recovery partitions on first use; later runs resume from them.
+
+    In a cluster whose processes each have their own volume, a process keeps only the partitions
+    it ``owned`` (index modulo the process count equals its id); together they hold each once.
+    """
+    if not any(directory.glob("part-*.sqlite3")):
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=directory) as scratch:
+            init_db_dir(Path(scratch), partitions)
+            for index in range(partitions):
+                if owned(index):
+                    shutil.move(Path(scratch) / f"part-{index}.sqlite3", directory)
+        log.info("recovery=%s partitions=%d created", directory, partitions)
+    else:
+        log.info("recovery=%s resuming", directory)
+    return RecoveryConfig(directory, backup_interval)
+
+
+def run_flow(
+    flow: Dataflow,
+    config: PipelineConfig,
+    *,
+    workers: int = 1,
+    process_id: int | None = None,
+    addresses: list[str] | None = None,
+    shutdown_timeout: float = 30.0,
+) -> None:
+    """Block running ``flow``; snapshots every ``recovery.snapshot_interval`` when enabled."""
+    shutdown.install(shutdown_timeout)
+    gctuning.tune()
+    recovery = config.recovery
+    processes = len(addresses) if addresses else 1
+    me = process_id or 0
+    recovery_config = (
+        prepare_recovery(
+            recovery.directory,
+            recovery.partitions,
+            recovery.backup_interval,
+            owned=lambda index: index % processes == me,
+        )
+        if recovery.enabled
+        else None
+    )
+    log.info(
+        "flow=%s started workers=%d process_id=%s recovery=%s",
+        flow.flow_id,
+        workers,
+        process_id,
+        recovery.directory if recovery.enabled else "off",
+    )
+    cli_main(
+        flow,
+        workers_per_process=workers,
+        process_id=process_id,
+        addresses=addresses,
+        epoch_interval=recovery.snapshot_interval,
+        recovery_config=recovery_config,
+    )

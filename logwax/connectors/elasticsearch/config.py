@@ -1,0 +1,78 @@
+"""Elasticsearch sink settings, validated without I/O; ``client()`` is where I/O starts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, model_validator
+
+from logwax.connectors.elasticsearch.serializer import FastJsonSerializer
+from logwax.core.units import Duration
+
+
+class ElasticsearchSinkConfig(BaseModel):
+    """Where and how records are indexed.
+
+    ``index`` is a strftime pattern applied to each record's own timestamp (UTC), never the wall
+    clock, so a record replayed after midnight lands in the same index as the first time.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hosts: list[str] = Field(min_length=1)
+    index: str = Field("logwax-%Y.%m.%d", min_length=1)
+    api_key: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    request_timeout: Duration = timedelta(seconds=30)
+    max_retries: int | None = Field(
+        None, ge=0, description="retries of 429/5xx/unreachable before failing; None: forever"
+    )
+    retry_backoff: Duration = timedelta(milliseconds=500)
+    retry_backoff_max: Duration = timedelta(seconds=30)
+    dead_letter_index: str | None = Field(
+        "logwax-dead-letters", description="where rejected documents go, with the reason"
+    )
+    install_template: bool = True
+    bulk_max_documents: int = Field(5000, ge=1, description="documents per bulk request at most")
+    bulk_max_bytes: ByteSize = Field(
+        ByteSize(10 * 1024 * 1024),
+        ge=1024,
+        description="bytes per bulk request at most; keep well under the node's indexing "
+        "pressure limit (10% of its heap), or every request is refused with 429",
+    )
+
+    @model_validator(mode="after")
+    def _one_auth_method(self) -> ElasticsearchSinkConfig:
+        if self.api_key and (self.username or self.password):
+            raise ValueError("give either api_key or username/password, not both")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together")
+        if "%f" in self.index.replace("%%", ""):
+            raise ValueError(f"index {self.index!r}: names may change per second at most, not %f")
+        sample = self.index_for(datetime(2024, 1, 31, 23, 59, tzinfo=UTC))
+        if sample != sample.lower() or sample.startswith(("_", "-", "+")):
+            raise ValueError(f"index {self.index!r} gives {sample!r}: names must be lowercase")
+        return self
+
+    def index_for(self, timestamp_utc: datetime) -> str:
+        return timestamp_utc.strftime(self.index)
+
+    def client(self) -> Elasticsearch:
+        options: dict[str, Any] = {
+            "request_timeout": self.request_timeout.total_seconds(),
+            "verify_certs": self.verify_certs,
+            "serializer": FastJsonSerializer(),
+        }
+        if self.ca_certs:
+            options["ca_certs"] = str(self.ca_certs)
+        if self.api_key:
+            options["api_key"] = self.api_key.get_secret_value()
+        if self.username and self.password:
+            options["basic_auth"] = (self.username, self.password.get_secret_value())
+        return Elasticsearch(self.hosts, **options)

@@ -1,0 +1,205 @@
+"""Elasticsearch sink: bulk ``create`` with ``_id`` = event id, so a replay is a no-op.
+
+Every bulk item is read back: 409 means already indexed (success, never retried); 429/5xx items
+and unreachable nodes are retried with capped backoff (forever by default: the flow waits instead
+of losing or crashing); anything else is a rejected document (mapping error, malformed), written
+to the dead-letter index with the reason and counted, and the flow goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from elastic_transport import TransportError
+from elasticsearch import helpers
+
+from logwax.connectors.elasticsearch import template
+from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.connectors.elasticsearch.retry import Outcome, classify
+from logwax.core import observability
+from logwax.core.errors import DeliveryError
+from logwax.core.metrics import (
+    DEAD_LETTERED,
+    SINK_BATCH_SECONDS,
+    SINK_ERRORS,
+    SINK_RECORDS,
+    SINK_RETRIES,
+)
+from logwax.core.record import Record
+
+log = logging.getLogger(__name__)
+
+
+def document_id(event_id: str) -> str:
+    """A short stable ``_id``: long ids bloat the ``_id`` field and Lucene's terms dictionary."""
+    return hashlib.blake2b(event_id.encode(), digest_size=16).hexdigest()
+
+
+class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
+    def __init__(self, config: ElasticsearchSinkConfig, sink_name: str) -> None:
+        self._config = config
+        self._sink_name = sink_name
+        self._client = config.client()
+        if config.install_template:
+            template.install(self._client, config.index)
+        # strftime per record was an eighth of the index flow's time; names change per second
+        # at most (see the config's check), so they are cached by the record's second.
+        self._index_of_second = lru_cache(maxsize=4096)(self._index_name)
+
+    def _index_name(self, second: int) -> str:
+        return self._config.index_for(datetime.fromtimestamp(second, tz=UTC))
+
+    def _index_of(self, record: Record) -> str:
+        return self._index_of_second(record.timestamp_ns // 1_000_000_000)
+
+    def _actions(self, records: list[Record]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            yield {
+                "_op_type": "create",
+                "_index": self._index_of(record),
+                "_id": document_id(record.event_id),
+                "_source": record.to_document(),
+            }
+
+    def write_batch(self, batches: list[list[Record]]) -> None:
+        items = [record for batch in batches for record in batch]
+        started = time.monotonic()
+        pending, attempt = items, 0
+        while True:
+            pending = self._send(pending)
+            if not pending:
+                break
+            attempt += 1
+            if self._config.max_retries is not None and attempt > self._config.max_retries:
+                SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
+                raise DeliveryError(
+                    f"Elasticsearch: {len(pending)} records still refused after"
+                    f" {self._config.max_retries} retries; the flow stops so that recovery"
+                    " replays them"
+                )
+            SINK_RETRIES.labels(self._sink_name).inc(len(pending))
+            observability.sink_failed(self._sink_name, f"{len(pending)} records refused (429/5xx)")
+            time.sleep(self._backoff(attempt))
+        observability.sink_succeeded(self._sink_name)
+        SINK_RECORDS.labels(self._sink_name).inc(len(items))
+        SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
+
+    def _backoff(self, attempt: int) -> float:
+        first = self._config.retry_backoff.total_seconds()
+        return float(
+            min(first * 2 ** (attempt - 1), self._config.retry_backoff_max.total_seconds())
+        )
+
+    def _send(self, records: list[Record]) -> list[Record]:
+        """One bulk round; returns the records to try again.
+
+        A connection failure retries the whole round: items that did land answer 409 next time.
+        """
+        try:
+            return self._send_round(records)
+        except TransportError as exc:
+            SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
+            observability.sink_failed(self._sink_name, f"unreachable: {type(exc).__name__}")
+            log.warning(
+                "sink=%s elasticsearch unreachable (%s); retrying",
+                self._sink_name,
+                type(exc).__name__,
+            )
+            return records
+
+    def _send_round(self, records: list[Record]) -> list[Record]:
+        retry: list[Record] = []
+        rejected: list[tuple[Record, dict[str, Any]]] = []
+        results = helpers.streaming_bulk(
+            self._client,
+            self._actions(records),
+            # One request per write would grow with the batches bytewax hands over at once; a
+            # request over the node's indexing-pressure limit is refused whole, every time.
+            chunk_size=self._config.bulk_max_documents,
+            max_chunk_bytes=int(self._config.bulk_max_bytes),
+            raise_on_error=False,
+            raise_on_exception=False,
+            max_retries=0,
+        )
+        for record, (_ok, result) in zip(records, results, strict=True):
+            item = result["create"]
+            outcome = classify(int(item.get("status", 500)))
+            if outcome is Outcome.RETRY:
+                retry.append(record)
+            elif outcome is Outcome.REJECTED:
+                rejected.append((record, item))
+        if rejected:
+            self._dead_letter(rejected)
+        return retry
+
+    def _dead_letter(self, rejected: list[tuple[Record, dict[str, Any]]]) -> None:
+        """Rejected documents never succeed on retry: keep them, with the reason, elsewhere."""
+        index = self._config.dead_letter_index
+        first = rejected[0][1].get("error")
+        if index is None:
+            SINK_ERRORS.labels(self._sink_name, "rejected").inc(len(rejected))
+            raise DeliveryError(
+                f"Elasticsearch rejected {len(rejected)} documents and no "
+                f"dead_letter_index is set; first: {first}"
+            )
+        actions = [
+            {
+                "_op_type": "create",
+                "_index": index,
+                "_id": document_id(record.event_id),
+                "_source": {
+                    "@timestamp": record.timestamp().isoformat(),
+                    "event": {"id": record.event_id},
+                    "reason": json.dumps(item.get("error"), default=str),
+                    "status": item.get("status"),
+                    "target_index": self._index_of(record),
+                    "original": record.to_json_bytes().decode(),
+                },
+            }
+            for record, item in rejected
+        ]
+        for ok, result in helpers.streaming_bulk(
+            self._client, actions, raise_on_error=False, raise_on_exception=False, max_retries=3
+        ):
+            status = int(result["create"].get("status", 500))
+            if not ok and status != 409:
+                raise DeliveryError(f"dead-letter index {index} refused a document: {result}")
+        for _record, item in rejected:
+            reason = str((item.get("error") or {}).get("type", "unknown"))
+            DEAD_LETTERED.labels(self._sink_name, reason).inc()
+        log.warning(
+            "sink=%s %d documents rejected, written to %s; first reason: %s",
+            self._sink_name,
+            len(rejected),
+            index,
+            first,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class ElasticsearchSink(DynamicSink[list[Record]]):
+    """Indexes records into dated indices chosen by each record's own timestamp.
+
+    Unit of parallelism: one client per worker. Guarantee: exactly-once in the index (a replayed
+    record hits ``create`` on an existing ``_id`` and is counted as delivered). Resumes from
+    nothing: replays come from the sources' snapshots.
+    """
+
+    def __init__(self, config: ElasticsearchSinkConfig, name: str = "elasticsearch") -> None:
+        self._config = config
+        self._name = name
+
+    def build(
+        self, step_id: str, worker_index: int, worker_count: int
+    ) -> _ElasticsearchSinkPartition:
+        return _ElasticsearchSinkPartition(self._config, self._name)

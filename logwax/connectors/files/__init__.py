@@ -1,0 +1,6 @@
+"""Tailed log files: fingerprinted, resumable, rotation-aware."""
+
+from logwax.connectors.files.config import FilesSourceConfig
+from logwax.connectors.files.source import FilesSource
+
+__all__ = ["FilesSource", "FilesSourceConfig"]

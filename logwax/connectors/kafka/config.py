@@ -1,0 +1,124 @@
+"""Kafka sink settings, validated without I/O, and their translation into librdkafka's dict.
+
+Names follow what users of Vector's and Filebeat's Kafka outputs already know. Secrets are
+``SecretStr`` so they never show in logs, reprs or ``logwax validate`` output.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from logwax.core.units import Duration
+
+# Options the sink sets itself to keep its delivery guarantee; passthrough may not override them.
+MANAGED_OPTIONS = frozenset(
+    {
+        "bootstrap.servers",
+        "acks",
+        "enable.idempotence",
+        "transactional.id",
+        "security.protocol",
+        "sasl.mechanism",
+        "sasl.username",
+        "sasl.password",
+        "ssl.key.password",
+    }
+)
+
+
+class KafkaSecurity(BaseModel):
+    """TLS and SASL settings; PLAINTEXT is only sensible on loopback or a private network."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSecurity:
+        if self.protocol.startswith("SASL") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                f"protocol {self.protocol} needs sasl_mechanism, sasl_username and sasl_password"
+            )
+        return self
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"security.protocol": self.protocol}
+        if self.sasl_mechanism:
+            options["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            options["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            options["sasl.password"] = self.sasl_password.get_secret_value()
+        for key, value in (
+            ("ssl.ca.location", self.ssl_ca_location),
+            ("ssl.certificate.location", self.ssl_certificate_location),
+            ("ssl.key.location", self.ssl_key_location),
+        ):
+            if value is not None:
+                options[key] = str(value)
+        if self.ssl_key_password:
+            options["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        return options
+
+
+class KafkaSinkConfig(BaseModel):
+    """Where and how records are produced."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bootstrap_servers: str = Field(min_length=1, description="host:port[,host:port...]")
+    topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
+    key: Literal["stream", "event_id", "none"] = Field(
+        "stream", description="record key; 'stream' keeps order per file/journal/namespace"
+    )
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    linger: Duration = timedelta(milliseconds=20)
+    delivery_timeout: Duration = Field(
+        timedelta(minutes=2), description="after this a record counts as undeliverable"
+    )
+    exactly_once: bool = Field(
+        False, description="transactions per snapshot; exactly once for read_committed readers"
+    )
+    transaction_timeout: Duration = Field(
+        timedelta(minutes=2), description="must exceed the snapshot interval"
+    )
+    security: KafkaSecurity = KafkaSecurity()
+    producer_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="librdkafka options passed through as they are"
+    )
+
+    @field_validator("producer_options")
+    @classmethod
+    def _no_managed_options(
+        cls, value: dict[str, str | int | float | bool]
+    ) -> dict[str, str | int | float | bool]:
+        clash = sorted(MANAGED_OPTIONS & value.keys())
+        if clash:
+            raise ValueError(f"{', '.join(clash)} are set by logwax; use the typed settings")
+        return value
+
+    def producer_config(self) -> dict[str, Any]:
+        """librdkafka settings for an idempotent producer that waits for all in-sync replicas."""
+        return {
+            **self.producer_options,
+            "bootstrap.servers": self.bootstrap_servers,
+            "acks": "all",
+            "enable.idempotence": True,
+            "compression.type": self.compression,
+            "linger.ms": int(self.linger.total_seconds() * 1000),
+            "delivery.timeout.ms": int(self.delivery_timeout.total_seconds() * 1000),
+            **self.security.client_options(),
+        }

@@ -1,0 +1,35 @@
+"""The collect flow: node sources (tailed files, journald) → dedup → batch → Kafka
+(and/or Elasticsearch): the log agent of the seeds.
+
+Run it with ``logwax run -c pipeline.yaml`` or with bytewax's own runner:
+``LOGWAX_CONFIG=pipeline.yaml python -m bytewax.run "logwax.flows.collect:from_env()" \
+-r DIR -s 10 -b 0``.
+"""
+
+from __future__ import annotations
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+
+from logwax.connectors.etcd.source import EtcdTargetsSource
+from logwax.flows.pipeline import config_from_env, deduplicated, deliver, merged_inputs
+from logwax.flows.sources import build_source
+from logwax.settings import PipelineConfig
+from logwax.steps.chunks import ChunkedSource
+
+
+def build(config: PipelineConfig) -> Dataflow:
+    flow = Dataflow(config.name)
+    streams = [
+        op.input(f"source_{s.name}", flow, ChunkedSource(build_source(s))) for s in config.sources
+    ]
+    if config.etcd_targets is not None:
+        targets = ChunkedSource(EtcdTargetsSource(config.etcd_targets))
+        streams.append(op.input("source_etcd_targets", flow, targets))
+    deliver(deduplicated(merged_inputs(streams), config), config)
+    return flow
+
+
+def from_env() -> Dataflow:
+    """The flow described by the pipeline file named in ``$LOGWAX_CONFIG``."""
+    return build(config_from_env())
