@@ -17,6 +17,9 @@ from typing import Any, NamedTuple
 
 from logwax.core import jsoncodec
 
+# Fields under this name are hints for sinks and are removed from what is shipped.
+METADATA = "@metadata"
+
 
 class Record(NamedTuple):
     """One log line or event, normalised.
@@ -33,23 +36,41 @@ class Record(NamedTuple):
     timestamp_ns: int
     message: str
     fields: Mapping[str, Any]
-    route: str | None = None  # a destination override (a target's own topic), not shipped
 
     def timestamp(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ns / 1e9, tz=UTC)
 
     def to_document(self) -> dict[str, Any]:
         """The JSON shape written to sinks (ECS-like names users of Filebeat recognise)."""
-        return {
+        document = {
             "@timestamp": iso_timestamp(self.timestamp_ns),
             "message": self.message,
             "event": {"id": self.event_id},
             "logwax": {"source": self.source, "stream": self.stream},
             **self.fields,
         }
+        document.pop(METADATA, None)
+        return document
 
     def to_json_bytes(self) -> bytes:
         return jsoncodec.dumps(self.to_document())
+
+
+def with_metadata(record: Record, **values: str) -> Record:
+    """The record with ``values`` added under ``@metadata``: for sinks to read, never shipped.
+
+    Beats' convention: a source may leave hints for a sink (an etcd target names its own Kafka
+    topic as ``kafka_topic``); each sink's settings say which hint it follows.
+    """
+    given = record.fields.get(METADATA)
+    merged = {**given, **values} if isinstance(given, Mapping) else values
+    return record._replace(fields={**record.fields, METADATA: merged})
+
+
+def metadata(record: Record, name: str) -> Any:
+    """One ``@metadata`` hint of the record, or None."""
+    given = record.fields.get(METADATA)
+    return given.get(name) if isinstance(given, Mapping) else None
 
 
 @lru_cache(maxsize=4096)

@@ -12,13 +12,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.etcd.config import EtcdTargetsConfig, Target
 from logwax.connectors.etcd.poller import TargetsPoller
-from logwax.connectors.files.source import FilesSource, FilesState, _FilesPartition
-from logwax.core import observability, shutdown
-from logwax.core.record import Record
+from logwax.connectors.files import FilesSource, FilesState
+from logwax.core.record import Record, with_metadata
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 TargetsState = dict[str, Any]
 
 
-class _TargetsPartition(StatefulSourcePartition[Record, TargetsState]):
+class _TargetsPartition(SourcePartition[TargetsState]):
     def __init__(self, config: EtcdTargetsConfig, resume: TargetsState | None) -> None:
         resume = resume or {}
         self._offsets: dict[str, FilesState] = dict(resume.get("offsets", {}))
@@ -34,7 +34,7 @@ class _TargetsPartition(StatefulSourcePartition[Record, TargetsState]):
         self._poller = TargetsPoller(config, known)
         self._poller.start()
         self._version = -1
-        self._running: dict[str, tuple[Target, _FilesPartition]] = {}
+        self._running: dict[str, tuple[Target, SourcePartition[FilesState]]] = {}
         self._applied: list[Target] = known or []
         self._poll_every = config.poll_interval
         self._awake: datetime | None = None
@@ -48,7 +48,7 @@ class _TargetsPartition(StatefulSourcePartition[Record, TargetsState]):
         for name in list(self._running):
             target, part = self._running[name]
             if wanted.get(name) != target:
-                self._offsets[name] = part.snapshot()
+                self._offsets[name] = part.position()
                 part.close()
                 del self._running[name]
                 log.info("target=%s %s", name, "stopped" if name not in wanted else "changed")
@@ -61,16 +61,14 @@ class _TargetsPartition(StatefulSourcePartition[Record, TargetsState]):
                 )
         self._applied = list(targets)
 
-    def next_batch(self) -> list[Record]:
-        if shutdown.requested():
-            raise StopIteration
+    def read(self) -> list[Record]:
         self._apply()
         records: list[Record] = []
         wake: list[datetime] = []
         for target, part in self._running.values():
-            batch = part.next_batch()
+            batch = part.read()
             if target.topic:
-                batch = [r._replace(route=target.topic) for r in batch]
+                batch = [with_metadata(r, kafka_topic=target.topic) for r in batch]
             records.extend(batch)
             awake = part.next_awake()
             if awake is not None:
@@ -82,13 +80,9 @@ class _TargetsPartition(StatefulSourcePartition[Record, TargetsState]):
             self._awake = min([*wake, fallback])
         return records
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> TargetsState:
-        observability.snapshot_taken()
+    def position(self) -> TargetsState:
         for name, (_target, part) in self._running.items():
-            self._offsets[name] = part.snapshot()
+            self._offsets[name] = part.position()
         return {
             "targets": [t.model_dump(mode="json") for t in self._applied],
             "offsets": dict(self._offsets),

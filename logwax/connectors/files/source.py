@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.files.assemble import Assembler
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.fingerprint import fingerprint_file
@@ -20,7 +21,6 @@ from logwax.connectors.files.formats import PARSERS, Entry
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields
 from logwax.connectors.files.rotated import find_rotated
 from logwax.connectors.files.tail import TailedFile
-from logwax.core import observability, shutdown
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -53,7 +53,7 @@ class _Reader:
         return self.tailed.offset if pending is None else pending
 
 
-class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
+class _FilesPartition(SourcePartition[FilesState]):
     def __init__(self, config: FilesSourceConfig, resume: FilesState | None) -> None:
         self._config = config
         self._name = config.name
@@ -205,9 +205,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
         self._next_progress = now + PROGRESS_EVERY_S
 
     # -- reading ---------------------------------------------------------------------------
-    def next_batch(self) -> list[Record]:
-        if shutdown.requested():
-            raise StopIteration
+    def read(self) -> list[Record]:
         now = time.monotonic()
         if now >= self._next_scan:
             self._scan(now)
@@ -334,11 +332,7 @@ class _FilesPartition(StatefulSourcePartition[Record, FilesState]):
             wait = max(0.0, min(wait, min(deadlines) - now))
         return datetime.now(UTC) + timedelta(seconds=wait)
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> FilesState:
-        observability.snapshot_taken()
+    def position(self) -> FilesState:
         return dict(self._state)
 
     def close(self) -> None:

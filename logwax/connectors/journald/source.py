@@ -7,12 +7,12 @@ import queue
 import time
 from datetime import UTC, datetime
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.journald.config import JournaldSourceConfig
 from logwax.connectors.journald.entries import to_record
 from logwax.connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
-from logwax.core import observability, shutdown
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 JournalCursor = str | None
 
 
-class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
+class _JournaldPartition(SourcePartition[JournalCursor]):
     def __init__(self, config: JournaldSourceConfig, cursor: JournalCursor) -> None:
         self._config = config
         self._name = config.name
@@ -39,9 +39,7 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
         self._child = JournalctlProcess(args)
         log.info("source=%s journalctl started after_cursor=%s", self._name, bool(self._cursor))
 
-    def next_batch(self) -> list[Record]:
-        if shutdown.requested():
-            raise StopIteration
+    def read(self) -> list[Record]:
         child = self._child
         if child is None:
             if time.monotonic() >= self._backoff.not_before:
@@ -97,11 +95,7 @@ class _JournaldPartition(StatefulSourcePartition[Record, JournalCursor]):
         child.stop()
         self._child = None
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> JournalCursor:
-        observability.snapshot_taken()
+    def position(self) -> JournalCursor:
         return self._cursor
 
     def close(self) -> None:

@@ -6,12 +6,12 @@ import logging
 import queue
 from datetime import UTC, datetime
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.k8s_events.events import to_record
 from logwax.connectors.k8s_events.watcher import EventWatcher, api_client
-from logwax.core import observability, shutdown
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 ResourceVersion = str | None
 
 
-class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
+class _EventsPartition(SourcePartition[ResourceVersion]):
     def __init__(self, settings: KubernetesEventsSourceConfig, version: ResourceVersion) -> None:
         self._settings = settings
         self._version = version
@@ -31,9 +31,7 @@ class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
         self._awake: datetime | None = None
         self._bucket = TokenBucket(settings.rate_limit, settings.name)
 
-    def next_batch(self) -> list[Record]:
-        if shutdown.requested():
-            raise StopIteration
+    def read(self) -> list[Record]:
         records: list[Record] = []
         budget = self._bucket.grant(self._settings.batch_events)
         if budget == 0:
@@ -57,11 +55,7 @@ class _EventsPartition(StatefulSourcePartition[Record, ResourceVersion]):
             self._awake = datetime.now(UTC) + self._settings.poll_interval
         return records
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> ResourceVersion:
-        observability.snapshot_taken()
+    def position(self) -> ResourceVersion:
         return self._version
 
     def close(self) -> None:

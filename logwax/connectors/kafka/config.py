@@ -81,6 +81,11 @@ class KafkaSinkConfig(BaseModel):
 
     bootstrap_servers: str = Field(min_length=1, description="host:port[,host:port...]")
     topic: str = Field(min_length=1, max_length=249, pattern=r"^[A-Za-z0-9._-]+$")
+    topic_from_metadata: str | None = Field(
+        "kafka_topic",
+        description="a record's @metadata hint naming its own topic (etcd targets set it); "
+        "the exactly-once sink writes its one topic only",
+    )
     key: Literal["stream", "event_id", "none"] = Field(
         "stream", description="record key; 'stream' keeps order per file/journal/namespace"
     )

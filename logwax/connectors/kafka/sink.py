@@ -17,7 +17,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
-from logwax.core.record import Record
+from logwax.core.record import Record, metadata
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +46,10 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 failures.append(error)
 
         started = time.monotonic()
-        topic, key = self._config.topic, self._config.key
+        topic, key, hint = self._config.topic, self._config.key, self._config.topic_from_metadata
         for record in items:
             self._produce(
-                record.route or topic,
+                (hint and metadata(record, hint)) or topic,
                 value=record.to_json_bytes(),
                 key=record_key(record, key),
                 headers=[

@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zlib import adler32
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import FixedPartitionedSource
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
 
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.connectors.kafka.transactional import header
-from logwax.core import jsoncodec, observability, shutdown
+from logwax.core import jsoncodec
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.record import Record
 
@@ -68,7 +69,7 @@ def _parse_ns(stamp: str) -> int:
         return time.time_ns()
 
 
-class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
+class _KafkaShard(SourcePartition[KafkaPositions]):
     def __init__(
         self, config: KafkaSourceConfig, shard: int, resume: KafkaPositions | None, name: str
     ) -> None:
@@ -107,9 +108,7 @@ class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
             )
         self._next_scan = time.monotonic() + self._config.partition_scan_interval
 
-    def next_batch(self) -> list[Record]:
-        if shutdown.requested():
-            raise StopIteration
+    def read(self) -> list[Record]:
         if time.monotonic() >= self._next_scan:
             self._scan()
         if not self._assigned:
@@ -134,11 +133,7 @@ class _KafkaShard(StatefulSourcePartition[Record, KafkaPositions]):
         self._awake = None if records else datetime.now(UTC) + timedelta(milliseconds=100)
         return records
 
-    def next_awake(self) -> datetime | None:
-        return self._awake
-
-    def snapshot(self) -> KafkaPositions:
-        observability.snapshot_taken()
+    def position(self) -> KafkaPositions:
         SOURCE_LAG.labels(self._name).set(len(self._assigned))
         return dict(self._positions)
 
