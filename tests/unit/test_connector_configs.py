@@ -7,12 +7,14 @@ from pydantic import ValidationError
 
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.retry import Outcome, classify
+from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.core.record import Record, metadata, with_metadata
 
 
 def test_kafka_producer_is_idempotent_with_acks_all() -> None:
     config = KafkaSinkConfig(bootstrap_servers="b:9092", topic="t", compression="zstd")
-    options = config.producer_config()
+    options = clients.producer(config)
     assert options["acks"] == "all"
     assert options["enable.idempotence"] is True
     assert options["compression.type"] == "zstd"
@@ -36,7 +38,13 @@ def test_kafka_sasl_needs_credentials_and_hides_the_password() -> None:
             "sasl_password": "hunter2",
         },
     )
-    assert config.producer_config()["sasl.password"] == "hunter2"
+    assert clients.producer(config)["sasl.password"] == "hunter2"
+    transactional = clients.transactional_producer(config, "tx-1")
+    readback = clients.reader("b", config.security, "readback", until_eof=True)
+    for options in (transactional, readback):
+        assert options["sasl.password"] == "hunter2"
+        assert options["security.protocol"] == "SASL_SSL"
+    assert transactional["enable.idempotence"] is True and readback["enable.auto.commit"] is False
     assert "hunter2" not in repr(config) and "hunter2" not in config.model_dump_json()
 
 
@@ -66,3 +74,12 @@ def test_elasticsearch_rejects_uppercase_index_and_mixed_auth() -> None:
 )
 def test_bulk_item_classification(status: int, outcome: Outcome) -> None:
     assert classify(status) is outcome
+
+
+def test_metadata_hints_reach_the_kafka_topic_but_are_never_shipped() -> None:
+    record = Record("s", "st", "id-1", 0, "hello", {"host": "a"})
+    routed = with_metadata(record, kafka_topic="other")
+    assert metadata(routed, "kafka_topic") == "other"
+    assert metadata(record, "kafka_topic") is None
+    assert "@metadata" not in routed.to_document()
+    assert routed.to_document()["host"] == "a"

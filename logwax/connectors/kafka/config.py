@@ -114,16 +114,3 @@ class KafkaSinkConfig(BaseModel):
         if clash:
             raise ValueError(f"{', '.join(clash)} are set by logwax; use the typed settings")
         return value
-
-    def producer_config(self) -> dict[str, Any]:
-        """librdkafka settings for an idempotent producer that waits for all in-sync replicas."""
-        return {
-            **self.producer_options,
-            "bootstrap.servers": self.bootstrap_servers,
-            "acks": "all",
-            "enable.idempotence": True,
-            "compression.type": self.compression,
-            "linger.ms": int(self.linger.total_seconds() * 1000),
-            "delivery.timeout.ms": int(self.delivery_timeout.total_seconds() * 1000),
-            **self.security.client_options(),
-        }

@@ -14,6 +14,7 @@ from typing import Any
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, Message, Producer
 
+from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
@@ -34,7 +35,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
     def __init__(self, config: KafkaSinkConfig, sink_name: str) -> None:
         self._config = config
         self._sink_name = sink_name
-        self._producer = Producer({**config.producer_config(), "logger": log})
+        self._producer = Producer({**clients.producer(config), "logger": log})
         self._flush_timeout = config.delivery_timeout.total_seconds() + 10
 
     def write_batch(self, batches: list[list[Record]]) -> None:

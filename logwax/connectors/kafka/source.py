@@ -17,6 +17,7 @@ from bytewax.inputs import FixedPartitionedSource
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
 
 from logwax.connectors.base import SourcePartition
+from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.connectors.kafka.transactional import header
 from logwax.core import jsoncodec
@@ -75,7 +76,7 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
     ) -> None:
         self._config, self._shard, self._name = config, shard, name
         self._positions: KafkaPositions = dict(resume or {})
-        self._consumer = Consumer({**config.consumer_config(), "logger": log})
+        self._consumer = Consumer({**clients.consumer(config), "logger": log})
         self._assigned: set[str] = set()
         self._next_scan = 0.0
         self._awake: datetime | None = None

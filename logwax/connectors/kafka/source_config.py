@@ -22,19 +22,3 @@ class KafkaSourceConfig(BaseModel):
     )
     security: KafkaSecurity = KafkaSecurity()
     consumer_options: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-    def consumer_config(self) -> dict[str, object]:
-        return {
-            # librdkafka may prefetch up to 64 MB by default; the flow drains in batches of a
-            # few MB, so a 16 MB bound still keeps the fetcher ahead (no change in the index
-            # flow's rate was measured) while capping what a stalled sink leaves buffered.
-            "queued.max.messages.kbytes": 16384,
-            **self.consumer_options,
-            "bootstrap.servers": self.bootstrap_servers,
-            "group.id": "logwax-index",  # required by librdkafka; offsets are never committed
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": False,
-            **self.security.client_options(),
-        }

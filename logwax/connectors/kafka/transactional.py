@@ -26,7 +26,6 @@ import logging
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +40,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.sink import record_key
 from logwax.core.errors import DeliveryError
@@ -84,15 +84,7 @@ def committed_event_ids(
     client: dict[str, Any], topic: str, partition: int, start: int, timeout: float = 60.0
 ) -> set[str]:
     """Event ids in ``topic[partition]`` from ``start`` to its end, as read_committed sees them."""
-    consumer = Consumer(
-        {
-            **client,
-            "group.id": f"logwax-readback-{uuid.uuid4().hex[:8]}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
+    consumer = Consumer(client)
     found: set[str] = set()
     try:
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
@@ -131,21 +123,12 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
         self._readback_from = resume
         self._replay_snapshots = 0
         self._producer = Producer(
-            {
-                **config.producer_config(),
-                "transactional.id": transactional_id,
-                "logger": log,
-                "transaction.timeout.ms": int(config.transaction_timeout.total_seconds() * 1000),
-            }
+            {**clients.transactional_producer(config, transactional_id), "logger": log}
         )
         # Fences a zombie with the same id and aborts whatever it left open.
         self._producer.init_transactions(60)
         self._skip = committed_event_ids(
-            {
-                k: v
-                for k, v in config.producer_config().items()
-                if k.startswith(("bootstrap", "security", "sasl", "ssl"))
-            },
+            clients.reader(config.bootstrap_servers, config.security, "readback", until_eof=True),
             config.topic,
             partition,
             resume or 0,
@@ -290,11 +273,7 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], NextOffset]):
 
     def list_parts(self) -> list[str]:
         consumer = Consumer(
-            {
-                "bootstrap.servers": self._config.bootstrap_servers,
-                **self._config.security.client_options(),
-                "group.id": "logwax-metadata",
-            }
+            clients.reader(self._config.bootstrap_servers, self._config.security, "metadata")
         )
         try:
             topic = consumer.list_topics(self._config.topic, timeout=30).topics[self._config.topic]
