@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, Union
 
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, model_validator
@@ -18,21 +18,31 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.etcd.config import EtcdTargetsConfig
-from logwax.connectors.files.config import FilesSourceConfig
-from logwax.connectors.journald.config import JournaldSourceConfig
-from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
+from logwax.connectors.registry import SINKS, SOURCES
 from logwax.core.errors import ConfigError
 from logwax.core.units import Duration
 from logwax.steps.transforms import TransformRule
 
 ENV_PREFIX = "LOGWAX_"
-SourceConfig = Annotated[
-    FilesSourceConfig | JournaldSourceConfig | KubernetesEventsSourceConfig,
-    Field(discriminator="type"),
-]
-SOURCE_TYPES = frozenset({"files", "journald", "kubernetes_events"})
+
+
+class SourceSettings(Protocol):
+    """What the flows read of any source's settings (each connector's model has more)."""
+
+    type: str
+    name: str
+
+
+if TYPE_CHECKING:
+    SourceConfig = SourceSettings
+else:
+    # One entry of ``sources:``: the registry's settings models, told apart by ``type``.
+    SourceConfig = Annotated[
+        Union[tuple(c.config for c in SOURCES.values())],  # noqa: UP007 (a runtime tuple)
+        Field(discriminator="type"),
+    ]
 
 
 class RecoverySettings(BaseModel):
@@ -94,8 +104,8 @@ class PipelineConfig(BaseSettings):
 
     @model_validator(mode="after")
     def _sinks_and_names(self) -> PipelineConfig:
-        if self.kafka is None and self.elasticsearch is None:
-            raise ValueError("configure at least one sink: kafka or elasticsearch")
+        if all(getattr(self, key) is None for key in SINKS):
+            raise ValueError(f"configure at least one sink: {' or '.join(SINKS)}")
         if self.flow == "index":
             if self.kafka_input is None or self.elasticsearch is None:
                 raise ValueError("the index flow reads kafka_input and writes to elasticsearch")
@@ -110,8 +120,13 @@ class PipelineConfig(BaseSettings):
                 "etcd targets route records to their own topics: "
                 "use kafka.exactly_once: false with etcd_targets"
             )
-        if self.flow == "events" and any(s.type != "kubernetes_events" for s in self.sources):
-            raise ValueError("the events flow reads kubernetes_events sources only")
+        for source in self.sources:
+            if self.flow not in SOURCES[source.type].flows:
+                usable = sorted(t for t, c in SOURCES.items() if self.flow in c.flows)
+                raise ValueError(
+                    f"the {self.flow} flow reads {', '.join(usable)} sources only, "
+                    f"not {source.type} ({source.name})"
+                )
         if (
             self.kafka is not None
             and self.kafka.exactly_once
@@ -142,7 +157,7 @@ def _key_path(loc: tuple[int | str, ...], error_type: str) -> str:
     parts: list[str] = []
     for index, part in enumerate(loc):
         follows_index = index > 0 and isinstance(loc[index - 1], int)
-        if follows_index and loc[:1] == ("sources",) and part in SOURCE_TYPES:
+        if follows_index and loc[:1] == ("sources",) and part in SOURCES:
             continue
         parts.append(str(part))
     if error_type in ("union_tag_invalid", "union_tag_not_found"):

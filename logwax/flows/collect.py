@@ -11,9 +11,8 @@ from __future__ import annotations
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
-from logwax.connectors.etcd.source import EtcdTargetsSource
+from logwax.connectors.registry import INPUTS, SOURCES
 from logwax.flows.pipeline import config_from_env, deduplicated, deliver, merged_inputs
-from logwax.flows.sources import build_source
 from logwax.settings import PipelineConfig
 from logwax.steps.chunks import ChunkedSource
 
@@ -21,10 +20,11 @@ from logwax.steps.chunks import ChunkedSource
 def build(config: PipelineConfig) -> Dataflow:
     flow = Dataflow(config.name)
     streams = [
-        op.input(f"source_{s.name}", flow, ChunkedSource(build_source(s))) for s in config.sources
+        op.input(f"source_{s.name}", flow, ChunkedSource(SOURCES[s.type].build(s)))
+        for s in config.sources
     ]
     if config.etcd_targets is not None:
-        targets = ChunkedSource(EtcdTargetsSource(config.etcd_targets))
+        targets = ChunkedSource(INPUTS["etcd_targets"].build(config.etcd_targets))
         streams.append(op.input("source_etcd_targets", flow, targets))
     deliver(deduplicated(merged_inputs(streams), config), config)
     return flow

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 
-from logwax.connectors.kafka.source import KafkaSource
+from logwax.connectors.registry import INPUTS
 from logwax.core.errors import ConfigError
 from logwax.flows.pipeline import config_from_env, deduplicated, deliver
 from logwax.settings import PipelineConfig
@@ -23,7 +23,9 @@ def build(config: PipelineConfig) -> Dataflow:
     if config.kafka_input is None:
         raise ConfigError("index flow", [("kafka_input", "required by the index flow")])
     flow = Dataflow(config.name)
-    records = op.input("source_kafka", flow, ChunkedSource(KafkaSource(config.kafka_input)))
+    records = op.input(
+        "source_kafka", flow, ChunkedSource(INPUTS["kafka_input"].build(config.kafka_input))
+    )
     rules = list(config.transforms)
     if rules:
         records = op.map("transform", records, lambda chunk: [apply(rules, r) for r in chunk])

@@ -1,10 +1,10 @@
-"""The wiring every flow shares: dedup by stream, then per sink a batching step and the sink.
+"""The wiring every flow shares: dedup by stream, then per configured sink its own output.
 
 Records travel as per-stream chunks (see ``logwax.steps.chunks``) and are keyed by stream for
-dedup (so one worker owns a stream's recent ids). For the
-exactly-once Kafka sink, batches are keyed by the Kafka partition the stream maps to, because
-each sink partition is the only transactional writer of its Kafka partition; other sinks batch
-per bucket of streams, spreading work over workers.
+dedup (so one worker owns a stream's recent ids). Each sink attaches itself (its descriptor in
+``logwax.connectors.registry``) with the batching step handed over here: by default batches are
+keyed by a bucket of streams, spreading work over workers; the exactly-once Kafka sink keys them
+by Kafka partition instead.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ from zlib import adler32
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream
-from bytewax.outputs import Sink
 
-from logwax.connectors.elasticsearch import ElasticsearchSink
-from logwax.connectors.kafka import KafkaSink
-from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, WakeEveryPartition
+from logwax.connectors.descriptor import Batcher, SinkWiring
+from logwax.connectors.registry import SINKS
 from logwax.settings import PipelineConfig
 from logwax.steps.batching import Batch, BatchLogic, OpenBatch
 from logwax.steps.chunks import Chunk, chunk_stream
@@ -43,45 +41,32 @@ def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk
     return op.map("dedup_unkey", unique, lambda kv: kv[1])
 
 
-def _batched(
-    step: str, records: Stream[Chunk], key: Callable[[Chunk], str], config: PipelineConfig
-) -> Stream[tuple[str, Batch]]:
+def batcher(config: PipelineConfig) -> Batcher:
+    """The batching step sinks use: closes at max_records, max_bytes or max_latency."""
     settings = config.batch
-    keyed = op.key_on(f"{step}_key", records, key)
 
-    def builder(resume: OpenBatch | None) -> BatchLogic:
-        return BatchLogic(
-            settings.max_records, int(settings.max_bytes), settings.max_latency, resume, step
-        )
+    def batch(
+        step_id: str, records: Stream[Chunk], key: Callable[[Chunk], str] | None = None
+    ) -> Stream[tuple[str, Batch]]:
+        keyed = op.key_on(f"{step_id}_key", records, key or stream_bucket)
 
-    return op.stateful_batch(step, keyed, builder)
+        def builder(resume: OpenBatch | None) -> BatchLogic:
+            return BatchLogic(
+                settings.max_records, int(settings.max_bytes), settings.max_latency, resume, step_id
+            )
 
+        return op.stateful_batch(step_id, keyed, builder)
 
-def _unkeyed(step: str, batches: Stream[tuple[str, Batch]]) -> Stream[Batch]:
-    return op.map(step, batches, lambda kv: kv[1])
+    return batch
 
 
 def deliver(records: Stream[Chunk], config: PipelineConfig) -> None:
     """Batch and write to every configured sink."""
-    if config.kafka is not None:
-        if config.kafka.exactly_once:
-            sink = ExactlyOnceKafkaSink(config.kafka, f"logwax-{config.name}")
-            parts = sink.list_parts()  # asks the broker; once is enough
-            batches = _batched(
-                "batch_kafka",
-                records,
-                lambda chunk: parts[adler32(chunk_stream(chunk).encode()) % len(parts)],
-                config,
-            )
-            wake = op.input("sink_kafka_wake", batches.flow(), WakeEveryPartition(parts))
-            op.output("sink_kafka", op.merge("sink_kafka_items", batches, wake), sink)
-        else:
-            batches = _batched("batch_kafka", records, stream_bucket, config)
-            op.output("sink_kafka", _unkeyed("unkey_kafka", batches), KafkaSink(config.kafka))
-    if config.elasticsearch is not None:
-        es_sink: Sink[Batch] = ElasticsearchSink(config.elasticsearch)
-        batches = _batched("batch_elasticsearch", records, stream_bucket, config)
-        op.output("sink_elasticsearch", _unkeyed("unkey_elasticsearch", batches), es_sink)
+    wiring = SinkWiring(pipeline=config.name, batch=batcher(config))
+    for key, sink in SINKS.items():
+        settings = getattr(config, key)
+        if settings is not None:
+            sink.attach(records, settings, wiring)
 
 
 def merged_inputs(streams: list[Stream[Chunk]]) -> Stream[Chunk]:

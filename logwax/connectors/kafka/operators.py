@@ -1,0 +1,46 @@
+"""The Kafka sink as one call, as bytewax's own Kafka operators wrap theirs.
+
+At least once: batches spread over workers, each worker's idempotent producer confirms every
+delivery. Exactly once: batches keyed by the Kafka partition their stream maps to, because each
+sink partition is the only transactional writer of its Kafka partition; a start-up input wakes
+every sink partition so that a killed run's open transactions are fenced at once (see
+``WakeEveryPartition``).
+"""
+
+from __future__ import annotations
+
+from zlib import adler32
+
+import bytewax.operators as op
+from bytewax.dataflow import Stream
+
+from logwax.connectors.descriptor import Chunk, SinkWiring
+from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.sink import KafkaSink
+from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, WakeEveryPartition
+
+STEP = "sink_kafka"
+
+
+def output(records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring) -> None:
+    """Batch ``records`` and produce them with the guarantee ``config.exactly_once`` asks for."""
+    if config.exactly_once:
+        exactly_once_output(records, config, wiring)
+    else:
+        batches = wiring.batch("batch_kafka", records)
+        unkeyed = op.map("unkey_kafka", batches, lambda kv: kv[1])
+        op.output(STEP, unkeyed, KafkaSink(config))
+
+
+def exactly_once_output(
+    records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring
+) -> None:
+    sink = ExactlyOnceKafkaSink(config, f"logwax-{wiring.pipeline}")
+    parts = sink.list_parts()  # asks the broker; once is enough
+
+    def kafka_partition(chunk: Chunk) -> str:
+        return parts[adler32(chunk[0].stream.encode()) % len(parts)]
+
+    batches = wiring.batch("batch_kafka", records, kafka_partition)
+    wake = op.input(f"{STEP}_wake", batches.flow(), WakeEveryPartition(parts))
+    op.output(STEP, op.merge(f"{STEP}_items", batches, wake), sink)
