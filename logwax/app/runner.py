@@ -9,9 +9,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bytewax._bytewax import cli_main
 from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.run import cli_main
 
 from logwax.core import gctuning, shutdown
 from logwax.settings import PipelineConfig

@@ -35,15 +35,20 @@ def sink_succeeded(sink: str) -> None:
         _sink_failures.pop(sink, None)
 
 
+_last_snapshot = 0.0  # the gauge's value, kept here too: the gauge has no public getter
+
+
 def snapshot_taken() -> None:
-    LAST_SNAPSHOT.set(time.time())
+    global _last_snapshot
+    _last_snapshot = time.time()
+    LAST_SNAPSHOT.set(_last_snapshot)
 
 
 def readiness(snapshot_interval_s: float, now: float | None = None) -> list[str]:
     """Why the job is not ready; empty when it is."""
     now = time.time() if now is None else now
     problems = []
-    last = LAST_SNAPSHOT._value.get()
+    last = _last_snapshot
     allowed = max(3 * snapshot_interval_s, 30.0)
     reference = last if last > 0 else STARTED
     if now - reference > allowed:
