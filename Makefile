@@ -17,11 +17,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo:
+	@bash devtools/system-packages.sh demo
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m devtools demo
 
 # pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail the build.
-test: $(STAMP)
+test:
+	@bash devtools/system-packages.sh test
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m devtools up --kubernetes
 	@rc=0; $(BIN)/python -m pytest tests || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; exit 0; fi; exit $$rc
