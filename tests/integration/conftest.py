@@ -13,6 +13,7 @@ from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 from tests.integration.brokers import Brokers, Cluster, brokers, cluster
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers
+from tests.integration.sinks import TestSinks
 
 
 @pytest.fixture(autouse=True)
@@ -85,6 +86,24 @@ def new_index_prefix(es: Elasticsearch) -> Iterator[Callable[[], str]]:
         es.options(ignore_status=404).indices.delete(
             index=f"{prefix}*", expand_wildcards="all", allow_no_indices=True
         )
+
+
+@pytest.fixture
+def new_sinks(
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    es: Elasticsearch,
+    new_topic: Callable[..., str],
+    new_index_prefix: Callable[[], str],
+) -> Callable[..., TestSinks]:
+    """Factory of a fresh topic (with ``partitions``) and index prefix, bundled."""
+
+    def make(partitions: int = 1) -> TestSinks:
+        return TestSinks(
+            servers, kafka_config, es, new_topic(partitions=partitions), new_index_prefix()
+        )
+
+    return make
 
 
 @pytest.fixture(scope="session")

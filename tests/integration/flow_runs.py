@@ -206,3 +206,35 @@ def read_partition(part: Any, want: int, timeout: float = 30) -> list[Any]:
         if not batch:
             time.sleep(0.05)
     return got
+
+
+def wait_delivered(
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    total: int,
+    *,
+    es: Elasticsearch | None = None,
+    prefix: str | None = None,
+    kafka_config: dict[str, Any] | None = None,
+    topic: str | None = None,
+    timeout: float = 300,
+) -> None:
+    """Wait until Elasticsearch (``prefix``) and/or Kafka (``topic``, read_committed) hold
+    ``total`` records, failing at once if logwax exits."""
+    if es is not None and prefix is not None:
+        wait_for(
+            f"{total} documents in Elasticsearch",
+            lambda: es_count(es, prefix) >= total,
+            proc,
+            log,
+            timeout=timeout,
+        )
+    if kafka_config is not None and topic is not None:
+        wait_for(
+            f"{total} records in Kafka",
+            lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= total,
+            proc,
+            log,
+            timeout=timeout,
+            poll=2,
+        )

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from elasticsearch import Elasticsearch
 
 from logwax.app import cli
@@ -17,6 +16,7 @@ from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_f
 from tests.integration.journal_files import append_entries
 from tests.integration.kafka_helpers import read_all
 from tests.integration.kube_helpers import core_api, create_event
+from tests.integration.pipelines import es_sink, files_source, kafka_sink, write_pipeline
 
 
 def test_files_journald_and_kubernetes_events_in_one_run(
@@ -37,26 +37,21 @@ def test_files_journald_and_kubernetes_events_in_one_run(
     for i in range(50):
         create_event(core, kube_namespace, f"ev{i}")
     topic, prefix = new_topic(), new_index_prefix()
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
+    config = write_pipeline(
+        tmp_path,
+        "everything",
+        sources=[
+            files_source(tmp_path),
+            {"type": "journald", "name": "node", "directory": str(tmp_path / "journal")},
             {
-                "name": "everything",
-                "sources": [
-                    {"type": "files", "name": "app", "include": [f"{logs}/*.log"]},
-                    {"type": "journald", "name": "node", "directory": str(tmp_path / "journal")},
-                    {
-                        "type": "kubernetes_events",
-                        "name": "events",
-                        "kubeconfig": kube.kubeconfig,
-                        "namespaces": [kube_namespace],
-                    },
-                ],
-                "kafka": {"bootstrap_servers": servers.kafka_bootstrap, "topic": topic},
-                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
-            }
-        )
+                "type": "kubernetes_events",
+                "name": "events",
+                "kubeconfig": kube.kubeconfig,
+                "namespaces": [kube_namespace],
+            },
+        ],
+        kafka=kafka_sink(servers, topic),
+        elasticsearch=es_sink(servers, prefix),
     )
     assert cli.main(["validate", "-c", str(config)]) == 0
 

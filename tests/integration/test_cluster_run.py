@@ -8,14 +8,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from bytewax.recovery import init_db_dir
-from elasticsearch import Elasticsearch
 
 from devtools.home import free_port
-from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import es_count, es_event_ids, kafka_event_ids, wait_for
+from tests.integration.flow_runs import wait_for
+from tests.integration.sinks import TestSinks
 from tests.integration.test_exactly_once_collect import exactly_once_pipeline, write_files
 
 
@@ -50,16 +48,11 @@ def start_cluster(config: Path, tmp_path: Path, addresses: str) -> list[subproce
 
 
 def test_two_process_cluster_killed_and_restarted_is_exactly_once(
-    tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
     expected = write_files(tmp_path / "logs")
-    topic, prefix = new_topic(partitions=4), new_index_prefix()
-    config = exactly_once_pipeline(tmp_path, servers, topic, prefix)
+    sinks = new_sinks(partitions=4)
+    config = exactly_once_pipeline(tmp_path, sinks)
     (tmp_path / "recovery").mkdir()
     init_db_dir(tmp_path / "recovery", 2)
     addresses = f"127.0.0.1:{free_port()};127.0.0.1:{free_port()}"
@@ -68,7 +61,7 @@ def test_two_process_cluster_killed_and_restarted_is_exactly_once(
     first = start_cluster(config, tmp_path, addresses)
     wait_for(
         "a third of the lines",
-        lambda: es_count(es, prefix) >= len(expected) // 3,
+        lambda: sinks.es_count() >= len(expected) // 3,
         first[0],
         log,
         timeout=120,
@@ -77,25 +70,13 @@ def test_two_process_cluster_killed_and_restarted_is_exactly_once(
     for proc in first:
         proc.kill()
         proc.wait()
-    assert es_count(es, prefix) < len(expected)
+    assert sinks.es_count() < len(expected)
 
     second = start_cluster(config, tmp_path, addresses)
     try:
-        wait_for(
-            "every line", lambda: es_count(es, prefix) >= len(expected), second[0], log, timeout=300
-        )
-        wait_for(
-            "every line in kafka",
-            lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= len(expected),
-            second[0],
-            log,
-            timeout=120,
-            poll=2,
-        )
+        sinks.wait_delivered(second[0], log, len(expected))
     finally:
         for proc in second:
             proc.kill()
             proc.wait()
-    in_kafka, in_es = kafka_event_ids(kafka_config, topic), es_event_ids(es, prefix)
-    assert len(in_kafka) == len(expected) and max(in_kafka.values()) == 1
-    assert len(in_es) == len(expected) and max(in_es.values()) == 1
+    sinks.assert_exactly_once(len(expected))

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import yaml
-from elasticsearch import Elasticsearch
-
-from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,
     es_messages,
@@ -19,57 +14,31 @@ from tests.integration.flow_runs import (
     stop_gracefully,
     wait_for,
 )
+from tests.integration.pipelines import files_source, write_numbered_lines, write_pipeline
+from tests.integration.sinks import TestSinks
 
 
 def write_logs(directory: Path, files: int, lines: int, tag: str = "") -> set[str]:
-    directory.mkdir(parents=True, exist_ok=True)
-    expected = set()
-    for f in range(files):
-        with open(directory / f"app{f}.log", "a") as out:
-            for i in range(lines):
-                message = f"file={f} line={i}{tag} payload={'p' * 120}"
-                out.write(message + "\n")
-                expected.add(message)
-    return expected
+    return write_numbered_lines(directory, files, lines, f"file={{f}} line={{i}}{tag} {{pad}}")
 
 
-def pipeline(tmp_path: Path, servers: Brokers, topic: str, index_prefix: str) -> Path:
-    path = tmp_path / "pipeline.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "name": "collect_test",
-                "sources": [
-                    {
-                        "type": "files",
-                        "name": "app",
-                        "include": [f"{tmp_path}/logs/*.log"],
-                        "scan_interval": "1s",
-                    }
-                ],
-                "kafka": {"bootstrap_servers": servers.kafka_bootstrap, "topic": topic},
-                "elasticsearch": {
-                    "hosts": [servers.elasticsearch_url],
-                    "index": f"{index_prefix}-%Y.%m.%d",
-                },
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
-            }
-        )
+def pipeline(tmp_path: Path, sinks: TestSinks) -> Path:
+    return write_pipeline(
+        tmp_path,
+        "collect_test",
+        sources=[files_source(tmp_path, scan_interval="1s")],
+        kafka=sinks.kafka(),
+        elasticsearch=sinks.elasticsearch("%Y.%m.%d"),
     )
-    return path
 
 
 def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
-    tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
     expected = write_logs(tmp_path / "logs", files=3, lines=2000)
-    topic, prefix = new_topic(partitions=3), new_index_prefix()
-    config = pipeline(tmp_path, servers, topic, prefix)
+    sinks = new_sinks(partitions=3)
+    topic, prefix, kafka_config, es = sinks.topic, sinks.prefix, sinks.kafka_config, sinks.es
+    config = pipeline(tmp_path, sinks)
     log = tmp_path / "logwax.log"
 
     proc = start(config, tmp_path)
@@ -92,16 +61,12 @@ def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing(
-    tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
     expected = write_logs(tmp_path / "logs", files=4, lines=10_000)
-    topic, prefix = new_topic(partitions=2), new_index_prefix()
-    config = pipeline(tmp_path, servers, topic, prefix)
+    sinks = new_sinks(partitions=2)
+    topic, prefix, kafka_config, es = sinks.topic, sinks.prefix, sinks.kafka_config, sinks.es
+    config = pipeline(tmp_path, sinks)
     log = tmp_path / "logwax.log"
 
     proc, at_kill = kill_and_restart_until(

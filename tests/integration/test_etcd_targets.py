@@ -12,14 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from logwax.connectors.etcd.config import EtcdTargetsConfig
 from logwax.connectors.etcd.gateway import EtcdGateway
 from tests.integration.brokers import Brokers
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import start, stop_gracefully, wait_for
 from tests.integration.kafka_helpers import read_all
+from tests.integration.pipelines import kafka_sink, write_pipeline
 
 
 class Appender:
@@ -84,20 +83,11 @@ def test_targets_follow_etcd_live(
             }
         ).encode(),
     )
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "targets_test",
-                "etcd_targets": {
-                    "endpoints": [etcd.url],
-                    "key": settings.key,
-                    "poll_interval": "200ms",
-                },
-                "kafka": {"bootstrap_servers": servers.kafka_bootstrap, "topic": topics["default"]},
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
-            }
-        )
+    config = write_pipeline(
+        tmp_path,
+        "targets_test",
+        etcd_targets={"endpoints": [etcd.url], "key": settings.key, "poll_interval": "200ms"},
+        kafka=kafka_sink(servers, topics["default"]),
     )
     log = tmp_path / "logwax.log"
     proc = start(config, tmp_path)

@@ -9,19 +9,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers, Cluster
 from tests.integration.flow_runs import (
-    es_count,
     es_event_ids,
     kafka_event_ids,
     kill_at_random_moments,
     stop_gracefully,
-    wait_for,
+    wait_delivered,
 )
 from tests.integration.kube_helpers import core_api, create_event
+from tests.integration.pipelines import es_sink, kafka_sink, write_pipeline
 
 TOTAL = 1500
 
@@ -38,29 +37,22 @@ def test_events_flow_survives_five_sigkills_exactly_once(
 ) -> None:
     core = core_api(kube.kubeconfig)
     prefix, topic = new_index_prefix(), new_topic(partitions=2)
-    config = tmp_path / "events.yaml"
-    config.write_text(
-        yaml.safe_dump(
+    config = write_pipeline(
+        tmp_path,
+        "events_test",
+        snapshot_interval="500ms",
+        file_name="events.yaml",
+        flow="events",
+        sources=[
             {
-                "name": "events_test",
-                "flow": "events",
-                "sources": [
-                    {
-                        "type": "kubernetes_events",
-                        "name": "events",
-                        "kubeconfig": kube.kubeconfig,
-                        "namespaces": [kube_namespace],
-                    }
-                ],
-                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y.%m"},
-                "kafka": {
-                    "bootstrap_servers": servers.kafka_bootstrap,
-                    "topic": topic,
-                    "exactly_once": True,
-                },
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
+                "type": "kubernetes_events",
+                "name": "events",
+                "kubeconfig": kube.kubeconfig,
+                "namespaces": [kube_namespace],
             }
-        )
+        ],
+        elasticsearch=es_sink(servers, prefix, "%Y.%m"),
+        kafka=kafka_sink(servers, topic, exactly_once=True),
     )
     creator = threading.Thread(
         target=lambda: [create_event(core, kube_namespace, f"e{i}") for i in range(TOTAL)]
@@ -69,15 +61,7 @@ def test_events_flow_survives_five_sigkills_exactly_once(
     proc, delays = kill_at_random_moments(config, tmp_path, kills=5, seed=5, latest=1.5)
     creator.join()
     log = tmp_path / "logwax.log"
-    wait_for("every event", lambda: es_count(es, prefix) >= TOTAL, proc, log, timeout=120)
-    wait_for(
-        "every event in kafka",
-        lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= TOTAL,
-        proc,
-        log,
-        timeout=60,
-        poll=1,
-    )
+    wait_delivered(proc, log, TOTAL, es=es, prefix=prefix, kafka_config=kafka_config, topic=topic)
     stop_gracefully(proc)
 
     listed = core.list_namespaced_event(kube_namespace).items

@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import es_count, stop_gracefully, wait_for
+from tests.integration.pipelines import es_sink, files_source, kafka_sink, write_pipeline
 
 
 def get(url: str) -> tuple[int, str]:
@@ -32,25 +33,13 @@ def pipeline(tmp_path: Path, servers: Brokers, topic: str, prefix: str) -> Path:
     (tmp_path / "logs").mkdir()
     with open(tmp_path / "logs" / "app.log", "w") as out:
         out.writelines(f"line {i}\n" for i in range(20_000))
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "ops",
-                "sources": [
-                    {"type": "files", "name": "app", "include": [f"{tmp_path}/logs/*.log"]}
-                ],
-                "kafka": {"bootstrap_servers": servers.kafka_bootstrap, "topic": topic},
-                "elasticsearch": {
-                    "hosts": [servers.elasticsearch_url],
-                    "index": f"{prefix}-%Y",
-                    "request_timeout": "2s",
-                },
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
-            }
-        )
+    return write_pipeline(
+        tmp_path,
+        "ops",
+        sources=[files_source(tmp_path)],
+        kafka=kafka_sink(servers, topic),
+        elasticsearch=es_sink(servers, prefix, request_timeout="2s"),
     )
-    return config
 
 
 def test_health_readiness_metrics_and_status_of_a_running_job(
