@@ -21,7 +21,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-import devtools as devservers
+import devtools
 from bench import logwax_runs, peers
 from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 
@@ -50,7 +50,7 @@ def summary(values: list[float]) -> dict[str, float]:
 class Bench:
     def __init__(self, lines: int, runs: int) -> None:
         self.lines, self.runs = lines, runs
-        self.endpoints = devservers.up(log=lambda line: print(f"[servers] {line}"))
+        self.endpoints = devtools.up(log=lambda line: print(f"[servers] {line}"))
         self.kafka = {"bootstrap.servers": self.endpoints.kafka_bootstrap}
         self.work = Path(tempfile.mkdtemp(prefix="logwax-bench-data-"))
         self.file = self.work / "lines.log"

@@ -1,4 +1,4 @@
-"""``logwax demo``: local Kafka and Elasticsearch, sample logs, and the collect flow shipping them.
+"""``make demo``: local Kafka and Elasticsearch, sample logs, and the collect flow shipping them.
 
 It shows the whole path on one machine: sample files (plus one that keeps growing) are tailed,
 produced to a Kafka topic and indexed into Elasticsearch, and every few seconds the demo prints
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-import devtools as devservers
+import devtools
 from devtools.home import paths
 from logwax.app.runner import run_flow
 from logwax.connectors.kafka.admin import ensure_topic, topic_end_offsets
@@ -70,7 +70,7 @@ def _report(config: PipelineConfig, stop: threading.Event) -> None:
 
 
 def run_demo() -> int:
-    endpoints = devservers.up()
+    endpoints = devtools.up()
     demo_dir = paths().run / "demo"
     logs = demo_dir / "logs"
     write_samples(logs)

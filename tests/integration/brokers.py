@@ -15,7 +15,7 @@ import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import devtools as devservers
+import devtools
 
 KAFKA_ENV = "LOGWAX_TEST_KAFKA_BOOTSTRAP"
 ELASTICSEARCH_ENV = "LOGWAX_TEST_ELASTICSEARCH_URL"
@@ -38,7 +38,7 @@ def _cannot_freeze() -> None:
 
 
 def _signal_local(name: str, signum: int) -> None:
-    for row in devservers.status():
+    for row in devtools.status():
         if row.name == name and row.pid:
             os.kill(row.pid, signum)
             return
@@ -98,7 +98,7 @@ def brokers() -> Iterator[Brokers]:
         with _containers() as started:
             yield started
     else:
-        endpoints = devservers.up(log=lambda line: print(f"[brokers] {line}"))
+        endpoints = devtools.up(log=lambda line: print(f"[brokers] {line}"))
         yield Brokers(
             endpoints.kafka_bootstrap,
             endpoints.elasticsearch_url,
@@ -125,5 +125,5 @@ def cluster() -> Cluster:
     given, etcd = os.environ.get(KUBECONFIG_ENV), os.environ.get(ETCD_ENV)
     if given and etcd:
         return Cluster(given, etcd)
-    started = devservers.up_kubernetes(log=lambda line: print(f"[kubernetes] {line}"))
+    started = devtools.up_kubernetes(log=lambda line: print(f"[kubernetes] {line}"))
     return Cluster(started.kubeconfig, started.etcd_url)
