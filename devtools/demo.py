@@ -13,7 +13,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from elasticsearch import Elasticsearch, NotFoundError
+from confluent_kafka import KafkaException
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
 import devtools
 from devtools.home import paths
@@ -56,11 +57,19 @@ def _report(config: PipelineConfig, stop: threading.Event) -> None:
     kafka_client = {"bootstrap.servers": config.kafka.bootstrap_servers} if config.kafka else {}
     es = Elasticsearch(config.elasticsearch.hosts) if config.elasticsearch else None
     while not stop.wait(3):
-        in_kafka = sum(topic_end_offsets(kafka_client, TOPIC).values())
+        # A count that cannot be had now is said so; the report goes on (the flow retries too).
+        in_kafka: int | str
+        in_es: int | str
+        try:
+            in_kafka = sum(topic_end_offsets(kafka_client, TOPIC).values())
+        except KafkaException as exc:
+            in_kafka = f"unreachable ({exc.args[0].str() if exc.args else exc})"
         try:
             in_es = es.count(index="logwax-demo-*")["count"] if es else 0
         except NotFoundError:
             in_es = 0
+        except (ApiError, TransportError) as exc:
+            in_es = f"unreachable ({type(exc).__name__})"
         print(
             f"[demo] kafka topic {TOPIC!r} @ {kafka_client['bootstrap.servers']}: "
             f"{in_kafka} records | elasticsearch index 'logwax-demo-*' @ "
@@ -108,7 +117,6 @@ def run_demo() -> int:
     finally:
         stop.set()
     print(
-        "\n[demo] stopped after a final snapshot; servers keep running "
-        "(`logwax dev down` stops them)"
+        "\n[demo] stopped after a final snapshot; servers keep running (`make dev-down` stops them)"
     )
     return 0
