@@ -38,17 +38,28 @@ class Record(NamedTuple):
     fields: Mapping[str, Any]
 
     def timestamp(self) -> datetime:
-        return datetime.fromtimestamp(self.timestamp_ns / 1e9, tz=UTC)
+        return datetime.fromtimestamp(clamp_ns(self.timestamp_ns) / 1e9, tz=UTC)
 
     def to_document(self) -> dict[str, Any]:
-        """The JSON shape written to sinks (ECS-like names users of Filebeat recognise)."""
+        """The JSON shape written to sinks (ECS-like names users of Filebeat recognise).
+
+        ``logwax`` is ours: a ``logwax`` object in the fields (``original_size`` after a cut)
+        is merged into it; any other value there is kept as its JSON text in ``logwax_invalid``,
+        so the field's mapping stays an object whatever a record carries.
+        """
+        meta = {"source": self.source, "stream": self.stream}
         document = {
             "@timestamp": iso_timestamp(self.timestamp_ns),
             "message": self.message,
             "event": {"id": self.event_id},
-            "logwax": {"source": self.source, "stream": self.stream},
             **self.fields,
+            "logwax": meta,
         }
+        own = self.fields.get("logwax")
+        if isinstance(own, Mapping):
+            document["logwax"] = {**own, **meta}
+        elif own is not None:
+            document["logwax_invalid"] = json_text(own)
         document.pop(METADATA, None)
         return document
 
@@ -73,9 +84,55 @@ def metadata(record: Record, name: str) -> Any:
     return given.get(name) if isinstance(given, Mapping) else None
 
 
+def with_tags(fields: dict[str, Any], *new: str) -> None:
+    """Add tags to ``fields["tags"]``, whatever that held: tags must stay a list of strings."""
+    old = fields.get("tags")
+    if old is None:
+        kept: list[str] = []
+    elif isinstance(old, list):
+        kept = [t if isinstance(t, str) else json_text(t) for t in old]
+    elif isinstance(old, str):
+        kept = [old]
+    else:
+        kept = [json_text(old)]
+    fields["tags"] = list(dict.fromkeys([*kept, *new]))
+
+
+def clean_text(text: str) -> str:
+    """A str that encodes to UTF-8: lone surrogates (from JSON escapes) become escapes."""
+    try:
+        text.encode()
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+
+
+def json_text(value: Any) -> str:
+    """A value as JSON text, for keeping what does not fit a field's mapping as a string."""
+    try:
+        return jsoncodec.dumps(value, default=str).decode()
+    except ValueError:
+        return repr(type(value))
+
+
+# What ``datetime`` can represent (years 1 to 9999, UTC): Elasticsearch's index name and the
+# RFC 3339 text are both made through it, so a record's timestamp is kept inside this range.
+MIN_NS = int(datetime(1, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+MAX_NS = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()) * 1_000_000_000
+
+
+def in_range(timestamp_ns: int) -> bool:
+    return MIN_NS <= timestamp_ns <= MAX_NS
+
+
+def clamp_ns(timestamp_ns: int) -> int:
+    return min(max(timestamp_ns, MIN_NS), MAX_NS)
+
+
 @lru_cache(maxsize=4096)
 def _second(second: int) -> str:
-    return datetime.fromtimestamp(second, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat, not strftime: glibc's %Y writes year 1 as "1", which no parser reads back.
+    return datetime.fromtimestamp(second, tz=UTC).replace(tzinfo=None).isoformat()
 
 
 def iso_timestamp(timestamp_ns: int) -> str:
@@ -84,5 +141,5 @@ def iso_timestamp(timestamp_ns: int) -> str:
     Records of one batch mostly share their second, so the calendar part is cached: formatting a
     ``datetime`` per record cost about 1 µs, a tenth of what logwax spent per line.
     """
-    second, nanos = divmod(timestamp_ns, 1_000_000_000)
+    second, nanos = divmod(clamp_ns(timestamp_ns), 1_000_000_000)
     return f"{_second(second)}.{nanos // 1000:06d}+00:00"

@@ -2,7 +2,13 @@
 
 Field paths are dotted (``kubernetes.pod_name``) and address the record's fields. A rule that
 does not apply (missing field, message that is not JSON) leaves the record as it was and tags it,
-so nothing is lost to a rule.
+so nothing is lost to a rule. Rules never raise on a record's content: a field holding the
+wrong type, a ``tags`` that is not a list, a message that is JSON but not an object all give a
+record.
+
+``parse_json`` of a message that is JSON but not an object (a list, a number, a string, a
+boolean, null) puts its JSON text into ``<target>_value`` (always a string) and tags the record
+``json_not_object``: the object field ``<target>`` keeps one mapping whatever the messages hold.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from logwax.core import jsoncodec
-from logwax.core.record import Record
+from logwax.core.record import Record, json_text, with_tags
 
 
 class Rename(BaseModel):
@@ -60,15 +66,24 @@ def _put(fields: dict[str, Any], path: str, value: Any) -> None:
     node[last] = value
 
 
-def _copy(value: Any) -> Any:
-    return {k: _copy(v) for k, v in value.items()} if isinstance(value, dict) else value
+def _copy(value: dict[str, Any]) -> dict[str, Any]:
+    """Copy nested dicts (rules edit them in place); iterative, as fields can nest 1,000 deep."""
+    top = dict(value)
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        for key, child in node.items():
+            if isinstance(child, dict):
+                node[key] = copied = dict(child)
+                stack.append(copied)
+    return top
 
 
 def apply(rules: list[TransformRule], record: Record) -> Record:
     if not rules:
         return record
-    fields: dict[str, Any] = _copy(dict(record.fields))
-    tags: list[str] = list(fields.get("tags", []))
+    fields = _copy(dict(record.fields))
+    tags: list[str] = []
     for rule in rules:
         if isinstance(rule, Rename):
             for source, target in rule.rename.items():
@@ -87,7 +102,11 @@ def apply(rules: list[TransformRule], record: Record) -> Record:
             except ValueError:
                 tags.append("json_parse_error")
                 continue
-            _put(fields, rule.target, parsed)
+            if isinstance(parsed, dict):
+                _put(fields, rule.target, parsed)
+            else:
+                _put(fields, f"{rule.target}_value", json_text(parsed))
+                tags.append("json_not_object")
     if tags:
-        fields["tags"] = list(dict.fromkeys(tags))
+        with_tags(fields, *tags)
     return record._replace(fields=fields)

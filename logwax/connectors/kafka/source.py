@@ -10,17 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zlib import adler32
 
 from bytewax.inputs import FixedPartitionedSource
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.kafka import clients
+from logwax.connectors.kafka.decode import decode
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
-from logwax.connectors.kafka.transactional import header
-from logwax.core import jsoncodec
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.record import Record
 
@@ -28,46 +26,6 @@ log = logging.getLogger(__name__)
 
 # Resume state: "topic/partition" → next offset to read.
 KafkaPositions = dict[str, int]
-
-
-def decode(message: Message) -> Record:
-    """Our own JSON documents come back as records; anything else is kept as its text."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    raw = message.value() or b""
-    try:
-        document = jsoncodec.loads(raw)
-    except ValueError:
-        document = None
-    fields: dict[str, Any] = {}
-    tags: list[str] = []
-    if isinstance(document, dict):
-        message_text = str(document.pop("message", ""))
-        stamp = document.pop("@timestamp", None)
-        document.pop("event", None)
-        origin = document.pop("logwax", {}) or {}
-        fields = document
-    else:
-        message_text, stamp, origin = raw.decode("utf-8", errors="replace"), None, {}
-        tags.append("not_json")
-    timestamp_ns = _parse_ns(stamp) if stamp else message.timestamp()[1] * 1_000_000
-    if tags:
-        fields["tags"] = tags
-    fields["kafka"] = {"topic": topic, "partition": partition, "offset": offset}
-    return Record(
-        source=str(origin.get("source") or topic),
-        stream=str(origin.get("stream") or f"{topic}/{partition}"),
-        event_id=header(message, "event_id") or f"{topic}/{partition}/{offset}",
-        timestamp_ns=timestamp_ns,
-        message=message_text,
-        fields=fields,
-    )
-
-
-def _parse_ns(stamp: str) -> int:
-    try:
-        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1e6) * 1000
-    except ValueError:
-        return time.time_ns()
 
 
 class _KafkaShard(SourcePartition[KafkaPositions]):

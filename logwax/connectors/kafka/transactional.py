@@ -42,6 +42,7 @@ from confluent_kafka import (
 
 from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.decode import header
 from logwax.connectors.kafka.sink import record_key
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS, SINK_SKIPPED
@@ -68,16 +69,6 @@ def _crash_point_after_commit() -> None:
     if os.environ.get(CRASH_AFTER_COMMIT_ENV) == str(_commits):
         log.warning("fault injection: SIGKILL after commit %d", _commits)
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def header(message: Message, name: str) -> str | None:
-    headers = message.headers() or []
-    pairs = headers.items() if isinstance(headers, dict) else headers
-    for pair in pairs:
-        key, value = pair[0], pair[1]
-        if key == name and value is not None:
-            return value.decode() if isinstance(value, bytes) else str(value)
-    return None
 
 
 def committed_event_ids(
