@@ -54,3 +54,8 @@ TARGETS_EVENTS = Counter(
     "Collection target documents from etcd: applied, rejected, etcd unreachable",
     ["event"],
 )
+OVERSIZED = Counter(
+    "logwax_sink_oversized",
+    "Records over a sink's size limit, by what was done: truncated or dead_lettered",
+    ["sink", "action"],
+)

@@ -100,6 +100,18 @@ class KafkaSinkConfig(BaseModel):
     transaction_timeout: Duration = Field(
         timedelta(minutes=2), description="must exceed the snapshot interval"
     )
+    oversize: Literal["truncate", "dead_letter"] = Field(
+        "truncate",
+        description="a record over the size limit: cut its message (tag 'truncated') so it fits,"
+        " or send it to dead_letter_topic",
+    )
+    dead_letter_topic: str | None = Field(
+        None,
+        max_length=249,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description="records the broker refuses on their own account, or too large to send,"
+        " go here with the reason; without it such a record stops the flow",
+    )
     security: KafkaSecurity = KafkaSecurity()
     producer_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict, description="librdkafka options passed through as they are"
@@ -114,3 +126,11 @@ class KafkaSinkConfig(BaseModel):
         if clash:
             raise ValueError(f"{', '.join(clash)} are set by logwax; use the typed settings")
         return value
+
+    @model_validator(mode="after")
+    def _dead_letters_elsewhere(self) -> KafkaSinkConfig:
+        if self.dead_letter_topic is not None and self.dead_letter_topic == self.topic:
+            raise ValueError("dead_letter_topic must differ from topic")
+        if self.oversize == "dead_letter" and self.dead_letter_topic is None:
+            raise ValueError("oversize: dead_letter needs a dead_letter_topic")
+        return self

@@ -15,6 +15,12 @@ the only writer of it) opens a transaction on the first write of an epoch and co
   read-back offset: a crash during the replay reads back the same region again;
 * after both: nothing to do.
 
+Dead letters (records over the size limit, records the broker refuses) are produced in the same
+transaction to ``dead_letter_topic``, partition = sink partition modulo its partition count,
+with a ``dead_letter_of`` header naming the sink partition; the read-back covers them too, from
+an offset kept in the snapshot beside the topic's. So each record is exactly once in the topic
+or in the dead letters (see ``epoch`` for how a refused record is found and replaced).
+
 The guarantee holds for ``read_committed`` consumers, for records with deterministic event ids,
 with one writer per topic partition (this sink), and while ``transaction.timeout.ms`` exceeds
 the snapshot interval. It does not cover other producers writing the same topic.
@@ -26,32 +32,31 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
-from typing import Any
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import (
     Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
     Producer,
-    TopicPartition,
 )
 
 from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.config import KafkaSinkConfig
-from logwax.connectors.kafka.decode import header
-from logwax.connectors.kafka.sink import record_key
+from logwax.connectors.kafka.epoch import EpochTransaction
+from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
+from logwax.connectors.kafka.readback import committed_event_ids
+from logwax.connectors.kafka.sink import producer_settings, sink_limits
 from logwax.core.errors import DeliveryError
-from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS, SINK_SKIPPED
+from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_RECORDS, SINK_SKIPPED
 from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 
-# Resume state: the offset after the last record this partition committed (None: never).
-NextOffset = int | None
+# Resume state: the offsets after the last record this partition committed to its topic
+# partition and to its dead-letter topic partition (None: never). A bare int is the main
+# offset alone, as earlier versions stored it.
+SinkState = tuple[int | None, int | None] | int | None
+NextOffset = SinkState
 
 
 # Fault injection for the crash tests: the process kills itself right after its Nth Kafka
@@ -71,59 +76,67 @@ def _crash_point_after_commit() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def committed_event_ids(
-    client: dict[str, Any], topic: str, partition: int, start: int, timeout: float = 60.0
-) -> set[str]:
-    """Event ids in ``topic[partition]`` from ``start`` to its end, as read_committed sees them."""
-    consumer = Consumer(client)
-    found: set[str] = set()
+def _partitions(config: KafkaSinkConfig, topic: str) -> list[int]:
+    consumer = Consumer(clients.reader(config.bootstrap_servers, config.security, "metadata"))
     try:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        if high <= max(start, low):
-            return found
-        consumer.assign([TopicPartition(topic, partition, max(start, low))])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    return found
-                raise KafkaException(error)
-            event_id = header(message, "event_id")
-            if event_id is not None:
-                found.add(event_id)
-        raise DeliveryError(f"read-back of {topic}[{partition}] did not reach its end")
+        described = consumer.list_topics(topic, timeout=30).topics[topic]
     finally:
         consumer.close()
+    if described.error is not None:
+        raise DeliveryError(
+            f"Kafka topic {topic}: {described.error.str()}; create it first"
+            " (the topic's partition count fixes the sink's partitions)"
+        )
+    return sorted(described.partitions)
 
 
-class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
+def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
+    """Resume states of earlier versions were the main offset alone."""
+    if isinstance(resume, tuple):
+        return resume
+    return resume, None
+
+
+class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
     def __init__(
         self,
         config: KafkaSinkConfig,
         sink_name: str,
         transactional_id: str,
         partition: int,
-        resume: NextOffset,
+        resume: SinkState,
     ) -> None:
         self._config, self._name, self._partition = config, sink_name, partition
-        self._next_offset = resume
-        self._readback_from = resume
-        self._replay_snapshots = 0
+        self._next_offset, self._dead_next = _offsets(resume)
+        limits = sink_limits(config)
+        owner = f"{config.topic}/{partition}"
+        self._shaper = Shaper(config, limits, sink_name, dead_letter_of=owner)
         self._producer = Producer(
-            {**clients.transactional_producer(config, transactional_id), "logger": log}
+            {
+                **clients.transactional_producer(config, transactional_id),
+                **producer_settings(config, limits),
+            }
         )
         # Fences a zombie with the same id and aborts whatever it left open.
         self._producer.init_transactions(60)
-        self._skip = committed_event_ids(
-            clients.reader(config.bootstrap_servers, config.security, "readback", until_eof=True),
-            config.topic,
-            partition,
-            resume or 0,
+        client = clients.reader(
+            config.bootstrap_servers, config.security, "readback", until_eof=True
         )
+        self._skip, _end = committed_event_ids(client, config.topic, partition, resume_from(resume))
+        self._dead_partition: int | None = None
+        if config.dead_letter_topic is not None:
+            dead_parts = _partitions(config, config.dead_letter_topic)
+            self._dead_partition = dead_parts[partition % len(dead_parts)]
+            found, self._dead_next = committed_event_ids(
+                client,
+                config.dead_letter_topic,
+                self._dead_partition,
+                self._dead_next or 0,
+                only=(DEAD_LETTER_OF, owner),
+            )
+            self._skip |= found
+        self._readback_from: SinkState = (self._next_offset, self._dead_next)
+        self._replay_snapshots = 0
         if self._skip:
             log.info(
                 "sink=%s partition=%d %d records committed after the snapshot; skipping "
@@ -132,18 +145,9 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
                 partition,
                 len(self._skip),
             )
-        self._in_transaction = False
-        self._uncommitted = 0
-        self._failures: list[KafkaError] = []
-        self._last_offset: int | None = None
-
-    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
-        if error is not None:
-            self._failures.append(error)
-        else:
-            offset = message.offset()
-            if offset is not None and (self._last_offset is None or offset > self._last_offset):
-                self._last_offset = offset
+        self._epoch = EpochTransaction(
+            self._producer, config, sink_name, self._shaper, partition, self._dead_partition
+        )
 
     def write_batch(self, batches: list[list[Record]]) -> None:
         started = time.monotonic()
@@ -155,69 +159,20 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
             SINK_SKIPPED.labels(self._name).inc(len(values) - len(fresh))
         if not fresh:
             return
-        if not self._in_transaction:
-            self._producer.begin_transaction()
-            self._in_transaction = True
-        # A delivery report per record cost about 1 µs each in Python; only the batch's last
-        # record reports (records of one partition are delivered in order, so its offset is the
-        # highest). A failure of any other record still stops the flow: librdkafka then puts the
-        # transaction in its abortable error state and ``commit_transaction`` raises.
-        for record in fresh[:-1]:
-            self._produce(record, None)
-        self._produce(fresh[-1], self._on_delivery)
-        self._uncommitted += len(fresh)
-        self._producer.poll(0)
-        self._check_failures()
+        self._epoch.write([self._shaper.shape(r, self._config.topic) for r in fresh])
         SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
 
-    def _produce(
-        self, record: Record, on_delivery: Callable[[KafkaError | None, Message], None] | None
-    ) -> None:
-        while True:
-            try:
-                self._producer.produce(
-                    self._config.topic,
-                    value=record.to_json_bytes(),
-                    key=record_key(record, self._config.key),
-                    partition=self._partition,
-                    headers=[
-                        ("event_id", record.event_id.encode()),
-                        ("source", record.source.encode()),
-                    ],
-                    on_delivery=on_delivery,
-                )
-                return
-            except BufferError:
-                self._producer.poll(0.1)
-
-    def _check_failures(self) -> None:
-        if self._failures:
-            first = self._failures[0]
-            SINK_ERRORS.labels(self._name, first.name()).inc(len(self._failures))
-            raise DeliveryError(
-                f"Kafka {self._config.topic}[{self._partition}]: {len(self._failures)} records "
-                f"failed in the transaction ({first.str()}); the flow stops, the open "
-                "transaction is aborted by the next producer and recovery replays it"
-            )
-
-    def snapshot(self) -> NextOffset:
+    def snapshot(self) -> SinkState:
         """Commit the epoch's transaction; the new resume point is after what it committed."""
-        if self._in_transaction:
+        if self._epoch.open:
             started = time.monotonic()
-            remaining = self._producer.flush(self._config.delivery_timeout.total_seconds())
-            self._check_failures()
-            if remaining:
-                raise DeliveryError(
-                    f"Kafka {self._config.topic}[{self._partition}]: "
-                    f"{remaining} records unconfirmed at commit"
-                )
-            self._producer.commit_transaction(self._config.delivery_timeout.total_seconds())
+            written, main_last, dead_last = self._epoch.commit()
             _crash_point_after_commit()
-            self._in_transaction = False
-            if self._last_offset is not None:
-                self._next_offset = self._last_offset + 1
-            SINK_RECORDS.labels(self._name).inc(self._uncommitted)
-            self._uncommitted = 0
+            if main_last is not None:
+                self._next_offset = main_last + 1
+            if dead_last is not None:
+                self._dead_next = dead_last + 1
+            SINK_RECORDS.labels(self._name).inc(written)
             SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
         if self._skip:
             # Replays of records committed before the crash are still to come (they can span
@@ -232,12 +187,16 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], NextOffset]):
                 len(self._skip),
             )
             self._skip = set()
-        return self._next_offset
+        return (self._next_offset, self._dead_next)
 
     def close(self) -> None:
-        if self._in_transaction:
+        if self._epoch.open:
             self.snapshot()
         self._producer.flush(10)
+
+
+def resume_from(resume: SinkState) -> int:
+    return _offsets(resume)[0] or 0
 
 
 def partition_name(index: int) -> str:
@@ -245,7 +204,7 @@ def partition_name(index: int) -> str:
     return f"{index:05d}"
 
 
-class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], NextOffset]):
+class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], SinkState]):
     """Produces each epoch's records to one topic in Kafka transactions, exactly once.
 
     Unit of parallelism: one sink partition per Kafka partition of the topic, each with its own
@@ -263,26 +222,14 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], NextOffset]):
         self._name = name
 
     def list_parts(self) -> list[str]:
-        consumer = Consumer(
-            clients.reader(self._config.bootstrap_servers, self._config.security, "metadata")
-        )
-        try:
-            topic = consumer.list_topics(self._config.topic, timeout=30).topics[self._config.topic]
-        finally:
-            consumer.close()
-        if topic.error is not None:
-            raise DeliveryError(
-                f"Kafka topic {self._config.topic}: {topic.error.str()}; create "
-                "it first (its partition count fixes the sink's partitions)"
-            )
-        return [partition_name(p) for p in sorted(topic.partitions)]
+        return [partition_name(p) for p in _partitions(self._config, self._config.topic)]
 
     def part_fn(self, item_key: str) -> int:
         """Items are keyed by their Kafka partition's name already (see ``partition_name``)."""
         return int(item_key)
 
     def build_part(
-        self, step_id: str, for_part: str, resume_state: NextOffset
+        self, step_id: str, for_part: str, resume_state: SinkState
     ) -> _TransactionalPartition:
         transactional_id = f"{self._prefix}-{self._config.topic}-{for_part}"
         return _TransactionalPartition(

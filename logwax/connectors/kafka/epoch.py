@@ -1,0 +1,209 @@
+"""One epoch's transaction of an exactly-once sink partition, with per-record refusals contained.
+
+A record the broker refuses inside a transaction (too large, invalid) puts the whole transaction
+in librdkafka's abortable error state: nothing of it may be committed. So the epoch's outgoing
+records are kept until its commit. On a refusal the transaction is aborted and the epoch is
+produced again in a new one, this time with a delivery report per record: records refused then
+become suspects; a suspect is next produced alone (a refusal can be its batch's, not its own) and,
+when refused alone, replaced by its dead letter, which then commits in the same transaction as the
+rest of the epoch. Each round either commits or learns about at least one record, and the rounds
+are bounded. The cost is memory for one epoch's records, and the rounds only when a record is
+refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
+
+from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, who
+from logwax.core.errors import DeliveryError
+from logwax.core.metrics import SINK_ERRORS
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 100
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+Report = Callable[[KafkaError | None, Message | None], None]
+
+
+class EpochTransaction:
+    def __init__(
+        self,
+        producer: Producer,
+        config: KafkaSinkConfig,
+        sink_name: str,
+        shaper: Shaper,
+        partition: int,
+        dead_partition: int | None,
+    ) -> None:
+        self._producer, self._config, self._name, self._shaper = producer, config, sink_name, shaper
+        self._partition, self._dead_partition = partition, dead_partition
+        self._timeout = config.delivery_timeout.total_seconds()
+        self.open = False
+        self._reset()
+
+    def _reset(self) -> None:
+        self._items: list[Outgoing] = []
+        self._failures: list[tuple[int | None, KafkaError]] = []
+        self._suspects: set[int] = set()
+        self._isolated: int | None = None
+        self._main_last: int | None = None
+        self._dead_last: int | None = None
+
+    def write(self, items: list[Outgoing]) -> None:
+        if not self.open:
+            self._producer.begin_transaction()
+            self.open = True
+        first = len(self._items)
+        self._items.extend(items)
+        if self._failures:
+            return  # this round is lost already; the commit's next round produces these
+        last = len(self._items) - 1
+        for index in range(first, last + 1):
+            # A report per record cost ~1 µs each; the last one (records of a partition are
+            # delivered in order) and dead letters report, any other failure shows at commit.
+            report = index == last or self._items[index].reason is not None
+            self._produce(index, report)
+        self._producer.poll(0)
+
+    def _on_delivery(self, index: int) -> Report:
+        def report(error: KafkaError | None, message: Message | None) -> None:
+            if error is not None:
+                self._failures.append((index, error))
+            elif message is not None and (offset := message.offset()) is not None:
+                if message.topic() == self._config.topic:
+                    self._main_last = max(offset, self._main_last or 0)
+                else:
+                    self._dead_last = max(offset, self._dead_last or 0)
+
+        return report
+
+    def _produce(self, index: int, report: bool) -> None:
+        item = self._items[index]
+        dead = item.reason is not None
+        while True:
+            try:
+                self._producer.produce(
+                    item.topic,
+                    value=item.value,
+                    key=item.key,
+                    partition=self._partition
+                    if not dead or self._dead_partition is None
+                    else self._dead_partition,
+                    headers=item.headers,
+                    on_delivery=self._on_delivery(index) if report else None,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if dead or not isinstance(error, KafkaError):
+                    raise
+                if error.code() not in PER_RECORD_REFUSALS:
+                    self._failures.append((index, error))
+                    return
+                # Refused locally (message.max.bytes): nothing was queued, the transaction is
+                # intact; the dead letter takes the record's place.
+                item = self._items[index] = self._dead_letter(item, error)
+                dead = True
+
+    def _dead_letter(self, item: Outgoing, error: KafkaError) -> Outgoing:
+        if item.reason is not None:
+            SINK_ERRORS.labels(self._name, error.name()).inc()
+            raise DeliveryError(
+                f"sink={self._name} setting=kafka.dead_letter_topic {item.topic} refused the "
+                f"dead letter of {who(item.record, len(item.value))}: {error.str()}"
+            )
+        detail = f"{error.str()} from the broker for topic {item.topic}"
+        size = len(item.value)
+        return self._shaper.dead_letter(item.record, item.topic, error.name(), detail, size)
+
+    def _flush(self) -> list[tuple[int | None, KafkaError]]:
+        remaining = self._producer.flush(self._timeout)
+        if remaining:
+            raise DeliveryError(
+                f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: {remaining} "
+                "records unconfirmed at commit (setting kafka.delivery_timeout); the flow stops,"
+                " the open transaction is aborted by the next producer and recovery replays it"
+            )
+        failures, self._failures = self._failures, []
+        return failures
+
+    def commit(self) -> tuple[int, int | None, int | None]:
+        """Commit the epoch; returns the records committed to the topic and the last offsets."""
+        failures = self._flush()
+        for _round in range(MAX_ROUNDS):
+            if not failures:
+                try:
+                    self._producer.commit_transaction(self._timeout)
+                except KafkaException as exc:
+                    error = exc.args[0]
+                    if not (isinstance(error, KafkaError) and error.txn_requires_abort()):
+                        raise
+                    failures = [(None, error)]
+                else:
+                    return self._committed()
+            self._learn(failures)
+            self._producer.abort_transaction(self._timeout)
+            self._producer.begin_transaction()
+            failures = self._replay()
+        raise DeliveryError(
+            f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: the epoch still "
+            f"failed after {MAX_ROUNDS} transaction rounds; the flow stops and recovery replays it"
+        )
+
+    def _committed(self) -> tuple[int, int | None, int | None]:
+        written = sum(1 for item in self._items if item.reason is None)
+        result = (written, self._main_last, self._dead_last)
+        self.open = False
+        self._reset()
+        return result
+
+    def _learn(self, failures: list[tuple[int | None, KafkaError]]) -> None:
+        """Suspects from this round's refusals; dead letters for suspects refused alone."""
+        for index, error in failures:
+            if error.fatal():
+                raise DeliveryError(
+                    f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: "
+                    f"{error.str()}; the flow stops and recovery replays the epoch"
+                )
+            if index is None or error.code() in _PURGED:
+                continue  # a consequence of another record's refusal, or no record named
+            if error.code() not in PER_RECORD_REFUSALS:
+                SINK_ERRORS.labels(self._name, error.name()).inc()
+                item = self._items[index]
+                raise DeliveryError(
+                    f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: "
+                    f"{error.str()} ({who(item.record, len(item.value))}); the flow stops,"
+                    " the transaction is aborted and recovery replays it"
+                )
+            if index == self._isolated:
+                self._items[index] = self._dead_letter(self._items[index], error)
+                self._suspects.discard(index)
+            else:
+                self._suspects.add(index)
+        self._isolated = None
+
+    def _replay(self) -> list[tuple[int | None, KafkaError]]:
+        """Produce the epoch again, reports for each record, suspects one at a time."""
+        self._main_last = self._dead_last = None
+        for index in range(len(self._items)):
+            if index not in self._suspects:
+                self._produce(index, report=True)
+        failures = self._flush()
+        if failures:
+            return failures
+        for index in sorted(self._suspects):
+            self._isolated = index
+            self._produce(index, report=True)
+            failures = self._flush()
+            if failures:
+                return failures
+            self._suspects.discard(index)
+        self._isolated = None
+        return []

@@ -1,0 +1,170 @@
+"""What the Kafka sinks produce for a record: the record, the record cut to fit, or its dead letter.
+
+The size is decided here, before anything is sent (see ``limits``), so an over-large record
+never reaches the producer: with ``oversize: truncate`` its message is cut, with
+``oversize: dead_letter`` (or when the fields alone are too large) it goes to
+``dead_letter_topic``. A dead letter is a JSON document with the reason, the record's source,
+stream, event id and size, the topic it was meant for, and the record itself as text (cut when
+the dead-letter topic's own limit requires it, flagged ``original_truncated``). It carries the
+record's ``event_id`` header, so the exactly-once read-back finds it like any record.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+from confluent_kafka import KafkaError
+
+from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.limits import SizeLimits, record_size
+from logwax.core import jsoncodec
+from logwax.core.errors import DeliveryError
+from logwax.core.metrics import DEAD_LETTERED, OVERSIZED
+from logwax.core.oversize import truncate_to_fit
+from logwax.core.record import Record, iso_timestamp
+
+log = logging.getLogger(__name__)
+
+# Delivery errors that are about one record, not the sink: the record goes to the dead letters.
+PER_RECORD_REFUSALS = frozenset(
+    {
+        KafkaError.MSG_SIZE_TOO_LARGE,
+        KafkaError.INVALID_RECORD,
+        KafkaError.INVALID_MSG,
+        KafkaError.INVALID_MSG_SIZE,
+        KafkaError.RECORD_LIST_TOO_LARGE,
+        KafkaError.INVALID_TIMESTAMP,
+    }
+)
+# The header naming the sink partition that wrote a dead letter, for its read-back.
+DEAD_LETTER_OF = "dead_letter_of"
+
+
+class Outgoing(NamedTuple):
+    record: Record
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: list[tuple[str, str | bytes | None]]
+    reason: str | None = None  # set on a dead letter: why the record is not in its topic
+
+
+def record_key(record: Record, key: str) -> bytes | None:
+    if key == "stream":
+        return record.stream.encode("utf-8", "backslashreplace")
+    if key == "event_id":
+        return record.event_id.encode("utf-8", "backslashreplace")
+    return None
+
+
+def who(record: Record, size: int) -> str:
+    """The words every log line about one record uses."""
+    return f"source={record.source} stream={record.stream} event_id={record.event_id} size={size}"
+
+
+class Shaper:
+    """Shapes records for one sink partition; ``dead_letter_of`` tags its dead letters."""
+
+    def __init__(
+        self,
+        config: KafkaSinkConfig,
+        limits: SizeLimits,
+        sink_name: str,
+        dead_letter_of: str | None = None,
+    ) -> None:
+        self._config, self._limits, self._name = config, limits, sink_name
+        self._dead_letter_of = dead_letter_of
+
+    def _headers(self, record: Record) -> list[tuple[str, str | bytes | None]]:
+        return [
+            ("event_id", record.event_id.encode("utf-8", "backslashreplace")),
+            ("source", record.source.encode("utf-8", "backslashreplace")),
+        ]
+
+    def shape(self, record: Record, topic: str) -> Outgoing:
+        key, headers = record_key(record, self._config.key), self._headers(record)
+        try:
+            value = record.to_json_bytes()
+        except ValueError as exc:
+            return self.dead_letter(record, topic, "unencodable", str(exc), len(record.message))
+        size = record_size(value, key, headers)
+        limit = self._limits.of(topic)
+        if size <= limit:
+            return Outgoing(record, topic, value, key, headers)
+        if self._config.oversize == "truncate":
+            cut = truncate_to_fit(
+                record, size, limit, lambda r: record_size(r.to_json_bytes(), key, headers)
+            )
+            if cut is not None:
+                OVERSIZED.labels(self._name, "truncated").inc()
+                log.warning(
+                    "sink=%s setting=oversize:truncate %s over %s: message cut",
+                    self._name,
+                    who(record, size),
+                    self._limits.describe(topic),
+                )
+                return Outgoing(cut, topic, cut.to_json_bytes(), key, headers)
+            reason = "oversize_fields"
+        else:
+            reason = "oversize"
+        OVERSIZED.labels(self._name, "dead_lettered").inc()
+        detail = f"record of {size} bytes over the limit ({self._limits.describe(topic)})"
+        return self.dead_letter(record, topic, reason, detail, size)
+
+    def dead_letter(
+        self, record: Record, topic: str, reason: str, detail: str, size: int
+    ) -> Outgoing:
+        """The dead letter of ``record``; without a dead-letter topic the flow must stop."""
+        dead_topic = self._config.dead_letter_topic
+        if dead_topic is None:
+            raise DeliveryError(
+                f"sink={self._name} setting=kafka.dead_letter_topic is not set, and a record "
+                f"must go there: {who(record, size)} reason={reason} ({detail}); set "
+                "kafka.dead_letter_topic, or raise the topic's limit"
+            )
+        try:
+            original = record.to_json_bytes().decode()
+        except ValueError:
+            original = record.message
+        headers: list[tuple[str, str | bytes | None]] = [
+            *self._headers(record),
+            ("reason", reason.encode()),
+        ]
+        if self._dead_letter_of is not None:
+            headers.append((DEAD_LETTER_OF, self._dead_letter_of.encode()))
+        key = record_key(record, self._config.key)
+        limit = self._limits.of(dead_topic)
+        cut = False
+        while True:
+            document = {
+                "@timestamp": iso_timestamp(record.timestamp_ns),
+                "reason": reason,
+                "detail": detail,
+                "event": {"id": record.event_id},
+                "logwax": {"source": record.source, "stream": record.stream},
+                "size": size,
+                "topic": topic,
+                "original": original,
+                "original_truncated": cut,
+            }
+            value = jsoncodec.dumps(document)
+            over = record_size(value, key, headers) - limit
+            if over <= 0:
+                break
+            if not original:
+                raise DeliveryError(
+                    f"sink={self._name} setting=kafka.dead_letter_topic {dead_topic}: even the "
+                    f"dead letter of {who(record, size)} is over its limit"
+                )
+            original, cut = original[: max(len(original) - over - 64, 0)], True
+        DEAD_LETTERED.labels(self._name, reason).inc()
+        log.warning(
+            "sink=%s setting=kafka.dead_letter_topic %s reason=%s (%s): dead-lettered to %s",
+            self._name,
+            who(record, size),
+            reason,
+            detail,
+            dead_topic,
+        )
+        return Outgoing(record, dead_topic, value, key, headers, reason)

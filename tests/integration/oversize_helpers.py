@@ -1,0 +1,64 @@
+"""Records of an exact wire size, topics with a lowered limit, and reading dead letters back."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
+
+from logwax.connectors.kafka.limits import record_size
+from logwax.core.record import Record
+from tests.integration.kafka_helpers import read_all
+
+LOWERED = 64 * 1024
+
+
+def sized(event_id: str, target: int, stream: str = "big") -> Record:
+    """A record whose size on the wire (as the sink measures it) is exactly ``target``."""
+    empty = Record("test", stream, event_id, 1_700_000_000_000_000_000, "", {})
+    headers: list[tuple[str, str | bytes | None]] = [
+        ("event_id", event_id.encode()),
+        ("source", b"test"),
+    ]
+    base = record_size(empty.to_json_bytes(), stream.encode(), headers)
+    return empty._replace(message="x" * (target - base))
+
+
+def lower_limit(kafka_config: dict[str, Any], topic: str, limit: int = LOWERED) -> None:
+    """Set the topic's max.message.bytes and wait until the broker reports it."""
+    admin = AdminClient(kafka_config)
+    entry = ConfigEntry(
+        "max.message.bytes", str(limit), incremental_operation=AlterConfigOpType.SET
+    )
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[entry])
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        described = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic)])
+        for future in described.values():
+            if future.result(timeout=30)["max.message.bytes"].value == str(limit):
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{topic}: max.message.bytes never became {limit}")
+
+
+def documents(kafka_config: dict[str, Any], topic: str) -> list[dict[str, Any]]:
+    """Every committed message of ``topic`` as JSON, with its size on the wire."""
+    found = []
+    for message in read_all(kafka_config, topic):
+        document = json.loads(message.value())
+        document["_wire"] = len(message.value())
+        found.append(document)
+    return found
+
+
+def by_event_id(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for doc in docs:
+        event_id = doc["event"]["id"]
+        assert event_id not in out, f"{event_id} twice"
+        out[event_id] = doc
+    return out
