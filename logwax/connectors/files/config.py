@@ -47,7 +47,11 @@ class FilesSourceConfig(BaseModel):
     fingerprint_bytes: int = Field(
         256, ge=16, le=65536, description="bytes of the first line that identify a file"
     )
-    max_line_bytes: ByteSize = Field(ByteSize(1024 * 1024), ge=1024)
+    # 896 KiB leaves room for the record's envelope and fields under the Kafka producer's
+    # default message.max.bytes (1,000,000), so the defaults never contradict each other.
+    max_line_bytes: ByteSize = Field(
+        ByteSize(896 * 1024), ge=1024, description="longer lines are cut, tagged 'truncated'"
+    )
     format: Literal["raw", "json", "docker", "cri"] = "raw"
     multiline: MultilineConfig | None = None
     partial_timeout: Duration = Field(
