@@ -84,7 +84,10 @@ def test_each_poison_record_is_indexed_tagged_and_the_records_around_it_too(
     assert year_1["timestamp_invalid"] == '"0001-01-01T00:00:00+14:00"'
     assert by_id["logwax-string"]["logwax_invalid"] == '"oops"'
     assert by_id["logwax-string"]["logwax"]["source"] == topic
-    assert by_id["deep"]["tags"] == ["not_json", "json_parse_error"] and len(by_id["deep"]["message"]) == 200_000
+    assert (
+        by_id["deep"]["tags"] == ["not_json", "json_parse_error"]
+        and len(by_id["deep"]["message"]) == 200_000
+    )
     assert by_id["\\xff\\xfebad-header"]["message"] == "bad header"
     assert by_id["json-list"]["parsed_value"] == "[1,2,3]"
     assert "json_not_object" in by_id["json-list"]["tags"]

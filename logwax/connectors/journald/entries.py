@@ -24,7 +24,7 @@ _SKIP = {
 
 
 def _is_bytes(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(b, int) for b in value)
+    return isinstance(value, list) and all(type(b) is int and 0 <= b < 256 for b in value)
 
 
 def _convert(value: Any) -> Any:
@@ -51,11 +51,20 @@ def cursor_event_id(cursor: str) -> str:
 
 
 def to_record(source: str, line: bytes) -> Record:
-    """One JSON line from journalctl; raises ValueError on anything that is not an entry."""
+    """One JSON line from journalctl; raises ValueError on anything that is not an entry.
+
+    An entry (a JSON object with a string ``__CURSOR``) always gives a record, whatever its
+    other fields hold: a timestamp that is not a number is tagged ``invalid_timestamp``.
+    """
     entry = jsoncodec.loads(line)
-    if not isinstance(entry, dict) or "__CURSOR" not in entry:
+    if not isinstance(entry, dict) or not isinstance(entry.get("__CURSOR"), str):
         raise ValueError("not a journal entry (no __CURSOR)")
     tags: list[str] = []
+    try:
+        timestamp_ns = int(entry.get("__REALTIME_TIMESTAMP", 0)) * 1000
+    except (TypeError, ValueError):
+        timestamp_ns = 0
+        tags.append("invalid_timestamp")
     message = entry.get("MESSAGE", "")
     if _is_bytes(message):
         message = bytes(message).decode("utf-8", errors="replace")
@@ -73,7 +82,7 @@ def to_record(source: str, line: bytes) -> Record:
         source=source,
         stream=f"{entry.get('_BOOT_ID', '')}/{unit}" if isinstance(unit, str) else "journal",
         event_id=cursor_event_id(entry["__CURSOR"]),
-        timestamp_ns=int(entry.get("__REALTIME_TIMESTAMP", 0)) * 1000,
+        timestamp_ns=timestamp_ns,
         message=str(message),
         fields=fields,
     )
