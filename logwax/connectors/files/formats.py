@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from logwax.core import jsoncodec
+from logwax.core.record import json_text
 
 Format = Literal["raw", "json", "docker", "cri"]
 
@@ -62,7 +63,8 @@ def parse_json(offset: int, text: str) -> Entry:
     message = document.pop("message", None)
     if message is None:
         message = document.pop("msg", text)
-    return Entry(offset, str(message), None, {"json": document}, False, "", ())
+    text_of = message if isinstance(message, str) else json_text(message)
+    return Entry(offset, text_of, None, {"json": document}, False, "", ())
 
 
 def parse_docker(offset: int, text: str) -> Entry:
@@ -71,6 +73,8 @@ def parse_docker(offset: int, text: str) -> Entry:
         document = jsoncodec.loads(text)
         log, stream, time = document["log"], document.get("stream", ""), document.get("time", "")
     except (ValueError, KeyError, TypeError):
+        return Entry(offset, text, None, {}, False, "", ("docker_parse_error",))
+    if not (isinstance(log, str) and isinstance(stream, str) and isinstance(time, str)):
         return Entry(offset, text, None, {}, False, "", ("docker_parse_error",))
     partial = not log.endswith("\n")
     fields = {"stream": stream}
