@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from elasticsearch import Elasticsearch
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, model_validator
@@ -38,6 +38,11 @@ class ElasticsearchSinkConfig(BaseModel):
     dead_letter_index: str | None = Field(
         "logwax-dead-letters", description="where rejected documents go, with the reason"
     )
+    oversize: Literal["truncate", "dead_letter"] = Field(
+        "truncate",
+        description="a document over the size limit: cut its message (tag 'truncated') so it"
+        " fits, or send it to dead_letter_index",
+    )
     install_template: bool = True
     bulk_max_documents: int = Field(5000, ge=1, description="documents per bulk request at most")
     bulk_max_bytes: ByteSize = Field(
@@ -58,6 +63,8 @@ class ElasticsearchSinkConfig(BaseModel):
         sample = self.index_for(datetime(2024, 1, 31, 23, 59, tzinfo=UTC))
         if sample != sample.lower() or sample.startswith(("_", "-", "+")):
             raise ValueError(f"index {self.index!r} gives {sample!r}: names must be lowercase")
+        if self.oversize == "dead_letter" and self.dead_letter_index is None:
+            raise ValueError("oversize: dead_letter needs a dead_letter_index")
         return self
 
     def index_for(self, timestamp_utc: datetime) -> str:

@@ -23,24 +23,38 @@ from elasticsearch import helpers
 
 from logwax.connectors.elasticsearch import template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
-from logwax.core import observability
+from logwax.core import jsoncodec, observability
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import (
     DEAD_LETTERED,
+    OVERSIZED,
     SINK_BATCH_SECONDS,
     SINK_ERRORS,
     SINK_RECORDS,
     SINK_RETRIES,
 )
-from logwax.core.record import Record
+from logwax.core.oversize import truncate_to_fit
+from logwax.core.record import Record, iso_timestamp
 
 log = logging.getLogger(__name__)
 
 
+def _source_size(record: Record) -> int:
+    try:
+        return len(jsoncodec.dumps(record.to_document()))
+    except ValueError:
+        return 0  # unencodable: the bulk item is refused and dead-lettered with the reason
+
+
+def who(record: Record, size: int) -> str:
+    return f"source={record.source} stream={record.stream} event_id={record.event_id} size={size}"
+
+
 def document_id(event_id: str) -> str:
     """A short stable ``_id``: long ids bloat the ``_id`` field and Lucene's terms dictionary."""
-    return hashlib.blake2b(event_id.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(event_id.encode("utf-8", "backslashreplace"), digest_size=16).hexdigest()
 
 
 class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
@@ -50,6 +64,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         self._client = config.client()
         if config.install_template:
             template.install(self._client, config.index)
+        self._limit, self._limit_words = document_limit(self._client, int(config.bulk_max_bytes))
         # strftime per record was an eighth of the index flow's time; names change per second
         # at most (see the config's check), so they are cached by the record's second.
         self._index_of_second = lru_cache(maxsize=4096)(self._index_name)
@@ -69,8 +84,35 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                 "_source": record.to_document(),
             }
 
+    def _fit(self, records: list[Record]) -> list[Record]:
+        """Records within the size limit; the others cut or dead-lettered by ``oversize``."""
+        fitting: list[Record] = []
+        oversized: list[tuple[Record, dict[str, Any]]] = []
+        for record in records:
+            size = _source_size(record)
+            if size <= self._limit:
+                fitting.append(record)
+                continue
+            cut = None
+            if self._config.oversize == "truncate":
+                cut = truncate_to_fit(record, size, self._limit, _source_size)
+            words = f"{who(record, size)} over {self._limit_words}"
+            if cut is not None:
+                OVERSIZED.labels(self._sink_name, "truncated").inc()
+                log.warning(
+                    "sink=%s setting=oversize:truncate %s: message cut", self._sink_name, words
+                )
+                fitting.append(cut)
+                continue
+            OVERSIZED.labels(self._sink_name, "dead_lettered").inc()
+            reason = {"type": "oversize", "reason": f"document of {size} bytes; {words}"}
+            oversized.append((record, {"status": 413, "error": reason}))
+        if oversized:
+            self._dead_letter(oversized)
+        return fitting
+
     def write_batch(self, batches: list[list[Record]]) -> None:
-        items = [record for batch in batches for record in batch]
+        items = self._fit([record for batch in batches for record in batch])
         started = time.monotonic()
         pending, attempt = items, 0
         while True:
@@ -155,14 +197,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                 "_op_type": "create",
                 "_index": index,
                 "_id": document_id(record.event_id),
-                "_source": {
-                    "@timestamp": record.timestamp().isoformat(),
-                    "event": {"id": record.event_id},
-                    "reason": json.dumps(item.get("error"), default=str),
-                    "status": item.get("status"),
-                    "target_index": self._index_of(record),
-                    "original": record.to_json_bytes().decode(),
-                },
+                "_source": self._dead_letter_source(record, item),
             }
             for record, item in rejected
         ]
@@ -176,12 +211,34 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             reason = str((item.get("error") or {}).get("type", "unknown"))
             DEAD_LETTERED.labels(self._sink_name, reason).inc()
         log.warning(
-            "sink=%s %d documents rejected, written to %s; first reason: %s",
+            "sink=%s setting=dead_letter_index %d documents rejected, written to %s; first: %s"
+            " reason: %s",
             self._sink_name,
             len(rejected),
             index,
+            who(rejected[0][0], _source_size(rejected[0][0])),
             first,
         )
+
+    def _dead_letter_source(self, record: Record, item: dict[str, Any]) -> dict[str, Any]:
+        """The dead letter: reason, where the record came from, its size, the record as text
+        (cut to fit the limit, flagged ``original_truncated``)."""
+        try:
+            original = record.to_json_bytes().decode()
+        except ValueError:
+            original = record.message
+        room = self._limit - 4096
+        return {
+            "@timestamp": iso_timestamp(record.timestamp_ns),
+            "event": {"id": record.event_id},
+            "logwax": {"source": record.source, "stream": record.stream},
+            "reason": json.dumps(item.get("error"), default=str),
+            "status": item.get("status"),
+            "size": len(original.encode("utf-8", "surrogatepass")),
+            "target_index": self._index_of(record),
+            "original": original[: max(room, 0)],
+            "original_truncated": len(original) > room,
+        }
 
     def close(self) -> None:
         self._client.close()
