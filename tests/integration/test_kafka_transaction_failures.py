@@ -1,6 +1,7 @@
 """Transactions that go wrong: a refused record, and a run killed with a transaction open.
 
-A record the broker refuses inside a transaction must stop the flow and commit nothing.
+A record the broker refuses inside a transaction, with no dead-letter topic to put it in, must
+stop the flow and commit nothing.
 
 The exactly-once sink asks for a delivery report only for the last record of each batch; a
 failure of an earlier record puts the transaction in librdkafka's abortable error state, which
@@ -20,7 +21,6 @@ from typing import Any
 import pytest
 import yaml
 from confluent_kafka import KafkaException, Producer
-from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, partition_name
@@ -29,21 +29,21 @@ from logwax.core.record import Record
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import start, stop_gracefully
 from tests.integration.kafka_helpers import read_all
+from tests.integration.oversize_helpers import lower_limit
 
 
 def record(i: int, message: str) -> Record:
     return Record("t", "stream", f"e{i}", 0, message, {})
 
 
-def test_a_refused_record_before_the_last_fails_the_commit_and_nothing_shows(
+def test_a_refused_record_without_a_dead_letter_topic_fails_the_commit_and_nothing_shows(
     kafka_config: dict[str, Any], new_topic: Callable[..., str]
 ) -> None:
+    """The sink sizes records against the limits it read at start; the topic's limit is lowered
+    afterwards, so the broker itself refuses the record. With nowhere to dead-letter it, the
+    transaction must abort with nothing visible (with a dead-letter topic, see
+    ``test_kafka_oversize``)."""
     topic = new_topic(1)
-    admin = AdminClient(kafka_config)
-    limit = ConfigEntry("max.message.bytes", "4096", incremental_operation=AlterConfigOpType.SET)
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[limit])
-    for future in admin.incremental_alter_configs([resource]).values():
-        future.result(timeout=30)
     config = KafkaSinkConfig(
         bootstrap_servers=kafka_config["bootstrap.servers"],
         topic=topic,
@@ -55,9 +55,10 @@ def test_a_refused_record_before_the_last_fails_the_commit_and_nothing_shows(
     )
     sink = ExactlyOnceKafkaSink(config, f"test-{os.getpid()}")
     part = sink.build_part("sink", partition_name(0), None)
+    lower_limit(kafka_config, topic, 4096)
     too_large = os.urandom(6000).hex()
     batch = [record(0, too_large)] + [record(i, "small") for i in range(1, 50)]
-    with pytest.raises((DeliveryError, KafkaException)):
+    with pytest.raises((DeliveryError, KafkaException), match="dead_letter_topic"):
         part.write_batch([batch])
         part.snapshot()
     assert read_all(kafka_config, topic) == []

@@ -3,17 +3,17 @@
 A record the broker refuses inside a transaction (too large, invalid) puts the whole transaction
 in librdkafka's abortable error state: nothing of it may be committed. So the epoch's outgoing
 records are kept until its commit. On a refusal the transaction is aborted and the epoch is
-produced again in a new one, this time with a delivery report per record: records refused then
-become suspects; a suspect is next produced alone (a refusal can be its batch's, not its own) and,
-when refused alone, replaced by its dead letter, which then commits in the same transaction as the
-rest of the epoch. Each round either commits or learns about at least one record, and the rounds
-are bounded. The cost is memory for one epoch's records, and the rounds only when a record is
-refused.
+produced again in a new one: records refused become suspects; a suspect is next produced alone
+(a refusal can be its batch's, not its own) and, when refused alone, replaced by its dead
+letter, which then commits in the same transaction as the rest of the epoch. Each round either
+commits or learns about at least one record, and the rounds are bounded. The cost is memory
+for one epoch's records, and the rounds only when a record is refused.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -62,12 +62,11 @@ class EpochTransaction:
         self._items.extend(items)
         if self._failures:
             return  # this round is lost already; the commit's next round produces these
-        last = len(self._items) - 1
-        for index in range(first, last + 1):
-            # A report per record cost ~1 µs each; the last one (records of a partition are
-            # delivered in order) and dead letters report, any other failure shows at commit.
-            report = index == last or self._items[index].reason is not None
-            self._produce(index, report)
+        # A report per record (~1 µs each): a refused record must be named, and in librdkafka's
+        # abortable state the rest of the queue is not purged until the abort, so waiting for
+        # it would last the whole delivery timeout.
+        for index in range(first, len(self._items)):
+            self._produce(index, report=True)
         self._producer.poll(0)
 
     def _on_delivery(self, index: int) -> Report:
@@ -124,8 +123,12 @@ class EpochTransaction:
         return self._shaper.dead_letter(item.record, item.topic, error.name(), detail, size)
 
     def _flush(self) -> list[tuple[int | None, KafkaError]]:
-        remaining = self._producer.flush(self._timeout)
-        if remaining:
+        """Wait for every report, or for the first failure: after one, the rest never comes."""
+        deadline = time.monotonic() + self._timeout
+        remaining = self._producer.flush(0.5)
+        while remaining and not self._failures and time.monotonic() < deadline:
+            remaining = self._producer.flush(0.5)
+        if remaining and not self._failures:
             raise DeliveryError(
                 f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: {remaining} "
                 "records unconfirmed at commit (setting kafka.delivery_timeout); the flow stops,"
@@ -150,6 +153,8 @@ class EpochTransaction:
                     return self._committed()
             self._learn(failures)
             self._producer.abort_transaction(self._timeout)
+            self._producer.poll(0)
+            self._failures = []  # purge reports of the aborted round
             self._producer.begin_transaction()
             failures = self._replay()
         raise DeliveryError(
