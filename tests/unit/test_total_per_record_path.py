@@ -17,6 +17,8 @@ from confluent_kafka import Message
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.connectors.elasticsearch.sink import _ElasticsearchSinkPartition
 from logwax.connectors.files import formats
 from logwax.connectors.journald.entries import to_record as journald_record
 from logwax.connectors.k8s_events.events import to_record as event_record
@@ -166,6 +168,15 @@ def test_any_journal_entry_with_a_cursor_gives_a_record(entry: dict[str, Any], c
 )
 def test_kubernetes_events_never_raise(event: dict[str, Any]) -> None:
     ship(event_record("events", event))
+
+
+@settings(max_examples=100, deadline=None)
+@given(timestamp_ns=st.integers())
+def test_any_timestamp_names_an_elasticsearch_index(timestamp_ns: int) -> None:
+    sink = object.__new__(_ElasticsearchSinkPartition)
+    sink._config = ElasticsearchSinkConfig(hosts=["http://127.0.0.1:1"], index="logs-%Y.%m.%d")
+    sink._index_of_second = sink._index_name
+    assert sink._index_of(Record("s", "s", "e", timestamp_ns, "m", {})).startswith("logs-")
 
 
 def test_deep_json_is_not_json_rather_than_a_recursion_error() -> None:

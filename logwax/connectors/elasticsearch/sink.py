@@ -36,7 +36,7 @@ from logwax.core.metrics import (
     SINK_RETRIES,
 )
 from logwax.core.oversize import truncate_to_fit
-from logwax.core.record import Record, iso_timestamp
+from logwax.core.record import Record, clamp_ns, iso_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         return self._config.index_for(datetime.fromtimestamp(second, tz=UTC))
 
     def _index_of(self, record: Record) -> str:
-        return self._index_of_second(record.timestamp_ns // 1_000_000_000)
+        return self._index_of_second(clamp_ns(record.timestamp_ns) // 1_000_000_000)
 
     def _actions(self, records: list[Record]) -> Iterator[dict[str, Any]]:
         for record in records:
