@@ -14,6 +14,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from logwax.core import gctuning, shutdown
+from logwax.core.errors import logwax_cause
 from logwax.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,20 @@ def run_flow(
         process_id,
         recovery.directory if recovery.enabled else "off",
     )
-    cli_main(
-        flow,
-        workers_per_process=workers,
-        process_id=process_id,
-        addresses=addresses,
-        epoch_interval=recovery.snapshot_interval,
-        recovery_config=recovery_config,
-    )
+    try:
+        cli_main(
+            flow,
+            workers_per_process=workers,
+            process_id=process_id,
+            addresses=addresses,
+            epoch_interval=recovery.snapshot_interval,
+            recovery_config=recovery_config,
+        )
+    except Exception as exc:
+        # bytewax wraps our error in layers of its own; the one line that says what to do is
+        # ours, so it is logged (and raised) as the reason the flow stopped.
+        cause = logwax_cause(exc)
+        if cause is None:
+            raise
+        log.error("flow=%s stopped: %s", flow.flow_id, cause)
+        raise cause from None

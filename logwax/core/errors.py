@@ -19,3 +19,16 @@ class ConfigError(LogwaxError):
 
 class DeliveryError(LogwaxError):
     """A sink could not deliver records; raised so the flow stops and recovers instead of losing."""
+
+
+def logwax_cause(exc: BaseException, depth: int = 64) -> LogwaxError | None:
+    """The LogwaxError under bytewax's wrappers: it raises its own runtime error per layer,
+    chaining ours as a cause, so the message that says what to do is at the bottom."""
+    seen: BaseException | None = exc
+    for _ in range(depth):
+        if seen is None:
+            return None
+        if isinstance(seen, LogwaxError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -6,7 +6,9 @@ And the case users met first: one 1.2 MB line, default settings, at-least-once K
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -146,3 +148,36 @@ def test_one_line_of_1_2_mb_with_default_settings_ships_cut_and_the_rest_flows(
     assert len(documents) == 2000 and len(set(kafka_event_ids(kafka_config, topic))) == 2000
     assert len(big) == 1 and "truncated" in big[0]["tags"]
     assert max(len(m.value()) for m in messages) < 1_000_000
+
+
+def test_a_record_with_nowhere_to_go_stops_the_flow_with_one_line_naming_it(
+    tmp_path: Path,
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    new_topic: Callable[..., str],
+) -> None:
+    """No dead-letter topic, and a record the broker refuses (its limit lowered after the sink
+    read it): the flow must stop, and say which sink, which setting, which record."""
+    (tmp_path / "logs").mkdir()
+    topic = new_topic(1)
+    config = pipeline(tmp_path, servers, topic, "", exactly_once=False)
+    log = tmp_path / "logwax.log"
+    proc = start(config, tmp_path)
+    time.sleep(2)  # the sink partition reads its limits when the flow builds it
+    lower_limit(kafka_config, topic, 4096)
+    # Random bytes, so that compression cannot bring the record under the broker's limit.
+    blob = base64.b64encode(os.urandom(30_000)).decode()
+    (tmp_path / "logs" / "app.log").write_text(f"small\n{blob}\n")
+    assert proc.wait(timeout=120) == 1
+    text = log.read_text()
+    stopped = [line for line in text.splitlines() if "stopped:" in line]
+    assert len(stopped) == 1, text[-3000:]
+    for words in (
+        "sink=kafka",
+        "setting=kafka.dead_letter_topic",
+        "source=app",
+        "stream=",
+        "event_id=",
+        "size=",
+    ):
+        assert words in stopped[0], stopped[0]
