@@ -1,0 +1,120 @@
+"""Oversized entries from journald (MESSAGE at 0.9x, 0.99x, 1.01x and 10x a 64 KiB topic limit)
+through exactly-once Kafka with both policies, another unit's entries shipping alongside, the
+process SIGKILLed right after the commit of the first epoch and restarted: every journal entry
+ends exactly once in the topic or in the dead letters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from logwax.connectors.journald.entries import cursor_event_id
+from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
+from tests.integration.brokers import Brokers
+from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully, wait_for
+from tests.integration.journal_files import BOOT_ID, JOURNAL_REMOTE
+from tests.integration.kafka_helpers import read_all
+from tests.integration.oversize_helpers import LOWERED, lower_limit
+
+FACTORS = (0.9, 0.99, 1.01, 10.0)
+OTHER = 5_000
+
+
+def entry(i: int, unit: str, message: str) -> bytes:
+    return (
+        f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + i * 1000}\n__MONOTONIC_TIMESTAMP={i}\n"
+        f"_BOOT_ID={BOOT_ID}\n_SYSTEMD_UNIT={unit}\nPRIORITY=6\nMESSAGE={message}\n\n"
+    ).encode()
+
+
+def write_journal(journal: Path) -> None:
+    """app.service: big entries between small ones; other.service: many small ones, interleaved."""
+    journal.parent.mkdir(parents=True)
+    export = bytearray()
+    big = iter(FACTORS)
+    for i in range(OTHER):
+        export += entry(2 * i, "other.service", f"other {i}")
+        if i % 1000 == 500:
+            factor = next(big, None)
+            text = "m" * int(LOWERED * factor) if factor else f"app {i}"
+            export += entry(2 * i + 1, "app.service", text)
+    path = journal.parent / "in.export"
+    path.write_bytes(bytes(export))
+    subprocess.run([JOURNAL_REMOTE, "-o", str(journal), str(path)], check=True, capture_output=True)
+    path.unlink()
+
+
+def journal_ids(directory: Path) -> set[str]:
+    out = subprocess.run(
+        ["journalctl", f"--directory={directory}", "-o", "json", "--no-pager"],
+        capture_output=True,
+        check=True,
+    ).stdout.splitlines()
+    return {cursor_event_id(json.loads(line)["__CURSOR"]) for line in out}
+
+
+@pytest.mark.parametrize("policy", ["truncate", "dead_letter"])
+def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
+    tmp_path: Path,
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    new_topic: Callable[..., str],
+    policy: str,
+) -> None:
+    journal = tmp_path / "journal" / "system.journal"
+    write_journal(journal)
+    expected = journal_ids(journal.parent)
+    assert len(expected) == OTHER + 5
+    topic, dead = new_topic(2), new_topic(1)
+    lower_limit(kafka_config, topic)
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "journal_oversize",
+                "sources": [{"type": "journald", "name": "node", "directory": str(journal.parent)}],
+                "kafka": {
+                    "bootstrap_servers": servers.kafka_bootstrap,
+                    "topic": topic,
+                    "exactly_once": True,
+                    "dead_letter_topic": dead,
+                    "oversize": policy,
+                },
+                "batch": {"max_records": 200, "max_latency": "200ms"},
+                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
+            }
+        )
+    )
+    log = tmp_path / "logwax.log"
+    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
+    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
+    proc = start(config, tmp_path)
+
+    def complete() -> bool:
+        found = kafka_event_ids(kafka_config, topic) + kafka_event_ids(kafka_config, dead)
+        return len(found) >= len(expected)
+
+    wait_for("every entry", complete, proc, log, timeout=180)
+    time.sleep(2)
+    stop_gracefully(proc, log)
+
+    shipped, letters = kafka_event_ids(kafka_config, topic), kafka_event_ids(kafka_config, dead)
+    assert set(shipped) | set(letters) == expected
+    assert not set(shipped) & set(letters)
+    assert set(shipped.values()) | set(letters.values()) == {1}
+    documents = [json.loads(m.value()) for m in read_all(kafka_config, topic)]
+    cut = [d for d in documents if "truncated" in d.get("tags", [])]
+    whole = [d for d in documents if d["message"].startswith("mmm") and d not in cut]
+    if policy == "truncate":
+        assert not letters and len(cut) == 2 and len(whole) == 2
+        assert all(d["logwax"]["original_size"] > LOWERED for d in cut)
+    else:
+        assert len(letters) == 2 and not cut and len(whole) == 2
+    print(f"{policy}: {len(shipped)} in the topic, {len(letters)} dead letters")
