@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from logwax.core import jsoncodec
 from logwax.core.record import Record, json_text, with_tags
 
 # Each attempt cuts what the last was over by, plus this: escapes make encoded text longer
@@ -35,11 +36,18 @@ def mark_truncated(record: Record, message: str, original_size: int) -> Record:
 def truncate_to_fit(
     record: Record, size: int, limit: int, size_of: Callable[[Record], int]
 ) -> Record | None:
-    """The record with its message cut so ``size_of`` is within ``limit``, or None."""
+    """The record with its message cut so ``size_of`` is within ``limit``, or None.
+
+    What is over is counted in encoded bytes; the cut is in UTF-8 bytes, scaled by how much the
+    message grows when encoded (control characters grow sixfold), so escapes do not make it
+    cut everything.
+    """
     encoded = record.message.encode("utf-8", "surrogatepass")
     over = size - limit
     for _ in range(ATTEMPTS):
-        keep = max(len(encoded) - over - SLACK, 0)
+        text = encoded.decode("utf-8", "ignore")
+        grown = max(len(jsoncodec.dumps(text)) - 2, 1) / max(len(encoded), 1)
+        keep = max(int((len(encoded) * grown - over - SLACK) / grown), 0)
         encoded = encoded[:keep]
         candidate = mark_truncated(record, encoded.decode("utf-8", "ignore"), size)
         now = size_of(candidate)
