@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
 from logwax.connectors.kafka.limits import record_size
 from logwax.core.record import Record
+from tests.integration.flow_runs import kafka_event_ids, wait_for
 from tests.integration.kafka_helpers import read_all
 
 LOWERED = 64 * 1024
@@ -62,3 +66,36 @@ def by_event_id(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         assert event_id not in out, f"{event_id} twice"
         out[event_id] = doc
     return out
+
+
+def wait_split(
+    proc: subprocess.Popen[bytes],
+    log: Path,
+    kafka_config: dict[str, Any],
+    topics: tuple[str, str],
+    total: int,
+) -> None:
+    """Wait until the topic and its dead-letter topic together hold ``total`` records, then a
+    moment more: a duplicate would come after the last expected record."""
+
+    def complete() -> bool:
+        return sum(len(kafka_event_ids(kafka_config, t)) for t in topics) >= total
+
+    wait_for(f"{total} records in {topics}", complete, proc, log, timeout=180, poll=1)
+    time.sleep(2)
+
+
+def assert_split_exactly_once(
+    kafka_config: dict[str, Any], topics: tuple[str, str], expected: set[str]
+) -> tuple[Counter[str], Counter[str]]:
+    """Every expected id once in the topic or in the dead letters, never both, never neither."""
+    shipped, letters = (kafka_event_ids(kafka_config, t) for t in topics)
+    found = set(shipped) | set(letters)
+    assert found == expected, (
+        f"missing {sorted(expected - found)[:5]}, extra {sorted(found - expected)[:5]}"
+    )
+    both = set(shipped) & set(letters)
+    assert not both, f"in both the topic and the dead letters: {sorted(both)[:5]}"
+    twice = [i for i, n in (shipped + letters).items() if n > 1]
+    assert not twice, f"more than once: {twice[:5]}"
+    return shipped, letters

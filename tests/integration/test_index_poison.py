@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch, helpers
 
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_for
+from tests.integration.pipelines import es_sink, write_pipeline
 
 POISON: list[tuple[bytes, bytes]] = [
     (b"epoch-ms", json.dumps({"message": "epoch ms", "@timestamp": 1764000000123}).encode()),
@@ -51,22 +51,14 @@ def test_each_poison_record_is_indexed_tagged_and_the_records_around_it_too(
 ) -> None:
     topic, prefix = new_topic(1), new_index_prefix()
     feed(kafka_config, topic)
-    config = tmp_path / "index.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "poison",
-                "flow": "index",
-                "kafka_input": {"bootstrap_servers": servers.kafka_bootstrap, "topics": [topic]},
-                "transforms": [{"parse_json": "message", "target": "parsed"}],
-                "elasticsearch": {
-                    "hosts": [servers.elasticsearch_url],
-                    "index": f"{prefix}-%Y",
-                    "dead_letter_index": f"{prefix}dead",
-                },
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
-            }
-        )
+    config = write_pipeline(
+        tmp_path,
+        "poison",
+        snapshot_interval="500ms",
+        flow="index",
+        kafka_input={"bootstrap_servers": servers.kafka_bootstrap, "topics": [topic]},
+        transforms=[{"parse_json": "message", "target": "parsed"}],
+        elasticsearch=es_sink(servers, prefix, dead_letter_index=f"{prefix}dead"),
     )
     total = 3 * len(POISON)
     proc = start(config, tmp_path)

@@ -6,7 +6,6 @@ exactly once in the topic or the dead letters."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,15 @@ import pytest
 
 from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers, Cluster
-from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully, wait_for
+from tests.integration.flow_runs import start, stop_gracefully
 from tests.integration.kafka_helpers import read_all
 from tests.integration.kube_helpers import core_api, create_event
-from tests.integration.oversize_helpers import LOWERED, lower_limit
+from tests.integration.oversize_helpers import (
+    LOWERED,
+    assert_split_exactly_once,
+    lower_limit,
+    wait_split,
+)
 from tests.integration.pipelines import kafka_sink, write_pipeline
 
 FACTORS = (0.9, 0.99, 1.01, 10.0)
@@ -71,18 +75,10 @@ def test_events_over_the_limit_survive_a_sigkill_exactly_once(
     expected = {f"{e.metadata.uid}:{e.metadata.resource_version}" for e in listed}
     assert len(expected) == NORMAL + len(FACTORS)
 
-    def complete() -> bool:
-        found = kafka_event_ids(kafka_config, topic) + kafka_event_ids(kafka_config, dead)
-        return len(found) >= len(expected)
-
-    wait_for("every event", complete, proc, log, timeout=180)
-    time.sleep(2)
+    wait_split(proc, log, kafka_config, (topic, dead), len(expected))
     stop_gracefully(proc, log)
 
-    shipped, letters = kafka_event_ids(kafka_config, topic), kafka_event_ids(kafka_config, dead)
-    assert set(shipped) | set(letters) == expected
-    assert not set(shipped) & set(letters)
-    assert set(shipped.values()) | set(letters.values()) == {1}
+    shipped, letters = assert_split_exactly_once(kafka_config, (topic, dead), expected)
     documents = [json.loads(m.value()) for m in read_all(kafka_config, topic)]
     cut = [d for d in documents if "truncated" in d.get("tags", [])]
     # An Event's record carries ~700 bytes of Kubernetes fields besides its message, so the

@@ -10,13 +10,11 @@ import base64
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
@@ -28,7 +26,8 @@ from tests.integration.flow_runs import (
     wait_for,
 )
 from tests.integration.kafka_helpers import read_all
-from tests.integration.oversize_helpers import LOWERED, lower_limit
+from tests.integration.oversize_helpers import LOWERED, lower_limit, wait_split
+from tests.integration.pipelines import files_source, kafka_sink, write_pipeline
 
 OTHER_LINES = 30_000
 BIG = {100: 2 * LOWERED, 200: int(LOWERED * 1.01), 300: 10 * LOWERED}
@@ -45,36 +44,20 @@ def write_logs(directory: Path) -> None:
 
 
 def pipeline(tmp_path: Path, servers: Brokers, topic: str, dead: str, exactly_once: bool) -> Path:
-    config = tmp_path / "pipeline.yaml"
-    kafka: dict[str, Any] = {
-        "bootstrap_servers": servers.kafka_bootstrap,
-        "topic": topic,
-        "exactly_once": exactly_once,
-    }
+    """Files → Kafka; with ``dead``, lines up to 4 MiB reach the sink and go there when over."""
+    kafka = kafka_sink(servers, topic, exactly_once=exactly_once)
+    source = files_source(tmp_path, include=[f"{tmp_path}/logs/*"])
     if dead:
         kafka.update(dead_letter_topic=dead, oversize="dead_letter")
-    source: dict[str, Any] = {"type": "files", "name": "app", "include": [f"{tmp_path}/logs/*"]}
-    if dead:
         source["max_line_bytes"] = "4MiB"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "oversize",
-                "sources": [source],
-                "kafka": kafka,
-                "batch": {"max_records": 500, "max_latency": "200ms"},
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
-            }
-        )
+    return write_pipeline(
+        tmp_path,
+        "oversize",
+        snapshot_interval="500ms",
+        sources=[source],
+        kafka=kafka,
+        batch={"max_records": 500, "max_latency": "200ms"},
     )
-    return config
-
-
-def lines_of(
-    kafka_config: dict[str, Any], topic: str, dead: str
-) -> tuple[Counter[str], Counter[str]]:
-    """Event ids in the topic and in the dead letters, read_committed."""
-    return kafka_event_ids(kafka_config, topic), kafka_event_ids(kafka_config, dead)
 
 
 def test_sigkill_after_the_commit_holding_oversized_lines_keeps_each_line_exactly_once(
@@ -94,18 +77,12 @@ def test_sigkill_after_the_commit_holding_oversized_lines_keeps_each_line_exactl
     # records around them are committed, bytewax never stored the epoch; all are replayed.
     proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
     assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
-    after_kill = sum(lines_of(kafka_config, topic, dead)[0].values())
+    after_kill = sum(kafka_event_ids(kafka_config, topic).values())
     proc, delays = kill_at_random_moments(config, tmp_path, kills=3, seed=2026112821)
-
-    def complete() -> bool:
-        shipped, letters = lines_of(kafka_config, topic, dead)
-        return sum(shipped.values()) + sum(letters.values()) >= total
-
-    wait_for("every line", complete, proc, log, timeout=180)
-    time.sleep(2)  # a duplicate would come after the last expected record
+    wait_split(proc, log, kafka_config, (topic, dead), total)
     stop_gracefully(proc, log)
 
-    shipped, letters = lines_of(kafka_config, topic, dead)
+    shipped, letters = kafka_event_ids(kafka_config, topic), kafka_event_ids(kafka_config, dead)
     print(f"committed at the first kill: {after_kill}; random kills after {delays} s")
     assert len(letters) == len(BIG) and set(letters.values()) == {1}
     assert set(shipped.values()) == {1}, [k for k, n in shipped.items() if n > 1][:5]

@@ -7,21 +7,25 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from logwax.connectors.journald.entries import cursor_event_id
 from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully, wait_for
+from tests.integration.flow_runs import start, stop_gracefully
 from tests.integration.journal_files import BOOT_ID, JOURNAL_REMOTE
 from tests.integration.kafka_helpers import read_all
-from tests.integration.oversize_helpers import LOWERED, lower_limit
+from tests.integration.oversize_helpers import (
+    LOWERED,
+    assert_split_exactly_once,
+    lower_limit,
+    wait_split,
+)
+from tests.integration.pipelines import kafka_sink, write_pipeline
 
 FACTORS = (0.9, 0.99, 1.01, 10.0)
 OTHER = 5_000
@@ -74,41 +78,25 @@ def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
     assert len(expected) == OTHER + 5
     topic, dead = new_topic(2), new_topic(1)
     lower_limit(kafka_config, topic)
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "journal_oversize",
-                "sources": [{"type": "journald", "name": "node", "directory": str(journal.parent)}],
-                "kafka": {
-                    "bootstrap_servers": servers.kafka_bootstrap,
-                    "topic": topic,
-                    "exactly_once": True,
-                    "dead_letter_topic": dead,
-                    "oversize": policy,
-                },
-                "batch": {"max_records": 200, "max_latency": "200ms"},
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "500ms"},
-            }
-        )
+    config = write_pipeline(
+        tmp_path,
+        "journal_oversize",
+        snapshot_interval="500ms",
+        sources=[{"type": "journald", "name": "node", "directory": str(journal.parent)}],
+        kafka=kafka_sink(
+            servers, topic, exactly_once=True, dead_letter_topic=dead, oversize=policy
+        ),
+        batch={"max_records": 200, "max_latency": "200ms"},
     )
     log = tmp_path / "logwax.log"
     proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
     assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
     proc = start(config, tmp_path)
 
-    def complete() -> bool:
-        found = kafka_event_ids(kafka_config, topic) + kafka_event_ids(kafka_config, dead)
-        return len(found) >= len(expected)
-
-    wait_for("every entry", complete, proc, log, timeout=180)
-    time.sleep(2)
+    wait_split(proc, log, kafka_config, (topic, dead), len(expected))
     stop_gracefully(proc, log)
 
-    shipped, letters = kafka_event_ids(kafka_config, topic), kafka_event_ids(kafka_config, dead)
-    assert set(shipped) | set(letters) == expected
-    assert not set(shipped) & set(letters)
-    assert set(shipped.values()) | set(letters.values()) == {1}
+    shipped, letters = assert_split_exactly_once(kafka_config, (topic, dead), expected)
     documents = [json.loads(m.value()) for m in read_all(kafka_config, topic)]
     cut = [d for d in documents if "truncated" in d.get("tags", [])]
     whole = [d for d in documents if d["message"].startswith("mmm") and d not in cut]

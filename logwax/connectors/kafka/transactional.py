@@ -124,6 +124,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         )
         self._skip, _end = committed_event_ids(client, config.topic, partition, resume_from(resume))
         self._dead_partition: int | None = None
+        dead_from = self._dead_next
         if config.dead_letter_topic is not None:
             dead_parts = _partitions(config, config.dead_letter_topic)
             self._dead_partition = dead_parts[partition % len(dead_parts)]
@@ -131,11 +132,12 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
                 client,
                 config.dead_letter_topic,
                 self._dead_partition,
-                self._dead_next or 0,
+                dead_from or 0,
                 only=(DEAD_LETTER_OF, owner),
             )
             self._skip |= found
-        self._readback_from: SinkState = (self._next_offset, self._dead_next)
+        # Where a crash during the replay must read back from again: where this read began.
+        self._readback_from: SinkState = (self._next_offset, dead_from)
         self._replay_snapshots = 0
         if self._skip:
             log.info(
