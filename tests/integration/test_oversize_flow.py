@@ -78,6 +78,9 @@ def test_sigkill_after_the_commit_holding_oversized_lines_keeps_each_line_exactl
     proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
     assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
     after_kill = sum(kafka_event_ids(kafka_config, topic).values())
+    # And once more right after the first commit of the restarted run, while it replays.
+    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
+    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
     proc, delays = kill_at_random_moments(config, tmp_path, kills=3, seed=2026112821)
     wait_split(proc, log, kafka_config, (topic, dead), total)
     stop_gracefully(proc, log)
