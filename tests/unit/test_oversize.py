@@ -28,8 +28,17 @@ def test_the_cut_fits_keeps_fields_and_says_what_it_did(text: str) -> None:
     assert text.startswith(cut.message) and cut.message
 
 
-def test_fields_alone_over_the_limit_cannot_be_cut() -> None:
-    record = Record("s", "st", "e", 0, "m", {"big": "f" * 5000})
+def test_a_field_longer_than_the_message_is_the_one_cut() -> None:
+    record = Record("s", "st", "e", 0, "short message", {"a": {"big": ["f" * 5000]}, "b": "k"})
+    cut = truncate_to_fit(record, size_of(record), 1000, size_of)
+    assert cut is not None and size_of(cut) <= 1000
+    assert cut.message == "short message" and cut.fields["b"] == "k"
+    assert cut.fields["a"]["big"][0].startswith("fff") and "truncated" in cut.fields["tags"]
+    assert record.fields["a"]["big"][0] == "f" * 5000  # the original is not changed
+
+
+def test_a_record_of_many_small_fields_cannot_be_cut() -> None:
+    record = Record("s", "st", "e", 0, "m", {f"k{i}": i for i in range(500)})
     assert truncate_to_fit(record, size_of(record), 1000, size_of) is None
 
 
