@@ -118,9 +118,7 @@ class EpochTransaction:
                 f"sink={self._name} setting=kafka.dead_letter_topic {item.topic} refused the "
                 f"dead letter of {who(item.record, len(item.value))}: {error.str()}"
             )
-        detail = f"{error.str()} from the broker for topic {item.topic}"
-        size = len(item.value)
-        return self._shaper.dead_letter(item.record, item.topic, error.name(), detail, size)
+        return self._shaper.refused(item, error)
 
     def _flush(self) -> list[tuple[int | None, KafkaError]]:
         """Wait for every report, or for the first failure: after one, the rest never comes."""

@@ -75,6 +75,11 @@ class SizeLimits:
             self._topics.update(topic_limits(self._client, [topic]))
         return min(self.producer, self._topics[topic])
 
+    def refresh(self, topic: str) -> None:
+        """Read ``topic``'s limit again: the broker refused a record sized to fit, so it was
+        lowered while we ran; records from now on are sized against the new one."""
+        self._topics.update(topic_limits(self._client, [topic]))
+
     def batch_size(self, configured: int | None) -> int:
         """``batch.size`` that keeps every batch acceptable to every topic known at start."""
         smallest = min([self.producer, *self._topics.values()])

@@ -112,6 +112,17 @@ class Shaper:
         detail = f"record of {size} bytes over the limit ({self._limits.describe(topic)})"
         return self.dead_letter(record, topic, reason, detail, size)
 
+    def refused(self, item: Outgoing, error: KafkaError) -> Outgoing:
+        """The dead letter of a record the broker refused; a size refusal means the topic's
+        limit changed, so it is read again before more records are shaped."""
+        if (
+            error.code() == KafkaError.MSG_SIZE_TOO_LARGE
+            and item.topic != self._config.dead_letter_topic
+        ):
+            self._limits.refresh(item.topic)
+        detail = f"{error.str()} from the broker for topic {item.topic}"
+        return self.dead_letter(item.record, item.topic, error.name(), detail, len(item.value))
+
     def dead_letter(
         self, record: Record, topic: str, reason: str, detail: str, size: int
     ) -> Outgoing:

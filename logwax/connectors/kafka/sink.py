@@ -70,8 +70,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         # once more, and only a record refused alone is dead-lettered.
         for item, error in self._send_each([item for item, _ in refused]):
             size = len(item.value)
-            detail = f"{error.str()} from the broker for topic {item.topic}"
-            dead = self._shaper.dead_letter(item.record, item.topic, error.name(), detail, size)
+            dead = self._shaper.refused(item, error)
             for again, still in self._send_each([dead]):
                 SINK_ERRORS.labels(self._sink_name, still.name()).inc()
                 raise DeliveryError(
