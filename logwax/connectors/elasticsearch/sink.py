@@ -123,9 +123,10 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             if self._config.max_retries is not None and attempt > self._config.max_retries:
                 SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
                 raise DeliveryError(
-                    f"Elasticsearch: {len(pending)} records still refused after"
-                    f" {self._config.max_retries} retries; the flow stops so that recovery"
-                    " replays them"
+                    f"sink={self._sink_name} setting=elasticsearch.max_retries: {len(pending)}"
+                    f" records still refused after {self._config.max_retries} retries (first:"
+                    f" {who(pending[0], _source_size(pending[0]))}); the flow stops so that"
+                    " recovery replays them"
                 )
             SINK_RETRIES.labels(self._sink_name).inc(len(pending))
             observability.sink_failed(self._sink_name, f"{len(pending)} records refused (429/5xx)")
@@ -188,9 +189,11 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         first = rejected[0][1].get("error")
         if index is None:
             SINK_ERRORS.labels(self._sink_name, "rejected").inc(len(rejected))
+            record = rejected[0][0]
             raise DeliveryError(
-                f"Elasticsearch rejected {len(rejected)} documents and no "
-                f"dead_letter_index is set; first: {first}"
+                f"sink={self._sink_name} setting=elasticsearch.dead_letter_index is not set and "
+                f"Elasticsearch rejected {len(rejected)} documents; first: "
+                f"{who(record, _source_size(record))} reason: {first}"
             )
         actions = [
             {
@@ -206,7 +209,10 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         ):
             status = int(result["create"].get("status", 500))
             if not ok and status != 409:
-                raise DeliveryError(f"dead-letter index {index} refused a document: {result}")
+                raise DeliveryError(
+                    f"sink={self._sink_name} setting=elasticsearch.dead_letter_index {index}"
+                    f" refused a dead letter: {result}"
+                )
         for _record, item in rejected:
             reason = str((item.get("error") or {}).get("type", "unknown"))
             DEAD_LETTERED.labels(self._sink_name, reason).inc()

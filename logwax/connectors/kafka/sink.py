@@ -77,7 +77,8 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                     f"sink={self._sink_name} setting=kafka.dead_letter_topic {again.topic} "
                     f"refused the dead letter of {who(item.record, size)}: {still.str()}"
                 )
-        SINK_RECORDS.labels(self._sink_name).inc(len(outgoing))
+        delivered = len(outgoing) - len(refused) - sum(1 for i in outgoing if i.reason)
+        SINK_RECORDS.labels(self._sink_name).inc(delivered)
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
     def _send(self, outgoing: list[Outgoing]) -> list[tuple[Outgoing, KafkaError]]:
