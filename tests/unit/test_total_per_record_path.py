@@ -10,6 +10,8 @@ examples so they run every time.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.sink import _ElasticsearchSinkPartition
 from logwax.connectors.files import formats
+from logwax.connectors.files.tail import TailedFile
 from logwax.connectors.journald.entries import to_record as journald_record
 from logwax.connectors.k8s_events.events import to_record as event_record
 from logwax.connectors.kafka.decode import decode
@@ -87,7 +90,7 @@ HEADERS = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.binary(max_size=200) | DOCUMENTS.map(encode), headers=HEADERS)
 @example(value=DEEP, headers=[("event_id", b"\xff\xfe")])
 @example(value=encode({"@timestamp": 1764000000123, "message": "ms"}), headers=[])
@@ -100,14 +103,14 @@ def test_kafka_decoding_and_rules_never_raise(
     ship(decode(message(value, headers)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(document=DOCUMENTS, stamp=TIMESTAMPS)
 def test_any_timestamp_value_decodes(document: dict[str, Any], stamp: Any) -> None:
     document["@timestamp"] = stamp
     ship(decode(message(encode(document), [])))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(text=st.text() | DOCUMENTS.map(lambda d: json.dumps(d)), offset=st.integers(0, 2**40))
 @example(text=DEEP.decode(), offset=0)
 def test_files_formats_never_raise(text: str, offset: int) -> None:
@@ -116,7 +119,27 @@ def test_files_formats_never_raise(text: str, offset: int) -> None:
         ship(Record("files", "s", "e", entry.timestamp_ns or 0, entry.text, entry.fields or {}))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
+@given(content=st.binary(max_size=3000), max_line=st.integers(1024, 2048))
+@example(content=b"\xff\xfe\r\n" + b"x" * 5000 + b'\n{"log":null}\n', max_line=1024)
+def test_file_bytes_never_raise(content: bytes, max_line: int) -> None:
+    """Any bytes in a file: lines come out (cut at ``max_line_bytes``) and every format parses."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "app.log"
+        path.write_bytes(content)
+        tailed = TailedFile.open("f", path, 0, max_line)
+        try:
+            lines = tailed.read_lines(10_000)
+        finally:
+            tailed.close()
+    assert all(len(line.text.encode()) <= max_line * 3 for line in lines)
+    for line in lines:
+        for parse in formats.PARSERS.values():
+            entry = parse(line.offset, line.text)
+            ship(Record("files", "s", "e", entry.timestamp_ns or 0, entry.text, entry.fields or {}))
+
+
+@settings(max_examples=100, deadline=None)
 @given(
     entry=st.dictionaries(
         st.sampled_from(
@@ -140,14 +163,14 @@ def test_journald_entries_never_raise(entry: Any) -> None:
     ship(record)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(entry=st.dictionaries(st.text(max_size=8), JSON, max_size=6), cursor=st.text())
 def test_any_journal_entry_with_a_cursor_gives_a_record(entry: dict[str, Any], cursor: str) -> None:
     entry["__CURSOR"] = cursor
     ship(journald_record("journal", json.dumps(entry).encode()))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     event=DOCUMENTS
     | st.dictionaries(
