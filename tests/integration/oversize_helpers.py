@@ -85,6 +85,17 @@ def wait_split(
     time.sleep(2)
 
 
+def where(kafka_config: dict[str, Any], topics: tuple[str, str], ids: list[str]) -> list[str]:
+    """Topic, partition and offset of each copy of ``ids``: what a duplicate's cause shows in."""
+    found = []
+    for topic in topics:
+        for message in read_all(kafka_config, topic):
+            event_id = dict(message.headers() or []).get("event_id", b"").decode()
+            if event_id in ids:
+                found.append(f"{event_id}@{topic}[{message.partition()}]:{message.offset()}")
+    return found
+
+
 def assert_split_exactly_once(
     kafka_config: dict[str, Any], topics: tuple[str, str], expected: set[str]
 ) -> tuple[Counter[str], Counter[str]]:
@@ -97,5 +108,5 @@ def assert_split_exactly_once(
     both = set(shipped) & set(letters)
     assert not both, f"in both the topic and the dead letters: {sorted(both)[:5]}"
     twice = [i for i, n in (shipped + letters).items() if n > 1]
-    assert not twice, f"more than once: {twice[:5]}"
+    assert not twice, f"more than once: {twice[:5]}; where: {where(kafka_config, topics, twice)}"
     return shipped, letters
