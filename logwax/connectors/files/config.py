@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, field_validator
 
+from logwax.connectors.k8s_metadata import KubernetesMetadataConfig
 from logwax.core.units import Duration
 
 
@@ -64,4 +65,7 @@ class FilesSourceConfig(BaseModel):
     batch_lines: int = Field(1000, ge=1, description="most lines handed on per poll")
     rate_limit: float | None = Field(
         None, gt=0, description="most records per second this source hands on (None: no limit)"
+    )
+    kubernetes_metadata: KubernetesMetadataConfig | None = Field(
+        None, description="add pod, workload and namespace metadata to container log lines"
     )

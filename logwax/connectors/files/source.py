@@ -21,6 +21,7 @@ from logwax.connectors.files.formats import PARSERS, Entry
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields
 from logwax.connectors.files.rotated import find_rotated
 from logwax.connectors.files.tail import TailedFile
+from logwax.connectors.k8s_metadata import Enricher
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -68,6 +69,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._next_scan = 0.0
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
+        metadata = config.kubernetes_metadata
+        self._kube = Enricher.start(metadata, config.name) if metadata is not None else None
 
     # -- discovery -------------------------------------------------------------------------
     def _matches(self) -> list[Path]:
@@ -217,6 +220,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         for fingerprint, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break
+            if self._kube is not None and not self._kube.ready(reader.metadata, now):
+                continue  # its pod is not cached yet: held at most metadata_wait
             records.extend(self._read(fingerprint, reader, budget - len(records), now))
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
@@ -301,13 +306,23 @@ class _FilesPartition(SourcePartition[FilesState]):
         building a record.
         """
         where, read_ns = {"path": str(reader.tailed.path)}, time.time_ns()
-        return [self._record(reader, e, where, read_ns) for e in entries]
+        meta = reader.metadata
+        if self._kube is not None and entries:
+            meta = self._kube.fields(meta, len(entries))
+        return [self._record(reader, e, where, read_ns, meta) for e in entries]
 
-    def _record(self, reader: _Reader, entry: Entry, where: dict[str, str], read_ns: int) -> Record:
+    def _record(
+        self,
+        reader: _Reader,
+        entry: Entry,
+        where: dict[str, str],
+        read_ns: int,
+        meta: dict[str, Any],
+    ) -> Record:
         tailed = reader.tailed
         fields: dict[str, Any] = {"log": {"file": where, "offset": entry.offset}}
-        if reader.metadata:
-            fields.update(reader.metadata)
+        if meta:
+            fields.update(meta)
         if entry.fields:
             fields.update(entry.fields)
         if entry.tags:
@@ -338,6 +353,8 @@ class _FilesPartition(SourcePartition[FilesState]):
     def close(self) -> None:
         for fingerprint in list(self._readers):
             self._close(fingerprint, "source closed")
+        if self._kube is not None:
+            self._kube.close()
 
 
 class FilesSource(FixedPartitionedSource[Record, FilesState]):

@@ -1,0 +1,169 @@
+"""List, then watch, one kind of object in a background thread, keeping a local copy current.
+
+The reading path of the files source only looks at the copy, so it never waits on the API. The
+watch resumes from the last resourceVersion seen (bookmarks included), so a watch the server ends
+after its timeout costs no re-list. When that version fell out of the server's history (410
+Gone), the whole set is listed again, in pages so a node with thousands of pods never holds one
+huge response. Every restart is counted by reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
+from urllib3.exceptions import HTTPError
+
+from logwax.core.metrics import K8S_METADATA_WATCH_RESTARTS
+
+log = logging.getLogger(__name__)
+PAGE = 500
+
+
+class Store(Protocol):
+    """What a reflector keeps current."""
+
+    def replace(self, objects: list[dict[str, Any]]) -> None:
+        """The full set after a (re)list; objects not in it are gone."""
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
+        """One watch change: ADDED, MODIFIED or DELETED."""
+
+
+class Reflector:
+    """One resource (``resource`` names it in logs and metrics), one daemon thread."""
+
+    def __init__(
+        self,
+        resource: str,
+        list_function: Callable[..., Any],
+        kwargs: dict[str, Any],
+        store: Store,
+        watch_timeout_s: float,
+        backoff_max_s: float,
+    ) -> None:
+        self.resource = resource
+        self.synced = threading.Event()
+        self._list_function = list_function
+        self._kwargs = kwargs
+        self._store = store
+        self._timeout = max(1, int(watch_timeout_s))
+        self._backoff_max = backoff_max_s
+        self._backoff = 0.5
+        self._stopped = threading.Event()
+        self._response: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"k8s-{resource}")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the thread; a watch blocked in a read is woken by shutting its socket down.
+
+        Closing the response from here would wait for the TLS lock the reading thread holds,
+        which is what the official client's own ``Watch.stop`` works around the same way.
+        """
+        self._stopped.set()
+        connection = getattr(self._response, "connection", None)
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        version: str | None = None
+        while not self._stopped.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                version = self._watch(version)
+                self._restarted("expired")
+                self._backoff = 0.5
+            except ApiException as exc:
+                if exc.status == 410:
+                    self._restarted("gone")
+                    log.info("resource=%s version %s gone; listing again", self.resource, version)
+                    version = None
+                else:
+                    self._failed("api_error", exc)
+            except (HTTPError, OSError, ValueError, KeyError) as exc:
+                self._failed("connection", exc)
+
+    def _restarted(self, reason: str) -> None:
+        K8S_METADATA_WATCH_RESTARTS.labels(self.resource, reason).inc()
+
+    def _failed(self, reason: str, exc: Exception) -> None:
+        if self._stopped.is_set():
+            return
+        self._restarted(reason)
+        log.warning(
+            "resource=%s list/watch failed (%s): %s; retrying in %.1fs",
+            self.resource,
+            reason,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            self._backoff,
+        )
+        self._stopped.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self._backoff_max)
+
+    def _list(self) -> str:
+        """Every object, in pages; returns the version to watch from."""
+        objects: list[dict[str, Any]] = []
+        token: str | None = None
+        version = ""
+        for _page in range(100_000):  # bounded: 50 million objects is past any node
+            kwargs: dict[str, Any] = {"limit": PAGE, **self._kwargs}
+            if token:
+                kwargs["_continue"] = token
+            response = self._list_function(
+                _preload_content=False, _request_timeout=(5, 60), **kwargs
+            )
+            listed = json.loads(response.data)
+            objects.extend(listed.get("items") or [])
+            version = listed["metadata"].get("resourceVersion") or version
+            token = listed["metadata"].get("continue")
+            if not token:
+                break
+        self._store.replace(objects)
+        self.synced.set()
+        log.info("resource=%s listed %d at version %s", self.resource, len(objects), version)
+        return version
+
+    def _watch(self, version: str) -> str:
+        """Follow changes from ``version`` until the server ends the watch; returns the last."""
+        response = self._list_function(
+            watch=True,
+            resource_version=version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=self._timeout,
+            _preload_content=False,
+            _request_timeout=(5, self._timeout + 30),
+            **self._kwargs,
+        )
+        self._response = response
+        try:
+            for line in iter_resp_lines(response):
+                if self._stopped.is_set():
+                    break
+                if not line or line.isspace():
+                    continue
+                change = json.loads(line)
+                kind, obj = change.get("type"), change.get("object") or {}
+                if kind == "ERROR":
+                    raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                version = obj["metadata"].get("resourceVersion") or version
+                if kind in ("ADDED", "MODIFIED", "DELETED"):
+                    self._store.apply(kind, obj)
+        finally:
+            self._response = None
+            response.close()
+            response.release_conn()
+        return version
