@@ -60,19 +60,19 @@ OVERSIZED = Counter(
     ["sink", "action"],
 )
 K8S_METADATA_CACHED = Gauge(
-    "logwax_k8s_metadata_cached",
+    "logwax_kubernetes_metadata_cached",
     "Objects the Kubernetes metadata cache holds: pods, deleted_pods (kept for late lines), "
     "namespaces, owners",
     ["kind"],
 )
 K8S_METADATA_LOOKUPS = Counter(
-    "logwax_k8s_metadata_lookups",
+    "logwax_kubernetes_metadata_lookups",
     "Container log lines by the metadata they got: hit (from the cache), miss (path only, "
     "flagged); waited counts files held back for a pod not yet cached",
     ["source", "result"],
 )
 K8S_METADATA_WATCH_RESTARTS = Counter(
-    "logwax_k8s_metadata_watch_restarts",
+    "logwax_kubernetes_metadata_watch_restarts",
     "Kubernetes metadata watches started again: expired (normal), gone (410, re-listed), "
     "connection or api_error (retried with backoff)",
     ["resource", "reason"],

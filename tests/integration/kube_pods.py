@@ -265,8 +265,8 @@ def wait_for(what: str, check: Callable[[], bool], timeout: float = 20.0) -> flo
 
 
 def lookups(source: str, result: str) -> float:
-    """``logwax_k8s_metadata_lookups_total`` of one source and result, as scraped."""
+    """``logwax_kubernetes_metadata_lookups_total`` of one source and result, as scraped."""
     value = REGISTRY.get_sample_value(
-        "logwax_k8s_metadata_lookups_total", {"source": source, "result": result}
+        "logwax_kubernetes_metadata_lookups_total", {"source": source, "result": result}
     )
     return value or 0.0

@@ -37,9 +37,25 @@ def test_the_three_jobs_are_rendered_with_their_parts(rendered: list[dict[str, A
     assert kinds["DaemonSet"] == kinds["StatefulSet"] == kinds["Deployment"] == 1
     assert kinds["ServiceAccount"] == 3 and kinds["ConfigMap"] == 3
     assert kinds["PodDisruptionBudget"] == 1 and kinds["Service"] == 1
-    role = next(doc for doc in rendered if doc["kind"] == "ClusterRole")
-    assert role["rules"] == [
-        {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]}
+    read = ["get", "list", "watch"]
+    roles = {
+        doc["metadata"]["name"]: doc["rules"] for doc in rendered if doc["kind"] == "ClusterRole"
+    }
+    assert roles == {
+        "logwax-events-reader": [{"apiGroups": [""], "resources": ["events"], "verbs": read}],
+        "logwax-collect-metadata": [
+            {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": read},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": read},
+        ],
+    }
+    bindings = {
+        doc["roleRef"]["name"]: doc["subjects"]
+        for doc in rendered
+        if doc["kind"] == "ClusterRoleBinding"
+    }
+    assert bindings["logwax-collect-metadata"] == [
+        {"kind": "ServiceAccount", "name": "logwax-collect", "namespace": "logwax"}
     ]
     for doc in rendered:
         if doc["kind"] in ("DaemonSet", "StatefulSet", "Deployment"):

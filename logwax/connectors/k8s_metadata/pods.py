@@ -48,7 +48,9 @@ class PodInfo:
 def _keys(values: dict[str, str] | None, dedot: bool) -> dict[str, str]:
     if not values:
         return {}
-    return {sys.intern(k.replace(".", "_") if dedot else k): v for k, v in values.items()}
+    return {
+        sys.intern(k.replace(".", "_") if dedot else k): sys.intern(v) for k, v in values.items()
+    }
 
 
 def _allowed(annotations: dict[str, str] | None, patterns: tuple[str, ...]) -> dict[str, str]:
@@ -83,13 +85,14 @@ def _containers(spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Conta
     for group in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses"):
         for state in status.get(group) or []:
             name = state.get("name", "")
-            found[name] = Container(
-                images.get(name) or state.get("image"),
-                state.get("imageID") or None,
+            image, image_id = images.get(name) or state.get("image"), state.get("imageID")
+            found[sys.intern(name)] = Container(
+                sys.intern(image) if image else None,
+                sys.intern(image_id) if image_id else None,
                 state.get("containerID") or None,
             )
     for name, image in images.items():
-        found.setdefault(name, Container(image, None, None))
+        found.setdefault(sys.intern(name), Container(image and sys.intern(image), None, None))
     return found
 
 

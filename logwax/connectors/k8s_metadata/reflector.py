@@ -14,7 +14,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
 from kubernetes.client.exceptions import ApiException
@@ -30,8 +30,9 @@ PAGE = 500
 class Store(Protocol):
     """What a reflector keeps current."""
 
-    def replace(self, objects: list[dict[str, Any]]) -> None:
-        """The full set after a (re)list; objects not in it are gone."""
+    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
+        """The full set after a (re)list, as it is read; objects not in it are gone. Returns
+        how many there were."""
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         """One watch change: ADDED, MODIFIED or DELETED."""
@@ -115,27 +116,36 @@ class Reflector:
         self._backoff = min(self._backoff * 2, self._backoff_max)
 
     def _list(self) -> str:
-        """Every object, in pages; returns the version to watch from."""
-        objects: list[dict[str, Any]] = []
-        token: str | None = None
-        version = ""
-        for _page in range(100_000):  # bounded: 50 million objects is past any node
-            kwargs: dict[str, Any] = {"limit": PAGE, **self._kwargs}
-            if token:
-                kwargs["_continue"] = token
-            response = self._list_function(
-                _preload_content=False, _request_timeout=(5, 60), **kwargs
-            )
-            listed = json.loads(response.data)
-            objects.extend(listed.get("items") or [])
-            version = listed["metadata"].get("resourceVersion") or version
-            token = listed["metadata"].get("continue")
-            if not token:
-                break
-        self._store.replace(objects)
+        """Every object, in pages; returns the version to watch from.
+
+        The store takes the pages as they come, so only one page of raw JSON is alive at a
+        time: holding all 5,000 pods of a node as parsed JSON before keeping the few fields
+        that matter cost more than the whole cache.
+        """
+        version = [""]
+
+        def pages() -> Iterator[dict[str, Any]]:
+            token: str | None = None
+            for _page in range(100_000):  # bounded: 50 million objects is past any node
+                kwargs: dict[str, Any] = {"limit": PAGE, **self._kwargs}
+                if token:
+                    kwargs["_continue"] = token
+                response = self._list_function(
+                    _preload_content=False, _request_timeout=(5, 60), **kwargs
+                )
+                listed = json.loads(response.data)
+                version[0] = listed["metadata"].get("resourceVersion") or version[0]
+                token = listed["metadata"].get("continue")
+                items = listed.get("items") or []
+                del listed, response
+                yield from items
+                if not token:
+                    return
+
+        count = self._store.replace(pages())
         self.synced.set()
-        log.info("resource=%s listed %d at version %s", self.resource, len(objects), version)
-        return version
+        log.info("resource=%s listed %d at version %s", self.resource, count, version[0])
+        return version[0]
 
     def _watch(self, version: str) -> str:
         """Follow changes from ``version`` until the server ends the watch; returns the last."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from logwax.connectors.k8s_metadata.config import KubernetesMetadataConfig
@@ -31,7 +32,7 @@ class PodStore:
         self._next_purge = 0.0
 
     # -- the reflector's side ---------------------------------------------------------------
-    def replace(self, objects: list[dict[str, Any]]) -> None:
+    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
         infos = [self._info(obj) for obj in objects]
         now = time.monotonic()
         with self._lock:
@@ -46,6 +47,7 @@ class PodStore:
             self._owners.forget_unused(
                 {(p.namespace, p.owner.kind, p.owner.name) for p in infos if p.owner}
             )
+        return len(infos)
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         info = self._info(obj) if kind != "DELETED" else pod_info(obj, self._config)
@@ -106,11 +108,12 @@ class NamespaceStore:
         self._config = config
         self._labels: dict[str, dict[str, str]] = {}
 
-    def replace(self, objects: list[dict[str, Any]]) -> None:
+    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
         self._labels = {
             obj["metadata"]["name"]: namespace_labels(obj, self._config) for obj in objects
         }
         K8S_METADATA_CACHED.labels("namespaces").set(len(self._labels))
+        return len(self._labels)
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
