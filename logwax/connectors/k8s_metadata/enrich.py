@@ -5,7 +5,8 @@ The files source asks two things, both answered from memory: may this file be re
 back for at most ``metadata_wait`` (the watch usually delivers a new pod within milliseconds of
 the kubelet starting it); other files go on being read meanwhile. After the wait its lines ship
 with what the path says and ``kubernetes.metadata_missing: true``, counted by
-``logwax_kubernetes_metadata_lookups{result="miss"}``. Nothing is dropped and nothing waits on the API.
+``logwax_kubernetes_metadata_lookups{result="miss"}``. Nothing is dropped and nothing waits on
+the API.
 """
 
 from __future__ import annotations
