@@ -8,8 +8,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client
 
+from logwax.connectors.files.config import FilesSourceConfig
+from logwax.connectors.files.health import probe
 from tests.integration.brokers import Cluster
 from tests.integration.kube_pods import (
     api,
@@ -225,3 +228,30 @@ def test_a_pod_not_cached_waits_at_most_metadata_wait_and_stalls_no_other_file(
     assert flagged.fields["kubernetes"]["pod"] == {"name": "unknown", "uid": unknown_uid}
     assert missed_after - missed == 1
     assert waited_after - waited == 1
+
+
+def test_check_says_whether_the_node_pods_can_be_listed(
+    kube: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(api(kube.kubeconfig))
+    prepare_namespace(core, kube_namespace, {})
+    node = _node()
+    make_pod(core, kube_namespace, "one", node, {"app": "one"})
+    settings = FilesSourceConfig.model_validate(
+        {
+            "type": "files",
+            "name": "checked",
+            "include": [f"{tmp_path}/*.log"],
+            "kubernetes_metadata": {"kubeconfig": kube.kubeconfig, "node_name": node},
+        }
+    )
+    assert probe(settings).endswith(f"pods of node {node} can be listed (1 now)")
+    broken = settings.model_copy(
+        update={
+            "kubernetes_metadata": settings.kubernetes_metadata.model_copy(  # type: ignore[union-attr]
+                update={"kubeconfig": tmp_path / "missing"}
+            )
+        }
+    )
+    with pytest.raises(Exception, match="kube-config"):
+        probe(broken)

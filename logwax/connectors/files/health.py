@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 
 from logwax.connectors.files.config import FilesSourceConfig
+from logwax.connectors.k8s_metadata import probe as probe_kubernetes
 
 
 def probe(config: FilesSourceConfig) -> str:
@@ -18,4 +19,7 @@ def probe(config: FilesSourceConfig) -> str:
             unreadable.append(f"{path} ({exc.strerror})")
     if unreadable:
         raise RuntimeError(f"cannot read {', '.join(unreadable[:5])}")
-    return f"{len(matched)} files match {config.include}"
+    found = f"{len(matched)} files match {config.include}"
+    if config.kubernetes_metadata is not None:
+        found += "; " + probe_kubernetes(config.kubernetes_metadata)
+    return found

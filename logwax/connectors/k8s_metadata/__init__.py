@@ -2,5 +2,6 @@
 
 from logwax.connectors.k8s_metadata.config import KubernetesMetadataConfig
 from logwax.connectors.k8s_metadata.enrich import Enricher
+from logwax.connectors.k8s_metadata.health import probe
 
-__all__ = ["Enricher", "KubernetesMetadataConfig"]
+__all__ = ["Enricher", "KubernetesMetadataConfig", "probe"]
