@@ -214,3 +214,12 @@ def test_the_files_source_puts_the_metadata_on_its_records(
     assert records["hello"].fields["kubernetes"]["labels"]["app"] == "web"
     assert records["hello"].fields["log"]["file"]["path"].endswith("0.log")
     assert "kubernetes" not in records["plain"].fields
+
+
+def test_a_static_pod_is_found_by_the_uid_in_its_log_path(clock: Clock) -> None:
+    store = PodStore(SETTINGS, None)
+    mirror = pod("etcd-n1", "mirror-uid")
+    mirror["metadata"]["annotations"] = {"kubernetes.io/config.mirror": "hash-of-manifest"}
+    store.apply("ADDED", mirror)
+    assert store.find("hash-of-manifest", "shop", "etcd-n1").uid == "mirror-uid"  # type: ignore[union-attr]
+    assert store.find("other", "shop", "etcd-n1") is None

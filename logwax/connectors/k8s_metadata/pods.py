@@ -16,6 +16,9 @@ from logwax.connectors.k8s_metadata.config import KubernetesMetadataConfig
 
 # The workload kinds a pod's controller can be, and the ones that have an owner of their own.
 OWNED_BY_PARENT = frozenset({"ReplicaSet", "Job"})
+# A static pod's log directory carries the uid the kubelet gave it (a hash of its manifest); the
+# mirror pod the API shows has another uid and names the kubelet's in this annotation.
+MIRROR = "kubernetes.io/config.mirror"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class PodInfo:
     containers: dict[str, Container]
     owner: Owner | None
     resource_version: str
+    mirror_of: str | None = None  # a static pod's uid on its node, for mirror pods
 
 
 def _keys(values: dict[str, str] | None, dedot: bool) -> dict[str, str]:
@@ -111,6 +115,7 @@ def pod_info(pod: dict[str, Any], config: KubernetesMetadataConfig) -> PodInfo:
         containers=_containers(spec, status),
         owner=_controller(metadata),
         resource_version=metadata.get("resourceVersion", ""),
+        mirror_of=(metadata.get("annotations") or {}).get(MIRROR),
     )
 
 

@@ -27,6 +27,7 @@ class PodStore:
         self._grace = config.deleted_pod_grace.total_seconds()
         self._by_uid: dict[str, PodInfo] = {}
         self._by_name: dict[tuple[str, str], str] = {}
+        self._mirrors: dict[str, str] = {}  # static pod uid (in log paths) → mirror pod uid
         self._deleted: dict[str, float] = {}  # uid → when it was deleted (monotonic)
         self._lock = threading.Lock()
         self._next_purge = 0.0
@@ -67,6 +68,8 @@ class PodStore:
     def _put(self, info: PodInfo) -> None:
         self._by_uid[info.uid] = info
         self._by_name[(info.namespace, info.name)] = info.uid
+        if info.mirror_of:
+            self._mirrors[info.mirror_of] = info.uid
         self._deleted.pop(info.uid, None)
 
     def _purge(self, now: float) -> None:
@@ -80,6 +83,8 @@ class PodStore:
                 info = self._by_uid.pop(uid, None)
                 if info is not None and self._by_name.get((info.namespace, info.name)) == uid:
                     del self._by_name[(info.namespace, info.name)]
+                if info is not None and info.mirror_of:
+                    self._mirrors.pop(info.mirror_of, None)
         K8S_METADATA_CACHED.labels("pods").set(len(self._by_uid) - len(self._deleted))
         K8S_METADATA_CACHED.labels("deleted_pods").set(len(self._deleted))
 
@@ -91,7 +96,7 @@ class PodStore:
             with self._lock:
                 self._purge(now)
         if uid:
-            return self._by_uid.get(uid)
+            return self._by_uid.get(uid) or self._by_uid.get(self._mirrors.get(uid, ""))
         found = self._by_name.get((namespace, name))
         return self._by_uid.get(found) if found is not None else None
 
