@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient
 from prometheus_client import REGISTRY
 
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.source import FilesSource
 from logwax.connectors.k8s_metadata import Enricher, KubernetesMetadataConfig, stores
 from logwax.connectors.k8s_metadata import cache as shared
+from logwax.connectors.k8s_metadata.owners import OwnerResolver
 from logwax.connectors.k8s_metadata.pods import Owner, pod_info
 from logwax.connectors.k8s_metadata.stores import NamespaceStore, PodStore
 from logwax.core.errors import ConfigError
@@ -223,3 +225,29 @@ def test_a_static_pod_is_found_by_the_uid_in_its_log_path(clock: Clock) -> None:
     store.apply("ADDED", mirror)
     assert store.find("hash-of-manifest", "shop", "etcd-n1").uid == "mirror-uid"  # type: ignore[union-attr]
     assert store.find("other", "shop", "etcd-n1") is None
+
+
+def test_an_owner_read_that_failed_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers: list[Any] = [
+        OSError("refused"),
+        {
+            "metadata": {
+                "ownerReferences": [{"kind": "Deployment", "name": "web", "controller": True}]
+            }
+        },
+    ]
+
+    def read(namespace: str, owner: Owner) -> dict[str, Any]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    resolver = OwnerResolver(ApiClient(), ttl_s=600)
+    monkeypatch.setattr(resolver, "_read", read)
+    replica_set = Owner("ReplicaSet", "web-5d")
+    resolver.resolve("shop", replica_set)
+    assert resolver.cached("shop", replica_set) is None
+    resolver.retry_failed()
+    assert resolver.cached("shop", replica_set) == Owner("Deployment", "web")
+    assert answers == []

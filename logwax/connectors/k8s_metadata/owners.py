@@ -22,6 +22,8 @@ from urllib3.exceptions import HTTPError
 from logwax.connectors.k8s_metadata.pods import OWNED_BY_PARENT, Owner, controller_of
 from logwax.core.metrics import K8S_METADATA_CACHED
 
+RETRY_EVERY_S = 5.0
+RETRY_BATCH = 50  # parents asked again per retry, so one retry never holds the watcher long
 _MISSING = Owner("", "")  # a controller with no owner of its own (or gone): cached too
 
 
@@ -31,6 +33,8 @@ class OwnerResolver:
         self._batch = client.BatchV1Api(api)
         self._ttl = ttl_s
         self._known: dict[tuple[str, str, str], tuple[Owner, float]] = {}
+        self._failed: set[tuple[str, str, str]] = set()
+        self._next_retry = 0.0
         self._lock = threading.Lock()
 
     def cached(self, namespace: str, owner: Owner | None) -> Owner | None:
@@ -55,14 +59,31 @@ class OwnerResolver:
             obj = self._read(namespace, owner)
         except ApiException as exc:
             if exc.status != 404:
-                return  # ask again later
+                self._failed.add(key)  # asked again by retry_failed
+                return
             obj = None
         except (HTTPError, OSError, ValueError):
+            self._failed.add(key)
             return
         parent = controller_of(obj) if obj is not None else None
         with self._lock:
+            self._failed.discard(key)
             self._known[key] = (parent or _MISSING, now + self._ttl)
             K8S_METADATA_CACHED.labels("owners").set(len(self._known))
+
+    def retry_failed(self) -> None:
+        """Ask again for parents a failed read left unknown, at most every few seconds.
+
+        Called from the pod watcher's thread on every watch line (bookmarks included), so a pod
+        added while the API answered badly still gets its Deployment once it answers again.
+        """
+        now = time.monotonic()
+        if not self._failed or now < self._next_retry:
+            return
+        self._next_retry = now + RETRY_EVERY_S
+        for namespace, kind, name in list(self._failed)[:RETRY_BATCH]:
+            self._failed.discard((namespace, kind, name))
+            self.resolve(namespace, Owner(kind, name))
 
     def _read(self, namespace: str, owner: Owner) -> dict[str, Any]:
         read: Callable[..., Any] = (

@@ -37,6 +37,9 @@ class Store(Protocol):
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         """One watch change: ADDED, MODIFIED or DELETED."""
 
+    def tick(self) -> None:
+        """Any watch line arrived (a bookmark too): time for deferred work."""
+
 
 class Reflector:
     """One resource (``resource`` names it in logs and metrics), one daemon thread."""
@@ -172,6 +175,7 @@ class Reflector:
                 version = obj["metadata"].get("resourceVersion") or version
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     self._store.apply(kind, obj)
+                self._store.tick()
         finally:
             self._response = None
             response.close()

@@ -59,6 +59,10 @@ class PodStore:
                 self._deleted[info.uid] = now
             self._purge(now)
 
+    def tick(self) -> None:
+        if self._owners is not None:
+            self._owners.retry_failed()
+
     def _info(self, obj: dict[str, Any]) -> PodInfo:
         info = pod_info(obj, self._config)
         if self._owners is not None:
@@ -127,6 +131,9 @@ class NamespaceStore:
         else:
             self._labels[name] = namespace_labels(obj, self._config)
         K8S_METADATA_CACHED.labels("namespaces").set(len(self._labels))
+
+    def tick(self) -> None:
+        """Nothing deferred for namespaces."""
 
     def labels(self, namespace: str) -> dict[str, str] | None:
         return self._labels.get(namespace)
