@@ -270,3 +270,10 @@ def lookups(source: str, result: str) -> float:
         "logwax_kubernetes_metadata_lookups_total", {"source": source, "result": result}
     )
     return value or 0.0
+
+
+def delete_pods(kubeconfig: str, namespace: str) -> None:
+    """Pods bound to a node outlive their namespace when no kubelet confirms their deletion."""
+    client.CoreV1Api(api(kubeconfig)).delete_collection_namespaced_pod(
+        namespace, grace_period_seconds=0
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,15 @@ from kubernetes import client
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.health import probe
 from tests.integration.brokers import Cluster
+from tests.integration.flow_runs import start, stop_gracefully
+from tests.integration.flow_runs import wait_for as flow_wait_for
 from tests.integration.kube_pods import (
     api,
     append,
     cron_job_job,
     daemon_set,
     delete_pod,
+    delete_pods,
     deployment_replica_set,
     files_partition,
     log_path,
@@ -32,6 +36,14 @@ from tests.integration.kube_pods import (
     stateful_set,
     wait_for,
 )
+from tests.integration.pipelines import files_source, write_pipeline
+from tests.integration.sinks import TestSinks
+
+
+@pytest.fixture(autouse=True)
+def _pods_deleted(kube: Cluster, kube_namespace: str) -> Iterator[None]:
+    yield
+    delete_pods(kube.kubeconfig, kube_namespace)
 
 
 def _node() -> str:
@@ -255,3 +267,51 @@ def test_check_says_whether_the_node_pods_can_be_listed(
     )
     with pytest.raises(Exception, match="kube-config"):
         probe(broken)
+
+
+def test_logwax_run_ships_enriched_lines_to_elasticsearch(
+    kube: Cluster, kube_namespace: str, tmp_path: Path, new_sinks: Callable[..., TestSinks]
+) -> None:
+    """The whole collect flow in its own process, node name from ``$NODE_NAME`` as the
+    DaemonSet's downward API sets it."""
+    ns, node = kube_namespace, _node()
+    api_client = api(kube.kubeconfig)
+    core = client.CoreV1Api(api_client)
+    prepare_namespace(core, ns, {"team": "search"})
+    uid = make_pod(
+        core,
+        ns,
+        "web-5d8f9-xyz",
+        node,
+        {"app": "web", "app.kubernetes.io/name": "web"},
+        owner=deployment_replica_set(api_client, ns, "web"),
+    )
+    append(log_path(tmp_path, ns, "web-5d8f9-xyz", uid), [f"hello {i}" for i in range(5)])
+    sinks = new_sinks()
+    config = write_pipeline(
+        tmp_path,
+        "collect_k8s_metadata",
+        sources=[
+            files_source(
+                tmp_path,
+                include=[f"{tmp_path}/pods/*/*/*.log"],
+                scan_interval="200ms",
+                kubernetes_metadata={"kubeconfig": kube.kubeconfig},
+            )
+        ],
+        elasticsearch=sinks.elasticsearch(),
+    )
+    proc = start(config, tmp_path, env={"NODE_NAME": node})
+    log = tmp_path / "logwax.log"
+    flow_wait_for("five lines", lambda: sinks.es_count() >= 5, proc, log)
+    stop_gracefully(proc)
+    sinks.es.indices.refresh(index=f"{sinks.prefix}-*")
+    hits = sinks.es.search(index=f"{sinks.prefix}-*", size=10)["hits"]["hits"]
+    assert len(hits) == 5
+    for hit in hits:
+        kubernetes = hit["_source"]["kubernetes"]
+        assert kubernetes["labels"] == {"app": "web", "app_kubernetes_io/name": "web"}
+        assert kubernetes["deployment"] == {"name": "web"}
+        assert kubernetes["namespace_labels"]["team"] == "search"
+        assert kubernetes["node"] == {"name": node}
+        assert hit["_source"]["container"]["image"]["name"] == "registry.example/app:1"

@@ -17,6 +17,7 @@ from tests.integration.brokers import Cluster
 from tests.integration.kube_pods import (
     api,
     append,
+    delete_pods,
     deployment_replica_set,
     files_partition,
     log_path,
@@ -57,6 +58,12 @@ def collect_token(kube: Cluster, kube_namespace: str, tmp_path: Path) -> Iterato
     finally:
         rbac.delete_cluster_role_binding(binding["metadata"]["name"])
         rbac.delete_cluster_role(role["metadata"]["name"])
+
+
+@pytest.fixture(autouse=True)
+def _pods_deleted(kube: Cluster, kube_namespace: str) -> Iterator[None]:
+    yield
+    delete_pods(kube.kubeconfig, kube_namespace)
 
 
 def _allowed(kubeconfig: str, attributes: dict[str, Any]) -> bool:
