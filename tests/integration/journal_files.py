@@ -11,13 +11,22 @@ JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT_ID = "0123456789abcdef0123456789abcdef"
 
 
-def export_entries(start: int, count: int, unit: str = "app.service") -> bytes:
-    """Export format: ``FIELD=value`` lines, binary fields length-prefixed, blank line between."""
+def boot_id(number: int) -> str:
+    """The boot id of boot ``number`` (0 is ``BOOT_ID``), for journals of several boots."""
+    return BOOT_ID if number == 0 else f"{number:032x}"
+
+
+def export_entries(start: int, count: int, unit: str = "app.service", boot: str = BOOT_ID) -> bytes:
+    """Export format: ``FIELD=value`` lines, binary fields length-prefixed, blank line between.
+
+    Entry ``i`` is ``MESSAGE=entry i`` with a realtime clock that grows with ``i``; the monotonic
+    clock is ``i`` too, which only has to grow within one boot.
+    """
     out = bytearray()
     for i in range(start, start + count):
         out += (
             f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + i * 1000}\n"
-            f"__MONOTONIC_TIMESTAMP={i}\n_BOOT_ID={BOOT_ID}\n"
+            f"__MONOTONIC_TIMESTAMP={i}\n_BOOT_ID={boot}\n"
             f"_SYSTEMD_UNIT={unit}\nPRIORITY=6\nMESSAGE=entry {i}\n"
         ).encode()
         if i % 100 == 0:
@@ -27,7 +36,9 @@ def export_entries(start: int, count: int, unit: str = "app.service") -> bytes:
     return bytes(out)
 
 
-def append_entries(journal: Path, start: int, count: int, unit: str = "app.service") -> None:
+def append_entries(
+    journal: Path, start: int, count: int, unit: str = "app.service", boot: str = BOOT_ID
+) -> None:
     """Append entries to ``journal`` (created if missing), as journald itself would."""
     if shutil.which(JOURNAL_REMOTE) is None and not Path(JOURNAL_REMOTE).exists():
         raise RuntimeError(
@@ -35,7 +46,7 @@ def append_entries(journal: Path, start: int, count: int, unit: str = "app.servi
         )
     journal.parent.mkdir(parents=True, exist_ok=True)
     export = journal.parent / f".in-{start}.export"
-    export.write_bytes(export_entries(start, count, unit))
+    export.write_bytes(export_entries(start, count, unit, boot))
     subprocess.run(
         [JOURNAL_REMOTE, "-o", str(journal), str(export)], check=True, capture_output=True
     )

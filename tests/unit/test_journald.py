@@ -61,7 +61,7 @@ def test_filters_become_journalctl_arguments() -> None:
             "current_boot_only": True,
         }
     )
-    args = journalctl_args(config, after_cursor=None)
+    args = journalctl_args(config, cursor=None)
     assert args[:3] == ["journalctl", "--follow", "--output=json"]
     for expected in (
         "--directory=/var/log/journal",
@@ -72,12 +72,16 @@ def test_filters_become_journalctl_arguments() -> None:
         "SYSLOG_IDENTIFIER=sshd",
     ):
         assert expected in args
-    resumed = journalctl_args(config, after_cursor=CURSOR)
-    assert f"--after-cursor={CURSOR}" in resumed and "--lines=all" in resumed
+    assert "--merge" not in args  # journalctl refuses --merge with --boot
+    resumed = journalctl_args(config, cursor=CURSOR)
+    assert f"--cursor={CURSOR}" in resumed and "--lines=all" in resumed
+    every_boot = journalctl_args(config.model_copy(update={"current_boot_only": False}), None)
+    assert "--merge" in every_boot and "--boot" not in every_boot
 
 
 def test_since_now_and_bad_field_names() -> None:
     since = JournaldSourceConfig(type="journald", name="j", since_now=True)
     assert "--lines=0" in journalctl_args(since, None)
+    assert "--lines=all" in journalctl_args(since, None, from_head=True)  # lost-cursor fallback
     with pytest.raises(ValueError, match="upper case"):
         JournaldSourceConfig(type="journald", name="j", matches={"unit": "x"})

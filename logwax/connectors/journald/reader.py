@@ -1,41 +1,65 @@
 """``journalctl --follow --output=json`` as a child process, read without blocking the flow.
 
-Measured on one real 100,000-entry journal file (2 cores, ``bench/journald_read.py``):
-``journalctl -o json`` plus ``json.loads`` read ~46k entries/s; the sd-journal API through
-systemd-python ~71k/s. We follow journalctl anyway, as Vector does: it needs no native build
-(systemd-python compiles against libsystemd-dev), the host's own journalctl understands the
-host's journal format, and a corrupt file can at worst kill the child, which is restarted from
-the last cursor with backoff, never the flow.
+Why journalctl, and why these options (systemd 252, as in Debian 12 and the image; real journal
+files made by systemd-journal-remote, the tests in ``tests/integration/test_journald_*.py``):
+
+- ``--merge``. Since systemd 250, ``--follow`` implies ``--boot`` (the current boot only), whatever
+  ``--lines`` says (systemd PR #21711): on a three-boot journal ``--follow --lines=all`` printed
+  the last boot alone, and after ``--after-cursor`` into an earlier boot it printed the new boot
+  minus its first entry (systemd issue #38912), so every entry of an earlier boot, and the tail
+  of the boot logwax was stopped in, was lost at each reboot. ``--merge`` is the one option that
+  lifts the implied ``--boot`` (and ``--follow`` works with it since PR #27696): every boot of every
+  journal file of every machine id, interleaved in journald's own order. It cannot be combined
+  with ``--boot``, so ``current_boot_only`` runs without it.
+- ``--cursor``, not ``--after-cursor``. journalctl's ``--after-cursor`` seeks to the cursor and then
+  skips one entry whether or not the cursor was found: with the cursor's file vacuumed, or a
+  cursor from another journal, the first entry there is silently lost. ``--cursor`` starts *at*
+  the cursor; the source drops that first entry when it is the one the cursor names, and knows
+  the cursor was not found when it is not (see ``source.py`` for what happens then).
+- journalctl rather than the sd-journal API: ``-o json`` renders ~124k entries/s here, which is
+  faster than this process can turn entries into records, so the API would not raise the ceiling;
+  it needs no native build (systemd-python compiles against libsystemd-dev), the host's own
+  journalctl understands the host's journal format, and a corrupt file can at worst kill the
+  child, which is restarted from the last cursor with backoff, never the flow.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import subprocess
 import threading
 import time
+from collections import deque
 from typing import IO
 
 from logwax.connectors.journald.config import PRIORITIES, JournaldSourceConfig
 
 log = logging.getLogger(__name__)
-QUEUE_LINES = 20_000
+READ_BYTES = 1 << 18
+QUEUE_CHUNKS = 64  # at most ~16 MiB of output waits in memory; then the child blocks
 
 
-def journalctl_args(config: JournaldSourceConfig, after_cursor: str | None) -> list[str]:
+def journalctl_args(
+    config: JournaldSourceConfig, cursor: str | None, from_head: bool = False
+) -> list[str]:
+    """journalctl's command line: start at ``cursor`` (inclusive), or at the configured start.
+
+    ``from_head`` starts at the oldest entry whatever ``since_now`` says: the fallback when a
+    saved cursor is not in the journal.
+    """
     args = [config.journalctl, "--follow", "--output=json", "--no-pager", "--all"]
     if config.directory is not None:
         args.append(f"--directory={config.directory}")
-    # --follow alone shows only the last 10 entries, even after --after-cursor.
-    if after_cursor:
-        args += [f"--after-cursor={after_cursor}", "--lines=all"]
-    elif config.since_now:
+    # --follow alone shows only the last 10 entries, even after --cursor.
+    if cursor:
+        args += [f"--cursor={cursor}", "--lines=all"]
+    elif config.since_now and not from_head:
         args.append("--lines=0")
     else:
         args.append("--lines=all")
-    if config.current_boot_only:
-        args.append("--boot")
+    args.append("--boot" if config.current_boot_only else "--merge")
     if config.min_priority is not None:
         args.append(f"--priority={PRIORITIES.index(config.min_priority)}")
     for unit in config.units:
@@ -45,17 +69,26 @@ def journalctl_args(config: JournaldSourceConfig, after_cursor: str | None) -> l
 
 
 class JournalctlProcess:
-    """One journalctl child; its lines land in a bounded queue (the child blocks when full)."""
+    """One journalctl child; its output lands in a bounded queue (the child blocks when full).
 
-    def __init__(self, args: list[str]) -> None:
+    The output is read and queued in chunks of whole lines, not line by line: a queue hand-over
+    costs more than parsing a small entry, and the reading thread competes for the GIL.
+    """
+
+    def __init__(self, args: list[str], at_cursor: bool = False) -> None:
         self.args = args
-        self.lines: queue.Queue[bytes] = queue.Queue(maxsize=QUEUE_LINES)
+        # Set when the start cursor has nothing at or after it (see _probe).
+        self.nothing_at_cursor = threading.Event()
+        self._chunks: queue.Queue[list[bytes]] = queue.Queue(maxsize=QUEUE_CHUNKS)
+        self._pending: deque[bytes] = deque()
+        self._read_lines = 0  # written by the reading thread only
+        self._taken_lines = 0  # written by take() only
         self._proc = subprocess.Popen(
             args,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            bufsize=1 << 20,
+            bufsize=0,
         )
         self._done = threading.Event()
         stdout, stderr = self._proc.stdout, self._proc.stderr
@@ -63,10 +96,35 @@ class JournalctlProcess:
             raise RuntimeError("journalctl started without pipes")
         threading.Thread(target=self._pump, args=(stdout,), daemon=True).start()
         threading.Thread(target=self._log_stderr, args=(stderr,), daemon=True).start()
+        if at_cursor:
+            threading.Thread(target=self._probe, daemon=True).start()
+
+    def _probe(self) -> None:
+        """The same command without ``--follow``: does anything at all come from the cursor on?
+
+        A cursor that journalctl cannot find (vacuumed, another journal) is sought by time, and
+        one dated after every entry leaves the followed child silent until a new entry comes.
+        Started at a cursor that exists, journalctl prints at least that entry.
+        """
+        args = [a for a in self.args if a != "--follow"]
+        with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as probe:
+            first = probe.stdout.readline() if probe.stdout is not None else b""
+            if first:
+                probe.kill()
+            elif probe.wait() == 0:
+                self.nothing_at_cursor.set()
 
     def _pump(self, stdout: IO[bytes]) -> None:
-        for line in stdout:
-            self.lines.put(line)
+        partial = b""
+        while chunk := stdout.read(READ_BYTES):
+            lines = (partial + chunk).split(b"\n") if partial else chunk.split(b"\n")
+            partial = lines.pop()
+            if lines:
+                self._read_lines += len(lines)
+                self._chunks.put(lines)
+        if partial:  # a last line without its newline: the child died mid-entry
+            self._read_lines += 1
+            self._chunks.put([partial])
         self._done.set()
 
     @staticmethod
@@ -74,9 +132,34 @@ class JournalctlProcess:
         for line in stderr:
             log.warning("journalctl: %s", line.decode(errors="replace").rstrip())
 
+    def take(self, most: int) -> list[bytes]:
+        """Up to ``most`` output lines that have arrived, without waiting."""
+        pending = self._pending
+        while len(pending) < most:
+            try:
+                pending.extend(self._chunks.get_nowait())
+            except queue.Empty:
+                break
+        if len(pending) <= most:
+            lines = list(pending)
+            pending.clear()
+        else:
+            lines = [pending.popleft() for _ in range(most)]
+        self._taken_lines += len(lines)
+        return lines
+
+    def backlog(self) -> int:
+        """Entries journalctl wrote that were not taken yet."""
+        return self._read_lines - self._taken_lines
+
     def finished(self) -> bool:
-        """The child exited and everything it wrote has been queued."""
-        return self._done.is_set() and self._proc.poll() is not None
+        """The child exited and everything it wrote has been taken."""
+        return (
+            self._done.is_set()
+            and self._proc.poll() is not None
+            and not self._pending
+            and self._chunks.empty()
+        )
 
     def returncode(self) -> int | None:
         return self._proc.poll()
@@ -89,6 +172,11 @@ class JournalctlProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        # Let a reading thread blocked on a full queue see the end of the pipe and finish.
+        deadline = time.monotonic() + 5
+        while not self._done.is_set() and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                self._chunks.get(timeout=0.05)
 
 
 class Backoff:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from datetime import UTC, datetime
 
@@ -32,12 +31,20 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
         self._child: JournalctlProcess | None = None
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
+        # The cursor journalctl was started at: its entry comes first and was handed on already.
+        self._expect: str | None = None
         self._start_child()
 
-    def _start_child(self) -> None:
-        args = journalctl_args(self._config, self._cursor)
-        self._child = JournalctlProcess(args)
-        log.info("source=%s journalctl started after_cursor=%s", self._name, bool(self._cursor))
+    def _start_child(self, from_head: bool = False) -> None:
+        args = journalctl_args(self._config, self._cursor, from_head)
+        self._expect = self._cursor
+        self._child = JournalctlProcess(args, at_cursor=self._cursor is not None)
+        log.info(
+            "source=%s journalctl started at_cursor=%s from_head=%s",
+            self._name,
+            bool(self._cursor),
+            from_head,
+        )
 
     def read(self) -> list[Record]:
         child = self._child
@@ -51,6 +58,9 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
             self._awake = self._bucket.next_token()
             return []
         records = self._drain(child, budget)
+        if self._child is not child:  # the cursor was not found: restarted from the head
+            self._awake = None
+            return records
         if not records and child.finished():
             self._restart_later(child)
         if records:
@@ -59,29 +69,62 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
             self._awake = None
         else:
             self._awake = datetime.now(UTC) + self._config.poll_interval
-        SOURCE_LAG.labels(self._name).set(child.lines.qsize())
+        SOURCE_LAG.labels(self._name).set(child.backlog())
         return records
 
     def _drain(self, child: JournalctlProcess, budget: int) -> list[Record]:
         records: list[Record] = []
-        received = 0
-        for _ in range(budget):
+        lines = child.take(budget)
+        name = self._name
+        if not lines and self._expect is not None and child.nothing_at_cursor.is_set():
+            self._fall_back_to_head()
+            return []
+        for line in lines:
             try:
-                line = child.lines.get_nowait()
-            except queue.Empty:
-                break
-            received += len(line)
-            try:
-                record = to_record(self._name, line)
+                record = to_record(name, line)
             except ValueError as exc:
-                SOURCE_ERRORS.labels(self._name, "unparseable").inc()
-                log.warning("source=%s skipped journalctl output line: %s", self._name, exc)
+                SOURCE_ERRORS.labels(name, "unparseable").inc()
+                log.warning("source=%s skipped journalctl output line: %s", name, exc)
                 continue
-            records.append(record)
-            self._cursor = str(record.fields["journald_cursor"])
-        if received:
-            SOURCE_BYTES.labels(self._name).inc(received)
+            if self._expect is None:
+                records.append(record)
+            elif self._cursor_found(record):
+                self._expect = None  # the entry at the cursor: handed on before
+            else:
+                return []
+        if lines:
+            SOURCE_BYTES.labels(name).inc(sum(map(len, lines)))
+        if records:
+            self._cursor = str(records[-1].fields["journald_cursor"])
         return records
+
+    def _cursor_found(self, first: Record) -> bool:
+        """Whether journalctl's first entry is the one the saved cursor names.
+
+        If not, the cursor is not among the entries this source reads: its journal file was
+        vacuumed, it came from another machine's journal, or (with ``current_boot_only``) it is
+        in an earlier boot. journalctl then starts at whatever entry its seek found nearest,
+        which can be anywhere; the documented fallback is the oldest entry the source reads,
+        so nothing still in the journal is lost (entries shipped before may come again, with
+        their own event ids).
+        """
+        if first.fields["journald_cursor"] == self._expect:
+            return True
+        self._fall_back_to_head()
+        return False
+
+    def _fall_back_to_head(self) -> None:
+        SOURCE_ERRORS.labels(self._name, "cursor_not_found").inc()
+        log.warning(
+            "source=%s saved cursor not found in the journal (vacuumed, another journal, or an "
+            "earlier boot); reading from the oldest entry instead cursor=%s",
+            self._name,
+            self._expect,
+        )
+        if self._child is not None:
+            self._child.stop()
+        self._cursor = None
+        self._start_child(from_head=True)
 
     def _restart_later(self, child: JournalctlProcess) -> None:
         delay = self._backoff.failed()
@@ -108,8 +151,10 @@ class JournaldSource(FixedPartitionedSource[Record, JournalCursor]):
 
     Unit of parallelism: one partition per configured source (one journal per node).
     Guarantee: at-least-once; the snapshot is the cursor of the last entry handed on, and a
-    resumed flow restarts journalctl ``--after-cursor`` it, so the same entries come again with
-    the same event ids (``<seqnum id>:<seqnum>`` from the cursor). Resumes from that cursor.
+    resumed flow restarts journalctl at it, so the same entries come again with the same event
+    ids (``<seqnum id>:<seqnum>`` from the cursor). Resumes from that cursor; one that is not in
+    the journal any more falls back to its oldest entry (logged, counted as
+    ``cursor_not_found``). Every boot the journal holds is read unless ``current_boot_only``.
     """
 
     def __init__(self, config: JournaldSourceConfig) -> None:
