@@ -46,13 +46,14 @@ dev-down: $(STAMP)
 	$(BIN)/python -m devtools down
 
 # rsyslog (imfile → omkafka) is the C peer; installed from Debian when we are root and it is missing.
+# make bench BENCH_ARGS="--only journald" runs one group of scenarios (bench/run.py --help).
 bench: $(STAMP)
 	@[ -x /usr/sbin/rsyslogd ] && [ -e /usr/lib/x86_64-linux-gnu/rsyslog/omkafka.so ] || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq rsyslog rsyslog-kafka >/dev/null; } || \
 	  echo "rsyslog with omkafka unavailable: the rsyslog comparison is left out"
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 bench-record: $(STAMP)
 	$(BIN)/python bench/record_model.py

@@ -22,6 +22,7 @@ from elasticsearch import Elasticsearch
 from devtools.home import free_port
 from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
 from logwax.connectors.kafka.admin import topic_end_offsets
+from logwax.core import gctuning
 from logwax.core.record import Record
 from logwax.steps.dedup import dedup_mapper
 
@@ -140,6 +141,40 @@ def _launch(
     return procs, log
 
 
+def journald_to_kafka(
+    bootstrap: str, topic: str, directory: Path, count: int
+) -> tuple[float, float]:
+    """``logwax run`` of the collect flow from a journal directory: seconds until ``count`` are
+    in ``topic`` (journalctl started, every entry converted, deduplicated, batched, delivered)."""
+    work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
+    config = work / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench_journald",
+                "sources": [
+                    {
+                        "type": "journald",
+                        "name": "node",
+                        "directory": str(directory),
+                        "batch_entries": 2000,
+                    }
+                ],
+                "kafka": {"bootstrap_servers": bootstrap, "topic": topic},
+                "dedup": {"enabled": True},
+                "batch": {"max_records": 5000},
+                "recovery": {"directory": str(work / "recovery"), "snapshot_interval": "5s"},
+            }
+        )
+    )
+    started = time.monotonic()
+    procs, log = _launch(work, config, "logwax.flows.collect", 1)
+    client = {"bootstrap.servers": bootstrap}
+    return _wait(
+        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
+    )
+
+
 def index_to_es(
     bootstrap: str, topic: str, url: str, index: str, count: int, processes: int = 1
 ) -> tuple[float, float]:
@@ -180,7 +215,12 @@ def index_to_es(
 
 
 def journald_read(directory: Path, count: int) -> float:
-    """The journald source itself, drained in-process: seconds for ``count`` entries."""
+    """The journald source itself, drained in-process: seconds for ``count`` entries.
+
+    With the garbage-collector settings ``logwax run`` uses, so that this is the source as it
+    runs there.
+    """
+    gctuning.tune()
     source = JournaldSource(
         JournaldSourceConfig(type="journald", name="bench", directory=directory, batch_entries=5000)
     )

@@ -3,7 +3,8 @@
 Every figure is the median of ``--runs`` runs (min and max kept), and every ratio is the median of
 the per-run ratios, so machine noise cancels in the comparison. Writes
 ``bench/results/latest.json`` and ``latest.png`` and prints a table.
-Reproduce with: ``make bench`` (or ``.venv/bin/python -m bench.run --runs 3 --lines 1000000``).
+Reproduce with: ``make bench`` (or ``.venv/bin/python -m bench.run --runs 3 --lines 1000000``);
+one group of scenarios alone with ``make bench BENCH_ARGS='--only journald'``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from bench import logwax_runs, peers
 from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 
 RESULTS = Path(__file__).parent / "results"
+# Scenario groups --only can pick: files and Kafka/Elasticsearch peers, and the journald ones.
+SCENARIOS = frozenset({"files", "journald"})
 PRODUCER = {"acks": "all", "enable.idempotence": True, "compression.type": "lz4", "linger.ms": 20}
 
 
@@ -48,17 +51,19 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 class Bench:
-    def __init__(self, lines: int, runs: int) -> None:
-        self.lines, self.runs = lines, runs
+    def __init__(self, lines: int, runs: int, only: frozenset[str] = SCENARIOS) -> None:
+        self.lines, self.runs, self.only = lines, runs, only
         self.endpoints = devtools.up(log=lambda line: print(f"[servers] {line}"))
         self.kafka = {"bootstrap.servers": self.endpoints.kafka_bootstrap}
         self.work = Path(tempfile.mkdtemp(prefix="logwax-bench-data-"))
         self.file = self.work / "lines.log"
-        write_lines(self.file, lines)
         half = lines // 2
         self.halves = [self.work / "half0.log", self.work / "half1.log"]
-        write_lines(self.halves[0], half)
-        write_lines(self.halves[1], lines - half, start=half)
+        if "files" in only:
+            write_lines(self.file, lines)
+            write_lines(self.halves[0], half)
+            write_lines(self.halves[1], lines - half, start=half)
+        self.topics: list[str] = []
         self.rates: dict[str, list[float]] = {}
         self.rss: dict[str, list[float]] = {}
 
@@ -80,19 +85,52 @@ class Bench:
         )
         return rate
 
+    def measured(
+        self, name: str, run: Callable[[str], tuple[float, float] | float], count: int | None = None
+    ) -> float:
+        """Time ``run`` on a topic of its own (deleted afterwards unless it is kept)."""
+        topic = self.topic()
+        self.topics.append(topic)
+        result = run(topic)
+        if isinstance(result, tuple):
+            return self.record(name, result[0], result[1], count)
+        return self.record(name, result, count=count)
+
     def one_run(self, number: int, journal: Path, journal_entries: int) -> dict[str, float]:
         print(f"run {number + 1}/{self.runs}", flush=True)
+        self.topics = []
+        ratios: dict[str, float] = {}
+        if "files" in self.only:
+            ratios |= self.files_and_es()
+        if "journald" in self.only:
+            ratios |= self.journald(journal, journal_entries)
+        delete_topics(self.kafka, self.topics)
+        return ratios
+
+    def journald(self, journal: Path, entries: int) -> dict[str, float]:
+        """The source alone in-process, and the collect flow journald → Kafka end to end, each
+        against ``journalctl -o json > /dev/null`` on the same journal."""
+        bootstrap = self.endpoints.kafka_bootstrap
+        seconds, rendered = peers.journalctl_json(journal)
+        if rendered != entries:
+            raise RuntimeError(f"journalctl printed {rendered} entries, the journal has {entries}")
+        journalctl = self.record("journalctl_json", seconds, count=entries)
+        read = self.record(
+            "journald_read", logwax_runs.journald_read(journal, entries), count=entries
+        )
+        to_kafka = self.measured(
+            "journald_to_kafka",
+            lambda t: logwax_runs.journald_to_kafka(bootstrap, t, journal, entries),
+            count=entries,
+        )
+        return {
+            "journald_read_vs_journalctl_json": read / journalctl,
+            "journald_to_kafka_vs_journalctl_json": to_kafka / journalctl,
+        }
+
+    def files_and_es(self) -> dict[str, float]:
         bootstrap, url = self.endpoints.kafka_bootstrap, self.endpoints.elasticsearch_url
-        topics = []
-
-        def measured(name: str, run: Callable[[str], tuple[float, float] | float]) -> float:
-            topic = self.topic()
-            topics.append(topic)
-            result = run(topic)
-            if isinstance(result, tuple):
-                return self.record(name, result[0], result[1])
-            return self.record(name, result)
-
+        measured = self.measured
         ratios: dict[str, float] = {}
         raw = measured("raw_kafka", lambda t: peers.raw_kafka(bootstrap, t, self.file, PRODUCER))
         kept: list[str] = []
@@ -138,15 +176,6 @@ class Bench:
         raw_es = self.record("raw_es_bulk", peers.raw_es_bulk(url, raw_index, self.file))
         es.indices.delete(index=raw_index)
         ratios["kafka_to_es_vs_raw_es_bulk"] = to_es / raw_es
-
-        self.record(
-            "journald_read",
-            logwax_runs.journald_read(journal, journal_entries),
-            count=journal_entries,
-        )
-        seconds, entries = peers.journalctl_json(journal)
-        self.record("journalctl_json", seconds, count=entries)
-        delete_topics(self.kafka, topics)
         return ratios
 
 
@@ -213,11 +242,20 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--journal-entries", type=int, default=200_000)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SCENARIOS),
+        help="run only this group of scenarios (repeatable); the results then go to "
+        "latest-<groups>.json and the full run's latest.json is left alone",
+    )
     args = parser.parse_args()
+    only = frozenset(args.only or SCENARIOS)
     started = time.monotonic()
-    bench = Bench(args.lines, args.runs)
+    bench = Bench(args.lines, args.runs, only)
     journal = bench.work / "journal"
-    make_journal(journal, args.journal_entries)
+    if "journald" in only:
+        make_journal(journal, args.journal_entries)
     ratio_runs: dict[str, list[float]] = {}
     for number in range(args.runs):
         for key, value in bench.one_run(number, journal, args.journal_entries).items():
@@ -225,14 +263,16 @@ def main() -> None:
     result: dict[str, Any] = {
         "lines": args.lines,
         "runs": args.runs,
-        "line_bytes": len(bench.file.read_bytes()) // args.lines,
+        "line_bytes": len(bench.file.read_bytes()) // args.lines if "files" in only else None,
+        "journal_entries": args.journal_entries if "journald" in only else None,
         "throughput": {k: summary(v) for k, v in bench.rates.items()},
         "ratios": {k: round(statistics.median(v), 3) for k, v in ratio_runs.items()},
         "peak_rss_mb": {k: summary(v) for k, v in bench.rss.items()},
         "dedup_state_bytes_per_id": logwax_runs.dedup_state_bytes_per_id(),
         "machine": machine_facts(),
         "seconds": round(time.monotonic() - started),
-        "command": "make bench",
+        "command": "make bench"
+        + (f" BENCH_ARGS='{' '.join(f'--only {g}' for g in sorted(only))}'" if args.only else ""),
     }
     for key in (
         "file_to_kafka",
@@ -241,11 +281,14 @@ def main() -> None:
         "kafka_to_es",
         "raw_es_bulk",
         "journald_read",
+        "journald_to_kafka",
+        "journalctl_json",
     ):
         result[key] = result["throughput"].get(key)
     RESULTS.mkdir(exist_ok=True)
-    peers.dump(RESULTS / "latest.json", result)
-    plot(result, RESULTS / "latest.png")
+    stem = "latest" if only == SCENARIOS else "latest-" + "-".join(sorted(only))
+    peers.dump(RESULTS / f"{stem}.json", result)
+    plot(result, RESULTS / f"{stem}.png")
     print(f"\n{'measure':32s} {'median/s':>12s} {'min':>12s} {'max':>12s}")
     for name, figures in result["throughput"].items():
         print(
@@ -254,7 +297,7 @@ def main() -> None:
     print("ratios:", result["ratios"])
     print("peak RSS MB:", {k: v["median"] for k, v in result["peak_rss_mb"].items()})
     print("dedup state bytes per id:", result["dedup_state_bytes_per_id"])
-    print(f"on {result['machine']}; {result['seconds']}s; wrote {RESULTS}/latest.json and .png")
+    print(f"on {result['machine']}; {result['seconds']}s; wrote {RESULTS}/{stem}.json and .png")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bytewax.inputs import FixedPartitionedSource
 
@@ -19,6 +19,11 @@ from logwax.core.record import Record
 log = logging.getLogger(__name__)
 
 # Resume state: the cursor of the last entry handed on (None before the first one).
+# Waiting the whole poll_interval each time the source overtook journalctl cost a third of the
+# throughput while catching up (measured with bench --only journald); a source that handed on
+# entries within the last BUSY_SECONDS polls again after BUSY_POLL.
+BUSY_SECONDS = 1.0
+BUSY_POLL = timedelta(milliseconds=2)
 JournalCursor = str | None
 
 
@@ -33,6 +38,7 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
         self._bucket = TokenBucket(config.rate_limit, config.name)
         # The cursor journalctl was started at: its entry comes first and was handed on already.
         self._expect: str | None = None
+        self._busy_until = 0.0
         self._start_child()
 
     def _start_child(self, from_head: bool = False) -> None:
@@ -63,10 +69,14 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
             return records
         if not records and child.finished():
             self._restart_later(child)
+        now = time.monotonic()
         if records:
             self._backoff.succeeded()
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             self._awake = None
+            self._busy_until = now + BUSY_SECONDS
+        elif now < self._busy_until:  # catching up: journalctl's next chunk is moments away
+            self._awake = datetime.now(UTC) + BUSY_POLL
         else:
             self._awake = datetime.now(UTC) + self._config.poll_interval
         SOURCE_LAG.labels(self._name).set(child.backlog())
