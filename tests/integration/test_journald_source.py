@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
 from logwax.core.record import Record
 from tests.integration.flow_runs import read_partition
@@ -107,3 +109,56 @@ def test_unit_and_priority_filters_on_a_real_journal(tmp_path: Path) -> None:
         assert read(part, 1, timeout=2) == []
     finally:
         part.close()
+
+
+def errors(reason: str) -> float:
+    labels = {"source": "j", "reason": reason}
+    return REGISTRY.get_sample_value("logwax_source_errors_total", labels) or 0.0
+
+
+def test_journalctl_killed_mid_stream_restarts_at_the_cursor_without_loss_or_copies(
+    tmp_path: Path,
+) -> None:
+    """Killed while its output is half read (and possibly mid-line): each entry once."""
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 20_000)
+    exits = errors("journalctl_exit")
+    part = source(journal.parent).build_part("s", "j", None)
+    try:
+        first = read(part, 1)
+        os.kill(part._child._proc.pid, signal.SIGKILL)
+        rest = read(part, 20_000 - len(first), timeout=60)
+        time.sleep(1)
+        rest += part.next_batch()
+    finally:
+        part.close()
+    print(f"read before the kill: {len(first)}; restarts: {errors('journalctl_exit') - exits}")
+    assert len(first) < 20_000 and errors("journalctl_exit") == exits + 1
+    assert messages(first + rest) == [f"entry {i}" for i in range(20_000)]
+
+
+def test_truncated_and_garbage_appended_journal_files(tmp_path: Path) -> None:
+    """journalctl skips a file cut short mid-entry (and says so: logged and counted) and reads
+    a file with garbage after its last entry up to that entry; the child is never restarted."""
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 1000)
+    cut = rotate(journal, "0001")
+    append_entries(journal, 1000, 500)
+    garbled = rotate(journal, "0002")
+    append_entries(journal, 1500, 100)
+    with open(cut, "r+b") as handle:
+        handle.truncate(cut.stat().st_size * 6 // 10)
+    with open(garbled, "ab") as handle:
+        handle.write(b"\x00garbage\xff" * 1000)
+    complaints, exits = errors("journalctl_stderr"), errors("journalctl_exit")
+    part = source(journal.parent).build_part("s", "j", None)
+    try:
+        got = read(part, 600)
+        append_entries(journal, 1600, 10)  # still followed
+        got += read(part, 10)
+        time.sleep(1)
+        got += part.next_batch()
+    finally:
+        part.close()
+    assert messages(got) == [f"entry {i}" for i in range(1000, 1610)]
+    assert errors("journalctl_stderr") > complaints and errors("journalctl_exit") == exits

@@ -35,6 +35,7 @@ from collections import deque
 from typing import IO
 
 from logwax.connectors.journald.config import PRIORITIES, JournaldSourceConfig
+from logwax.core.metrics import SOURCE_ERRORS
 
 log = logging.getLogger(__name__)
 READ_BYTES = 1 << 18
@@ -75,8 +76,9 @@ class JournalctlProcess:
     costs more than parsing a small entry, and the reading thread competes for the GIL.
     """
 
-    def __init__(self, args: list[str], at_cursor: bool = False) -> None:
+    def __init__(self, args: list[str], source: str, at_cursor: bool = False) -> None:
         self.args = args
+        self._source = source
         # Set when the start cursor has nothing at or after it (see _probe).
         self.nothing_at_cursor = threading.Event()
         self._chunks: queue.Queue[list[bytes]] = queue.Queue(maxsize=QUEUE_CHUNKS)
@@ -127,10 +129,13 @@ class JournalctlProcess:
             self._chunks.put([partial])
         self._done.set()
 
-    @staticmethod
-    def _log_stderr(stderr: IO[bytes]) -> None:
+    def _log_stderr(self, stderr: IO[bytes]) -> None:
+        """journalctl's complaints (a truncated or corrupt file it skips), logged and counted."""
         for line in stderr:
-            log.warning("journalctl: %s", line.decode(errors="replace").rstrip())
+            SOURCE_ERRORS.labels(self._source, "journalctl_stderr").inc()
+            log.warning(
+                "source=%s journalctl: %s", self._source, line.decode(errors="replace").rstrip()
+            )
 
     def take(self, most: int) -> list[bytes]:
         """Up to ``most`` output lines that have arrived, without waiting."""

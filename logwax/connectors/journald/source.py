@@ -44,7 +44,7 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
     def _start_child(self, from_head: bool = False) -> None:
         args = journalctl_args(self._config, self._cursor, from_head)
         self._expect = self._cursor
-        self._child = JournalctlProcess(args, at_cursor=self._cursor is not None)
+        self._child = JournalctlProcess(args, self._name, at_cursor=self._cursor is not None)
         log.info(
             "source=%s journalctl started at_cursor=%s from_head=%s",
             self._name,
