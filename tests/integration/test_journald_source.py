@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import struct
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -11,9 +14,10 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
+from logwax.connectors.journald import export as export_format
 from logwax.core.record import Record
 from tests.integration.flow_runs import read_partition
-from tests.integration.journal_files import append_entries, rotate
+from tests.integration.journal_files import JOURNAL_REMOTE, append_entries, rotate
 
 
 def source(directory: Path) -> JournaldSource:
@@ -162,3 +166,45 @@ def test_truncated_and_garbage_appended_journal_files(tmp_path: Path) -> None:
         part.close()
     assert messages(got) == [f"entry {i}" for i in range(1000, 1610)]
     assert errors("journalctl_stderr") > complaints and errors("journalctl_exit") == exits
+
+
+def test_export_output_parses_to_what_json_output_shows(tmp_path: Path) -> None:
+    """The reader parses ``-o export``; ``-o json --all`` of the same journal is the reference."""
+    journal = tmp_path / "journal" / "system.journal"
+    odd = [
+        b"line one\nline two\ttabbed",  # framed by journalctl, text in JSON
+        "caf\u00e9 \u2603 \U0001f600".encode(),
+        b"\x07bell",  # a control character: bytes in both
+        b"\xff\xfe not utf-8",
+        b"\n\n" + bytes(range(256)),
+        b"x" * 70_000,  # beyond JSON's 4096-byte default without --all
+        b"a=b=c",
+    ]
+    export = bytearray()
+    for i, value in enumerate(odd):
+        export += (
+            f"__REALTIME_TIMESTAMP={1_700_000_000_000_000 + i}\n__MONOTONIC_TIMESTAMP={i}\n"
+            f"_BOOT_ID={'ab' * 16}\nMESSAGE=odd {i}\nREPEATED=one\nREPEATED=two\n"
+        ).encode()
+        export += b"ODD\n" + struct.pack("<Q", len(value)) + value + b"\n\n"
+    journal.parent.mkdir(parents=True)
+    (tmp_path / "in.export").write_bytes(bytes(export))
+    subprocess.run(
+        [JOURNAL_REMOTE, "-o", str(journal), str(tmp_path / "in.export")],
+        check=True,
+        capture_output=True,
+    )
+    base = ["journalctl", f"--directory={journal.parent}", "--no-pager", "--all"]
+    as_json = [
+        {
+            k: bytes(v) if isinstance(v, list) and v and isinstance(v[0], int) else v
+            for k, v in json.loads(line).items()
+        }
+        for line in subprocess.run(
+            [*base, "-o", "json"], capture_output=True, check=True
+        ).stdout.splitlines()
+    ]
+    data = subprocess.run([*base, "-o", "export"], capture_output=True, check=True).stdout
+    parsed, used = export_format.parse(data)
+    assert used == len(data) and len(parsed) == len(odd)
+    assert parsed == as_json

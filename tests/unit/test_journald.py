@@ -1,28 +1,47 @@
 from __future__ import annotations
 
 import base64
-import json
+import struct
+from typing import Any
 
 import pytest
 
 from logwax.connectors.journald.config import JournaldSourceConfig
 from logwax.connectors.journald.entries import cursor_event_id, to_record
+from logwax.connectors.journald.export import parse
 from logwax.connectors.journald.reader import journalctl_args
 
 CURSOR = "s=abc123;i=1f;b=boot;m=3;t=5;x=9"
 
 
-def entry(**extra: object) -> bytes:
-    return json.dumps(
-        {
-            "__CURSOR": CURSOR,
-            "__REALTIME_TIMESTAMP": "1700000000000001",
-            "_BOOT_ID": "boot",
-            "_SYSTEMD_UNIT": "ssh.service",
-            "MESSAGE": "Accepted publickey",
-            **extra,
-        }
-    ).encode()
+def field(name: str, value: str | bytes) -> bytes:
+    """One field in journalctl's export format: text, or length-framed bytes."""
+    if isinstance(value, str):
+        return f"{name}={value}\n".encode()
+    return name.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
+
+
+def export(**extra: str | bytes | list[str | bytes]) -> bytes:
+    fields: dict[str, str | bytes | list[str | bytes]] = {
+        "__CURSOR": CURSOR,
+        "__REALTIME_TIMESTAMP": "1700000000000001",
+        "__MONOTONIC_TIMESTAMP": "3",
+        "_BOOT_ID": "boot",
+        "_SYSTEMD_UNIT": "ssh.service",
+        "MESSAGE": "Accepted publickey",
+        **extra,
+    }
+    out = b""
+    for name, value in fields.items():
+        for one in value if isinstance(value, list) else [value]:
+            out += field(name, one)
+    return out + b"\n"
+
+
+def entry(**extra: str | bytes | list[str | bytes]) -> dict[str, Any]:
+    entries, used = parse(export(**extra))
+    assert len(entries) == 1 and used == len(export(**extra))
+    return entries[0]
 
 
 def test_entry_becomes_a_record_with_a_cursor_based_id() -> None:
@@ -31,22 +50,58 @@ def test_entry_becomes_a_record_with_a_cursor_based_id() -> None:
     assert record.timestamp_ns == 1700000000000001000
     assert record.message == "Accepted publickey"
     assert record.stream == "boot/ssh.service"
-    assert record.fields["journald"]["PRIORITY"] == "6"
+    assert record.fields["journald"] == {
+        "_BOOT_ID": "boot",
+        "_SYSTEMD_UNIT": "ssh.service",
+        "PRIORITY": "6",
+    }
     assert record.fields["journald_cursor"] == CURSOR
 
 
 def test_binary_values_are_kept_not_dropped() -> None:
-    record = to_record("node", entry(MESSAGE=[104, 105, 255], BLOB=[0, 1, 2], MULTI=["a", "b"]))
+    record = to_record("node", entry(MESSAGE=b"hi\xff", BLOB=b"\0\1\2", MULTI=["a", b"\xfe"]))
     assert record.message == "hi\ufffd" and record.fields["tags"] == ["binary_message"]
     assert record.fields["journald"]["BLOB"] == {"base64": base64.b64encode(b"\0\1\2").decode()}
-    assert record.fields["journald"]["MULTI"] == ["a", "b"]
+    assert record.fields["journald"]["MULTI"] == [
+        "a",
+        {"base64": base64.b64encode(b"\xfe").decode()},
+    ]
+
+
+def test_framed_text_is_text_as_json_output_would_show_it() -> None:
+    """journalctl frames a value holding a newline; JSON output shows it as a string."""
+    record = to_record("node", entry(MESSAGE=b"Traceback:\n  line 1\tx", CODE=b"caf\xc3\xa9"))
+    assert record.message == "Traceback:\n  line 1\tx" and "tags" not in record.fields
+    assert record.fields["journald"]["CODE"] == "café"
+    assert entry(BELL=b"\x07")["BELL"] == b"\x07"  # a control character: binary
+
+
+def test_export_stream_cut_anywhere_parses_the_complete_entries_only() -> None:
+    """Blank lines and newlines inside framed values (and in their length bytes) do not end an
+    entry early; a cut entry waits for the rest of its bytes."""
+    tricky = b"\n\nX\n\n" + bytes(range(256))
+    stream = export(MESSAGE="one") + export(BLOB=tricky, MESSAGE=b"a\n\nb") + export(MESSAGE="3")
+    assert len(tricky) == 261 and struct.pack("<Q", 10)[:1] == b"\n"
+    stream += export(MESSAGE="x" * 10, TEN=b"\n\n\n\n\n\n\n\n\n\n")  # length 10: b"\n\0..."
+    whole, used = parse(stream)
+    assert used == len(stream) and [e["MESSAGE"] for e in whole] == [
+        "one",
+        "a\n\nb",
+        "3",
+        "x" * 10,
+    ]
+    assert whole[1]["BLOB"] == tricky and whole[3]["TEN"] == "\n" * 10
+    for cut in range(len(stream)):
+        head, used = parse(stream[:cut])
+        tail, rest = parse(stream[used:])
+        assert head + tail == whole and used + rest == len(stream), cut
 
 
 def test_non_entries_are_refused() -> None:
     with pytest.raises(ValueError):
-        to_record("node", b'{"no": "cursor"}')
+        to_record("node", {"no": "cursor"})
     with pytest.raises(ValueError):
-        to_record("node", b"not json")
+        to_record("node", {"__CURSOR": CURSOR, "__REALTIME_TIMESTAMP": "soon"})
 
 
 def test_filters_become_journalctl_arguments() -> None:
@@ -62,7 +117,7 @@ def test_filters_become_journalctl_arguments() -> None:
         }
     )
     args = journalctl_args(config, cursor=None)
-    assert args[:3] == ["journalctl", "--follow", "--output=json"]
+    assert args[:3] == ["journalctl", "--follow", "--output=export"]
     for expected in (
         "--directory=/var/log/journal",
         "--lines=all",

@@ -1,8 +1,8 @@
-"""journalctl's JSON entries → records, keeping binary and repeated fields.
+"""Parsed journal entries (see ``export.py``) → records, keeping binary and repeated fields.
 
-journalctl renders a value that is not printable UTF-8 as an array of byte values, and a field
-that occurs several times as an array of values. Binary values are kept as base64 under
-``{"base64": ...}`` (and the message decoded with replacement and tagged), never dropped.
+A value that is not printable UTF-8 is kept as base64 under ``{"base64": ...}`` (and a binary
+message decoded with replacement and tagged), never dropped; a field that occurs several times
+stays a list of its values.
 """
 
 from __future__ import annotations
@@ -10,23 +10,16 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from logwax.core import jsoncodec
 from logwax.core.record import Record
 
 # Fields the record carries elsewhere (cursor, message, timestamp) or that only journald needs.
 _DROP = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
 
 
-def _is_bytes(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(b, int) for b in value)
-
-
 def _convert(value: Any) -> Any:
-    if type(value) is str:  # nearly every field: skip the list checks
-        return value
-    if _is_bytes(value):
-        return {"base64": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, list):
+    if type(value) is bytes:
+        return {"base64": base64.b64encode(value).decode()}
+    if type(value) is list:
         return [_convert(v) for v in value]
     return value
 
@@ -47,14 +40,13 @@ def cursor_event_id(cursor: str) -> str:
     return cursor
 
 
-def to_record(source: str, line: bytes) -> Record:
-    """One JSON line from journalctl; raises ValueError on anything that is not an entry.
+def to_record(source: str, entry: dict[str, Any]) -> Record:
+    """One entry; raises ValueError on anything that is not a journal entry.
 
-    The parsed entry becomes the record's ``journald`` field in place (a copy per entry was a
-    fifth of the source's time); only the rare non-string values are converted.
+    The entry becomes the record's ``journald`` field in place (a copy per entry was a fifth of
+    the source's time); only the rare values that are not strings are converted.
     """
-    entry = jsoncodec.loads(line)
-    if not isinstance(entry, dict) or "__CURSOR" not in entry:
+    if "__CURSOR" not in entry:
         raise ValueError("not a journal entry (no __CURSOR)")
     pop = entry.pop
     cursor = pop("__CURSOR")
@@ -66,20 +58,23 @@ def to_record(source: str, line: bytes) -> Record:
         if type(value) is not str:
             entry[key] = _convert(value)
     fields: dict[str, Any] = {"journald": entry, "journald_cursor": cursor}
-    if type(message) is not str:
-        if _is_bytes(message):
-            message = bytes(message).decode("utf-8", errors="replace")
-            fields["tags"] = ["binary_message"]
-        elif isinstance(message, list):
-            message = "\n".join(str(m) for m in message)
-        else:
-            message = str(message)
+    if type(message) is bytes:
+        message = message.decode("utf-8", errors="replace")
+        fields["tags"] = ["binary_message"]
+    elif type(message) is list:  # MESSAGE given several times
+        message = "\n".join(m if type(m) is str else m.decode(errors="replace") for m in message)
     unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or "journal"
+    if type(cursor) is not str:
+        raise ValueError("not a journal entry (binary cursor)")
+    try:
+        timestamp_ns = int(realtime) * 1000
+    except (TypeError, ValueError):
+        raise ValueError(f"not a journal entry (timestamp {realtime!r})") from None
     return Record(
         source=source,
-        stream=f"{entry.get('_BOOT_ID', '')}/{unit}" if isinstance(unit, str) else "journal",
+        stream=f"{entry.get('_BOOT_ID', '')}/{unit}" if type(unit) is str else "journal",
         event_id=cursor_event_id(cursor),
-        timestamp_ns=int(realtime) * 1000,
+        timestamp_ns=timestamp_ns,
         message=message,
         fields=fields,
     )

@@ -12,7 +12,7 @@ from logwax.connectors.base import SourcePartition
 from logwax.connectors.journald.config import JournaldSourceConfig
 from logwax.connectors.journald.entries import to_record
 from logwax.connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
-from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
+from logwax.core.metrics import SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
 
@@ -89,12 +89,12 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
         if not lines and self._expect is not None and child.nothing_at_cursor.is_set():
             self._fall_back_to_head()
             return []
-        for line in lines:
+        for entry in lines:
             try:
-                record = to_record(name, line)
+                record = to_record(name, entry)
             except ValueError as exc:
                 SOURCE_ERRORS.labels(name, "unparseable").inc()
-                log.warning("source=%s skipped journalctl output line: %s", name, exc)
+                log.warning("source=%s skipped journalctl output: %s", name, exc)
                 continue
             if self._expect is None:
                 records.append(record)
@@ -102,8 +102,6 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
                 self._expect = None  # the entry at the cursor: handed on before
             else:
                 return []
-        if lines:
-            SOURCE_BYTES.labels(name).inc(sum(map(len, lines)))
         if records:
             self._cursor = str(records[-1].fields["journald_cursor"])
         return records
