@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from bytewax.recovery import init_db_dir
+from confluent_kafka import KafkaException
 from elasticsearch import Elasticsearch
 
 from devtools.home import free_port
@@ -170,9 +171,14 @@ def journald_to_kafka(
     started = time.monotonic()
     procs, log = _launch(work, config, "logwax.flows.collect", 1)
     client = {"bootstrap.servers": bootstrap}
-    return _wait(
-        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
-    )
+
+    def delivered() -> bool:
+        try:
+            return sum(topic_end_offsets(client, topic).values()) >= count
+        except KafkaException:  # a leader moving on the shared broker: ask again
+            return False
+
+    return _wait(delivered, procs, log, started)
 
 
 def index_to_es(

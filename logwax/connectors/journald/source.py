@@ -10,7 +10,6 @@ from bytewax.inputs import FixedPartitionedSource
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.journald.config import JournaldSourceConfig
-from logwax.connectors.journald.entries import to_record
 from logwax.connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
 from logwax.core.metrics import SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
@@ -83,25 +82,16 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
         return records
 
     def _drain(self, child: JournalctlProcess, budget: int) -> list[Record]:
-        records: list[Record] = []
-        lines = child.take(budget)
-        name = self._name
-        if not lines and self._expect is not None and child.nothing_at_cursor.is_set():
-            self._fall_back_to_head()
-            return []
-        for entry in lines:
-            try:
-                record = to_record(name, entry)
-            except ValueError as exc:
-                SOURCE_ERRORS.labels(name, "unparseable").inc()
-                log.warning("source=%s skipped journalctl output: %s", name, exc)
-                continue
-            if self._expect is None:
-                records.append(record)
-            elif self._cursor_found(record):
-                self._expect = None  # the entry at the cursor: handed on before
-            else:
+        records = child.take(budget)
+        if self._expect is not None:
+            if not records:
+                if child.nothing_at_cursor.is_set():
+                    self._fall_back_to_head()
                 return []
+            if not self._cursor_found(records[0]):
+                return []
+            self._expect = None
+            records = records[1:]  # the entry at the cursor: handed on before
         if records:
             self._cursor = str(records[-1].fields["journald_cursor"])
         return records
