@@ -18,12 +18,13 @@ from logwax.core.record import Record
 log = logging.getLogger(__name__)
 
 # Resume state: the cursor of the last entry handed on (None before the first one).
+JournalCursor = str | None
+
 # Waiting the whole poll_interval each time the source overtook journalctl cost a third of the
 # throughput while catching up (measured with bench --only journald); a source that handed on
 # entries within the last BUSY_SECONDS polls again after BUSY_POLL.
 BUSY_SECONDS = 1.0
 BUSY_POLL = timedelta(milliseconds=2)
-JournalCursor = str | None
 
 
 class _JournaldPartition(SourcePartition[JournalCursor]):
