@@ -24,6 +24,7 @@ from tests.integration.flow_runs import (
 )
 from tests.integration.journal_files import append_entries, boot_id, rotate
 from tests.integration.kafka_helpers import read_all
+from tests.integration.pipelines import kafka_sink, write_pipeline
 
 
 def journal_ids(directory: Path) -> list[str]:
@@ -109,27 +110,17 @@ def test_every_boot_ships_once_across_a_reboot_with_a_kill_mid_catch_up(
     append_entries(journal, 0, 10_000, boot=boot_id(0))
     append_entries(journal, 10_000, 10_000, boot=boot_id(1))
     topic = new_topic(3)
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "journal_boots",
-                "sources": [
-                    {
-                        "type": "journald",
-                        "name": "node",
-                        "directory": str(journal.parent),
-                        "rate_limit": 4_000,  # so that the kill falls mid catch-up
-                    }
-                ],
-                "kafka": {
-                    "bootstrap_servers": servers.kafka_bootstrap,
-                    "topic": topic,
-                    "exactly_once": True,
-                },
-                "recovery": {"directory": str(tmp_path / "recovery"), "snapshot_interval": "1s"},
-            }
-        )
+    source = {
+        "type": "journald",
+        "name": "node",
+        "directory": str(journal.parent),
+        "rate_limit": 4_000,  # so that the kill falls mid catch-up
+    }
+    config = write_pipeline(
+        tmp_path,
+        "journal_boots",
+        sources=[source],
+        kafka=kafka_sink(servers, topic, exactly_once=True),
     )
     log = tmp_path / "logwax.log"
 
