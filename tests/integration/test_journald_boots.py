@@ -148,3 +148,18 @@ def test_a_cursor_of_another_journal_falls_back_to_the_oldest_entry(tmp_path: Pa
         resumed.close()
     assert numbers(got) == list(range(100))
     assert cursor_errors() == errors + 1
+
+
+def test_explicit_files_of_three_boots_rotated_and_active_are_read_once(tmp_path: Path) -> None:
+    journal = tmp_path / "journal" / "system.journal"
+    three_boots(journal)
+    append_entries(journal.with_name("ignored.journal"), 10_000, 5, boot=boot_id(9))
+    config = JournaldSourceConfig(
+        type="journald", name="boots", files=[str(journal.parent / "system*.journal")]
+    )
+    source = JournaldSource(config).build_part("s", "boots", None)
+    try:
+        got = read_until_quiet(source, 3 * PER_BOOT)
+    finally:
+        source.close()
+    assert numbers(got) == list(range(3 * PER_BOOT))

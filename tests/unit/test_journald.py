@@ -138,5 +138,9 @@ def test_since_now_and_bad_field_names() -> None:
     since = JournaldSourceConfig(type="journald", name="j", since_now=True)
     assert "--lines=0" in journalctl_args(since, None)
     assert "--lines=all" in journalctl_args(since, None, from_head=True)  # lost-cursor fallback
+    files = JournaldSourceConfig(type="journald", name="j", files=["/j/system*.journal"])
+    assert "--file=/j/system*.journal" in journalctl_args(files, None)
+    with pytest.raises(ValueError, match="not both"):
+        JournaldSourceConfig(type="journald", name="j", directory="/j", files=["/j/a.journal"])
     with pytest.raises(ValueError, match="upper case"):
         JournaldSourceConfig(type="journald", name="j", matches={"unit": "x"})

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from logwax.core.units import Duration
 
@@ -23,6 +23,10 @@ class JournaldSourceConfig(BaseModel):
     type: Literal["journald"]
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     directory: Path | None = Field(None, description="read this journal directory, not the host's")
+    files: list[str] = Field(
+        default_factory=list,
+        description="read these journal files (globs allowed), not the host's journal",
+    )
     units: list[str] = Field(default_factory=list, description="only these systemd units")
     matches: dict[str, str] = Field(
         default_factory=dict, description="journal field matches, e.g. {SYSLOG_IDENTIFIER: sshd}"
@@ -39,6 +43,12 @@ class JournaldSourceConfig(BaseModel):
     )
     poll_interval: Duration = timedelta(milliseconds=100)
     restart_backoff_max: Duration = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _one_journal(self) -> JournaldSourceConfig:
+        if self.directory is not None and self.files:
+            raise ValueError("give directory or files, not both (journalctl takes one)")
+        return self
 
     @field_validator("matches")
     @classmethod

@@ -11,6 +11,7 @@ def probe(config: JournaldSourceConfig) -> str:
     args = [config.journalctl, "--lines=1", "--quiet", "--no-pager", "--output=cat"]
     if config.directory is not None:
         args.append(f"--directory={config.directory}")
+    args.extend(f"--file={pattern}" for pattern in config.files)
     result = subprocess.run(args, capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         raise RuntimeError(result.stderr.strip() or f"journalctl exited {result.returncode}")

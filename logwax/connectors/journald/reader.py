@@ -63,6 +63,7 @@ def journalctl_args(
     args = [config.journalctl, "--follow", "--output=export", "--no-pager"]
     if config.directory is not None:
         args.append(f"--directory={config.directory}")
+    args.extend(f"--file={pattern}" for pattern in config.files)
     # --follow alone shows only the last 10 entries, even after --cursor.
     if cursor:
         args += [f"--cursor={cursor}", "--lines=all"]
