@@ -163,3 +163,26 @@ def test_explicit_files_of_three_boots_rotated_and_active_are_read_once(tmp_path
     finally:
         source.close()
     assert numbers(got) == list(range(3 * PER_BOOT))
+
+
+def test_current_boot_only_resumed_after_a_reboot_reads_the_new_boot_whole(
+    tmp_path: Path,
+) -> None:
+    """The saved cursor is in the previous boot, which this source no longer reads."""
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 100, boot=boot_id(0))
+    source = part(journal.parent, current_boot_only=True)
+    try:
+        cursor = str(read_partition(source, 100)[50].fields["journald_cursor"])
+    finally:
+        source.close()
+    append_entries(journal, 100, 50, boot=boot_id(0))
+    append_entries(journal, 150, 80, boot=boot_id(1))
+    errors = cursor_errors()
+    resumed = part(journal.parent, cursor, current_boot_only=True)
+    try:
+        got = read_until_quiet(resumed, 80)
+    finally:
+        resumed.close()
+    assert numbers(got) == list(range(150, 230))
+    assert cursor_errors() == errors + 1
