@@ -193,6 +193,7 @@ def machine_facts() -> dict[str, Any]:
     ).stdout.strip()
     return {
         "cores": os.cpu_count(),
+        "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
         "machine": platform.machine(),
         "python": platform.python_version(),
         "bytewax": metadata.version("bytewax"),
