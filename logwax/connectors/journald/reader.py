@@ -1,7 +1,7 @@
 """``journalctl --follow --output=export`` as a child process, read without blocking the flow.
 
-Why journalctl, and why these options (systemd 252, as in Debian 12 and the image; real journal
-files made by systemd-journal-remote, the tests in ``tests/integration/test_journald_*.py``):
+Why journalctl, and why these options (systemd 252, as in Debian 12; real journal files made by
+systemd-journal-remote, the tests in ``tests/integration/test_journald_*.py``):
 
 - ``--merge``. Since systemd 250, ``--follow`` implies ``--boot`` (the current boot only), whatever
   ``--lines`` says (systemd PR #21711): on a three-boot journal ``--follow --lines=all`` printed
@@ -18,7 +18,8 @@ files made by systemd-journal-remote, the tests in ``tests/integration/test_jour
   the cursor was not found when it is not (see ``source.py`` for what happens then).
 - ``--output=export``, not ``json``: journalctl renders export about four times faster (see
   ``export.py``); with JSON, journalctl's own rendering capped the reader below
-  ``journalctl -o json > /dev/null`` itself.
+  ``journalctl -o json > /dev/null`` itself (0.7-0.9x; with export 1.1-1.7x depending on the
+  machine's load, ``make bench BENCH_ARGS='--only journald'``).
 - journalctl rather than the sd-journal API (systemd-python read ~123k entries/s with field
   conversion, about what ``-o json`` renders, below export): it needs no native build
   (systemd-python compiles against libsystemd-dev), the host's own journalctl understands the
@@ -28,6 +29,7 @@ files made by systemd-journal-remote, the tests in ``tests/integration/test_jour
   e.g. another machine's files) by wall-clock time, and while following it skips an entry that
   sorts before the last one it printed, so another machine's entry written late with an older
   timestamp is not read. One machine's entries are ordered by sequence number and never skipped.
+  (``docs/bad-input.md``, journald.)
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 READ_BYTES = 1 << 18
-QUEUE_CHUNKS = 64  # at most ~16 MiB of output waits in memory; then the child blocks
+QUEUE_CHUNKS = 16  # ~4 MiB of output (as records, a few times that) waits; then the child blocks
 
 
 def journalctl_args(
@@ -174,12 +176,12 @@ class JournalctlProcess:
             except queue.Empty:
                 break
         if len(pending) <= most:
-            lines = list(pending)
+            records = list(pending)
             pending.clear()
         else:
-            lines = [pending.popleft() for _ in range(most)]
-        self._taken_entries += len(lines)
-        return lines
+            records = [pending.popleft() for _ in range(most)]
+        self._taken_entries += len(records)
+        return records
 
     def backlog(self) -> int:
         """Entries journalctl wrote that were not taken yet."""
