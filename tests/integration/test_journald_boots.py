@@ -186,3 +186,19 @@ def test_current_boot_only_resumed_after_a_reboot_reads_the_new_boot_whole(
         resumed.close()
     assert numbers(got) == list(range(150, 230))
     assert cursor_errors() == errors + 1
+
+
+def test_a_damaged_cursor_falls_back_to_the_oldest_entry_not_a_restart_loop(
+    tmp_path: Path,
+) -> None:
+    """journalctl exits at once on a cursor it cannot parse; restarting with it would loop."""
+    journal = tmp_path / "journal" / "system.journal"
+    append_entries(journal, 0, 100, boot=boot_id(0))
+    errors = cursor_errors()
+    resumed = part(journal.parent, "s=not;a=cursor")
+    try:
+        got = read_until_quiet(resumed, 100)
+    finally:
+        resumed.close()
+    assert numbers(got) == list(range(100))
+    assert cursor_errors() == errors + 1

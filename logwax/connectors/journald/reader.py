@@ -92,7 +92,8 @@ class JournalctlProcess:
     def __init__(self, args: list[str], source: str, at_cursor: bool = False) -> None:
         self.args = args
         self._source = source
-        # Set when the start cursor has nothing at or after it (see _probe).
+        # Set when the start cursor has nothing at or after it (see _probe), or when journalctl
+        # could not parse it at all (a damaged snapshot) and exited.
         self.nothing_at_cursor = threading.Event()
         self._chunks: queue.Queue[list[Record]] = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._pending: deque[Record] = deque()
@@ -163,9 +164,10 @@ class JournalctlProcess:
         """journalctl's complaints (a truncated or corrupt file it skips), logged and counted."""
         for line in stderr:
             SOURCE_ERRORS.labels(self._source, "journalctl_stderr").inc()
-            log.warning(
-                "source=%s journalctl: %s", self._source, line.decode(errors="replace").rstrip()
-            )
+            text = line.decode(errors="replace").rstrip()
+            log.warning("source=%s journalctl: %s", self._source, text)
+            if text.startswith("Failed to seek to cursor"):
+                self.nothing_at_cursor.set()
 
     def take(self, most: int) -> list[Record]:
         """Up to ``most`` records that have arrived, without waiting."""

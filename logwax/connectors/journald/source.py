@@ -68,6 +68,9 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
             self._awake = None
             return records
         if not records and child.finished():
+            if self._expect is not None and child.nothing_at_cursor.is_set():
+                self._fall_back_to_head()  # journalctl refused the cursor itself
+                return []
             self._restart_later(child)
         now = time.monotonic()
         if records:
