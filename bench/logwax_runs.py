@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -178,7 +179,10 @@ def journald_to_kafka(
         except KafkaException:  # a leader moving on the shared broker: ask again
             return False
 
-    return _wait(delivered, procs, log, started)
+    try:
+        return _wait(delivered, procs, log, started)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def index_to_es(
