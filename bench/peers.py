@@ -109,14 +109,15 @@ def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> flo
         shutil.rmtree(work, ignore_errors=True)
 
 
-def journalctl_json(directory: Path) -> tuple[float, int]:
+def journalctl_json(directory: Path) -> float:
+    """``journalctl -o json > /dev/null`` over the journal: seconds taken."""
     started = time.monotonic()
-    out = subprocess.run(
+    subprocess.run(
         ["journalctl", f"--directory={directory}", "-o", "json", "--no-pager"],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         check=True,
-    ).stdout
-    return time.monotonic() - started, out.count(b"\n")
+    )
+    return time.monotonic() - started
 
 
 def dump(path: Path, data: Any) -> None:
