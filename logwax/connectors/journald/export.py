@@ -81,7 +81,7 @@ def parse(data: bytes) -> tuple[list[dict[str, Any]], int]:
                 entries.append(framed)
                 start = after
                 break
-            key = name.decode()
+            key = name.decode(errors="replace")
             if key in entry:
                 _add(entry, key, value.decode(errors="replace"))
             else:

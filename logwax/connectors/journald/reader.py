@@ -131,6 +131,16 @@ class JournalctlProcess:
                 self.nothing_at_cursor.set()
 
     def _pump(self, stdout: IO[bytes]) -> None:
+        try:
+            self._read_all(stdout)
+        except Exception:  # a bug here must restart the child, not leave the source silent
+            SOURCE_ERRORS.labels(self._source, "reader_error").inc()
+            log.exception("source=%s reading journalctl failed; restarting it", self._source)
+            self._proc.kill()
+        finally:
+            self._done.set()
+
+    def _read_all(self, stdout: IO[bytes]) -> None:
         rest = b""
         received = SOURCE_BYTES.labels(self._source)
         while chunk := stdout.read(READ_BYTES):
@@ -145,7 +155,6 @@ class JournalctlProcess:
         if rest.strip():  # the child died mid-entry: read again after the restart
             SOURCE_ERRORS.labels(self._source, "unparseable").inc()
             log.warning("source=%s journalctl output ended mid-entry", self._source)
-        self._done.set()
 
     def _records(self, entries: list[dict[str, Any]]) -> list[Record]:
         """Entries → records here, not in the flow's thread: this thread would otherwise idle
