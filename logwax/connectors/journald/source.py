@@ -21,8 +21,11 @@ log = logging.getLogger(__name__)
 JournalCursor = str | None
 
 # Waiting the whole poll_interval each time the source overtook journalctl cost a third of the
-# throughput while catching up (measured with bench --only journald); a source that handed on
-# entries within the last BUSY_SECONDS polls again after BUSY_POLL.
+# throughput while catching up (measured with bench --only journald). A read of at least
+# BUSY_READ entries means journalctl is pouring out a backlog: for BUSY_SECONDS after one, an
+# empty read is retried after BUSY_POLL. A live tail of a few entries at a time keeps polling
+# every poll_interval, so an idle node does not wake hundreds of times a second.
+BUSY_READ = 100
 BUSY_SECONDS = 1.0
 BUSY_POLL = timedelta(milliseconds=2)
 
@@ -77,7 +80,8 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
             self._backoff.succeeded()
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             self._awake = None
-            self._busy_until = now + BUSY_SECONDS
+            if len(records) >= BUSY_READ:
+                self._busy_until = now + BUSY_SECONDS
         elif now < self._busy_until:  # catching up: journalctl's next chunk is moments away
             self._awake = datetime.now(UTC) + BUSY_POLL
         else:
