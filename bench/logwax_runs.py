@@ -44,19 +44,29 @@ def _wait(
     timeout: float = 900,
 ) -> tuple[float, float]:
     peak = 0.0
-    while not done():
+    try:
+        while not done():
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"logwax exited {proc.returncode}: {log.read_text()[-2000:]}"
+                    )
+                peak = max(peak, peak_rss_mb(proc.pid))
+            if time.monotonic() - started > timeout:
+                raise RuntimeError("benchmark run timed out")
+            time.sleep(0.2)
+        elapsed = time.monotonic() - started
         for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"logwax exited {proc.returncode}: {log.read_text()[-2000:]}")
             peak = max(peak, peak_rss_mb(proc.pid))
-        if time.monotonic() - started > timeout:
-            raise RuntimeError("benchmark run timed out")
-        time.sleep(0.2)
-    elapsed = time.monotonic() - started
-    for proc in procs:
-        peak = max(peak, peak_rss_mb(proc.pid))
-        proc.kill()
-        proc.wait()
+    finally:  # a failed run must not leave logwax (and its journalctl) running
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()  # SIGTERM: logwax stops its journalctl child too
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
     return elapsed, peak
 
 
