@@ -101,7 +101,9 @@ def test_non_entries_are_refused() -> None:
     with pytest.raises(ValueError):
         to_record("node", {"no": "cursor"})
     with pytest.raises(ValueError):
-        to_record("node", {"__CURSOR": CURSOR, "__REALTIME_TIMESTAMP": "soon"})
+        to_record("node", {"__CURSOR": b"binary"})
+    late = to_record("node", {"__CURSOR": CURSOR, "__REALTIME_TIMESTAMP": "soon"})
+    assert late.timestamp_ns == 0 and late.fields["tags"] == ["invalid_timestamp"]
 
 
 def test_filters_become_journalctl_arguments() -> None:

@@ -23,6 +23,7 @@ from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.sink import _ElasticsearchSinkPartition
 from logwax.connectors.files import formats
 from logwax.connectors.files.tail import TailedFile
+from logwax.connectors.journald import export as journald_export
 from logwax.connectors.journald.entries import to_record as journald_record
 from logwax.connectors.k8s_events.events import to_record as event_record
 from logwax.connectors.kafka.decode import decode
@@ -139,26 +140,44 @@ def test_file_bytes_never_raise(content: bytes, max_line: int) -> None:
             ship(Record("files", "s", "e", entry.timestamp_ns or 0, entry.text, entry.fields or {}))
 
 
+EXPORT_VALUES = st.text() | st.binary(max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=300))
+def test_journalctl_export_output_of_any_bytes_never_raises(data: bytes) -> None:
+    """Whatever journalctl writes, parsing gives entries and a consumed length, and each
+    entry either gives a record or is refused with ValueError (counted and skipped)."""
+    entries, used = journald_export.parse(data)
+    assert 0 <= used <= len(data)
+    for entry in entries:
+        try:
+            record = journald_record("journal", entry)
+        except ValueError:
+            assert not isinstance(entry.get("__CURSOR"), str)
+            continue
+        ship(record)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     entry=st.dictionaries(
         st.sampled_from(
-            ["MESSAGE", "__CURSOR", "__REALTIME_TIMESTAMP", "_SYSTEMD_UNIT", "PRIORITY"]
+            ["MESSAGE", "__CURSOR", "__REALTIME_TIMESTAMP", "_SYSTEMD_UNIT", "_BOOT_ID", "PRIORITY"]
         )
         | st.text(max_size=8),
-        JSON | st.lists(st.integers(0, 255), max_size=20),
+        EXPORT_VALUES | st.lists(EXPORT_VALUES, min_size=2, max_size=3),
         max_size=6,
     )
-    | st.binary(max_size=100).map(lambda b: b)
 )
-def test_journald_entries_never_raise(entry: Any) -> None:
-    """Lines that are not entries are refused with ValueError (counted and skipped by the
-    source); an entry, whatever its fields hold, always gives a record."""
-    line = entry if isinstance(entry, bytes) else json.dumps(entry).encode()
+def test_journald_entries_never_raise(entry: dict[str, Any]) -> None:
+    """Entries as the export parser makes them (text, bytes, lists of repeated values): one with
+    a text ``__CURSOR`` always gives a record, anything else is refused with ValueError."""
+    has_cursor = isinstance(entry.get("__CURSOR"), str)
     try:
-        record = journald_record("journal", line)
+        record = journald_record("journal", entry)
     except ValueError:
-        assert not (isinstance(entry, dict) and isinstance(entry.get("__CURSOR"), str))
+        assert not has_cursor
         return
     ship(record)
 
@@ -167,7 +186,7 @@ def test_journald_entries_never_raise(entry: Any) -> None:
 @given(entry=st.dictionaries(st.text(max_size=8), JSON, max_size=6), cursor=st.text())
 def test_any_journal_entry_with_a_cursor_gives_a_record(entry: dict[str, Any], cursor: str) -> None:
     entry["__CURSOR"] = cursor
-    ship(journald_record("journal", json.dumps(entry).encode()))
+    ship(journald_record("journal", entry))
 
 
 @settings(max_examples=100, deadline=None)

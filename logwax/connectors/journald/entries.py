@@ -41,15 +41,17 @@ def cursor_event_id(cursor: str) -> str:
 
 
 def to_record(source: str, entry: dict[str, Any]) -> Record:
-    """One entry; raises ValueError on anything that is not a journal entry.
+    """One entry; raises ValueError only on what is not a journal entry (no text ``__CURSOR``).
 
-    The entry becomes the record's ``journald`` field in place (a copy per entry was a fifth of
-    the source's time); only the rare values that are not strings are converted.
+    An entry always gives a record, whatever its other fields hold: a timestamp that is not a
+    number is tagged ``invalid_timestamp``. The entry becomes the record's ``journald`` field in
+    place (a copy per entry was a fifth of the source's time); only the rare values that are
+    not strings are converted.
     """
-    if "__CURSOR" not in entry:
+    if type(entry.get("__CURSOR")) is not str:
         raise ValueError("not a journal entry (no __CURSOR)")
     pop = entry.pop
-    cursor = pop("__CURSOR")
+    cursor: str = pop("__CURSOR")
     message = pop("MESSAGE", "")
     realtime = pop("__REALTIME_TIMESTAMP", 0)
     for name in _DROP:
@@ -58,23 +60,32 @@ def to_record(source: str, entry: dict[str, Any]) -> Record:
         if type(value) is not str:
             entry[key] = _convert(value)
     fields: dict[str, Any] = {"journald": entry, "journald_cursor": cursor}
-    if type(message) is bytes:
-        message = message.decode("utf-8", errors="replace")
-        fields["tags"] = ["binary_message"]
-    elif type(message) is list:  # MESSAGE given several times
-        message = "\n".join(m if type(m) is str else m.decode(errors="replace") for m in message)
-    unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or "journal"
-    if type(cursor) is not str:
-        raise ValueError("not a journal entry (binary cursor)")
+    tags: list[str] = []
     try:
         timestamp_ns = int(realtime) * 1000
     except (TypeError, ValueError):
-        raise ValueError(f"not a journal entry (timestamp {realtime!r})") from None
+        timestamp_ns = 0
+        tags.append("invalid_timestamp")
+    if type(message) is bytes:
+        message = message.decode("utf-8", errors="replace")
+        tags.append("binary_message")
+    elif type(message) is list:  # MESSAGE given several times
+        message = "\n".join(m if type(m) is str else _text(m) for m in message)
+    elif type(message) is not str:
+        message = str(message)
+    if tags:
+        fields["tags"] = tags
+    unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or "journal"
+    boot = entry.get("_BOOT_ID", "")
     return Record(
         source=source,
-        stream=f"{entry.get('_BOOT_ID', '')}/{unit}" if type(unit) is str else "journal",
+        stream=f"{boot}/{unit}" if type(unit) is str and type(boot) is str else "journal",
         event_id=cursor_event_id(cursor),
         timestamp_ns=timestamp_ns,
         message=message,
         fields=fields,
     )
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", errors="replace") if type(value) is bytes else str(value)
