@@ -1,0 +1,119 @@
+"""The exactly-once epoch's refusal rounds, on a stand-in producer (the real broker's refusals
+are in tests/integration/test_kafka_oversize.py): a kept epoch replaces the refused record by
+its dead letter in the same transaction; an epoch too large to keep stops with one clear error
+instead of committing what it could not replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError
+
+from logwax.connectors.kafka import epoch
+from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.outgoing import Outgoing, Shaper
+from logwax.core.errors import DeliveryError
+from logwax.core.record import Record
+
+
+class _Limits:
+    producer = 1_000_000
+
+    def of(self, topic: str) -> int:
+        return 1_000_000
+
+    def refresh(self, topic: str) -> None:
+        pass
+
+    def describe(self, topic: str) -> str:
+        return "1000000 bytes"
+
+
+class _Message:
+    def __init__(self, topic: str, offset: int) -> None:
+        self._topic, self._offset = topic, offset
+
+    def topic(self) -> str:
+        return self._topic
+
+    def offset(self) -> int:
+        return self._offset
+
+
+class _Producer:
+    """Refuses every produce of a value equal to ``poison`` with MSG_SIZE_TOO_LARGE on delivery;
+    ``committed`` holds what each committed transaction held."""
+
+    def __init__(self, poison: bytes) -> None:
+        self.poison, self.pending, self.open = poison, [], []  # type: ignore[var-annotated]
+        self.committed: list[list[tuple[str, bytes]]] = []
+        self.offset = 0
+
+    def begin_transaction(self) -> None:
+        self.open = []
+
+    def produce(self, topic: str, value: bytes, on_delivery: Any = None, **_: Any) -> None:
+        self.open.append((topic, value))
+        self.pending.append((topic, value, on_delivery))
+
+    def poll(self, _timeout: float = 0) -> int:
+        return self.flush(0)
+
+    def flush(self, _timeout: float = 0) -> int:
+        for topic, value, report in self.pending:
+            if report is None:
+                continue
+            if value == self.poison:
+                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
+            else:
+                self.offset += 1
+                report(None, _Message(topic, self.offset))
+        self.pending = []
+        return 0
+
+    def commit_transaction(self, _timeout: float = 0) -> None:
+        self.committed.append(self.open)
+
+    def abort_transaction(self, _timeout: float = 0) -> None:
+        self.open = []
+
+
+def _epoch(producer: _Producer) -> tuple[epoch.EpochTransaction, Shaper]:
+    config = KafkaSinkConfig(
+        bootstrap_servers="b:9092", topic="logs", exactly_once=True, dead_letter_topic="dead"
+    )
+    shaper = Shaper(config, _Limits(), "kafka")  # type: ignore[arg-type]
+    return epoch.EpochTransaction(producer, config, "kafka", shaper, 0, 0), shaper  # type: ignore[arg-type]
+
+
+def _items(shaper: Shaper, count: int) -> list[Outgoing]:
+    records = [Record("s", "st", f"id-{i}", 0, f"line {i}", {}) for i in range(count)]
+    return [shaper.shape(r, "logs") for r in records]
+
+
+def test_a_refused_record_is_dead_lettered_in_the_same_transaction() -> None:
+    producer = _Producer(poison=b"")
+    transaction, shaper = _epoch(producer)
+    items = _items(shaper, 5)
+    producer.poison = items[2].value
+    transaction.write(items)
+    written, _main, _dead = transaction.commit()
+    assert written == 4
+    [committed] = producer.committed
+    assert [t for t, _ in committed].count("logs") == 4
+    assert [t for t, _ in committed].count("dead") == 1
+
+
+def test_a_refusal_in_an_epoch_too_large_to_keep_stops_instead_of_committing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(epoch, "MAX_KEPT_BYTES", 100)
+    producer = _Producer(poison=b"")
+    transaction, shaper = _epoch(producer)
+    items = _items(shaper, 5)
+    producer.poison = items[2].value
+    transaction.write(items)
+    with pytest.raises(DeliveryError, match="too large to replay"):
+        transaction.commit()
+    assert producer.committed == []
