@@ -81,6 +81,19 @@ class BatchSettings(BaseModel):
     max_latency: Duration = timedelta(seconds=1)
 
 
+class HealthSettings(BaseModel):
+    """When ``/readyz`` calls a source or a dependency failing (see the README's fault table)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source_failure_grace: Duration = Field(
+        timedelta(seconds=60), description="a source failing this long makes /readyz 503"
+    )
+    hung_request: Duration = Field(
+        timedelta(seconds=10), description="a request in flight this long makes /readyz 503"
+    )
+
+
 class PipelineConfig(BaseSettings):
     """A logwax job: its sources, its sinks and its recovery settings."""
 
@@ -101,6 +114,7 @@ class PipelineConfig(BaseSettings):
     kafka: KafkaSinkConfig | None = None
     elasticsearch: ElasticsearchSinkConfig | None = None
     recovery: RecoverySettings = RecoverySettings()
+    health: HealthSettings = HealthSettings()
 
     @model_validator(mode="after")
     def _sinks_and_names(self) -> PipelineConfig:

@@ -47,6 +47,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from logwax.flows import collect, events, index
 
     config = _with_overrides(load_config(args.config), args)
+    from logwax.core import health
+
+    health.configure(
+        config.health.source_failure_grace.total_seconds(),
+        config.health.hung_request.total_seconds(),
+    )
     if args.metrics_port:
         from logwax.core.observability import serve
 

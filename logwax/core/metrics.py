@@ -77,3 +77,19 @@ K8S_METADATA_WATCH_RESTARTS = Counter(
     "connection or api_error (retried with backoff)",
     ["resource", "reason"],
 )
+SOURCE_RETRIES = Counter(
+    "logwax_source_retries",
+    "Failed calls a source retried, by the server's reason (forbidden, unauthorized, ...)",
+    ["source", "reason"],
+)
+SOURCE_UP = Gauge(
+    "logwax_source_up", "1 while a source's reading thread runs, 0 after it ended", ["source"]
+)
+SOURCE_RESTARTS = Counter(
+    "logwax_source_restarts", "Times a source's reading thread was restarted", ["source"]
+)
+DEPENDENCY_MISSING = Gauge(
+    "logwax_dependency_missing",
+    "1 while a topic, index or namespace a component needs does not exist",
+    ["component", "what"],
+)

@@ -1,8 +1,10 @@
 """The operator's view of a running job: /metrics, /healthz, /readyz on one port, and JSON logs.
 
-/healthz answers while the process runs. /readyz answers 200 only while the last recovery
-snapshot is recent and no sink is in a failing streak, and says why otherwise, so a probe or a
-person can read why a job is unhealthy.
+/healthz answers while the process runs (liveness: restart me only if I stop answering).
+/readyz answers 200 only while the last recovery snapshot is recent, no sink is in a failing
+streak, no source thread is down, no source has failed longer than its grace and no request
+hangs (see ``health``), and says why otherwise, so a probe or a person can read why a job is
+unhealthy.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import make_wsgi_app
 
+from logwax.core import health
 from logwax.core.metrics import LAST_SNAPSHOT
 
 _sink_failures: dict[str, tuple[float, str]] = {}
@@ -57,6 +60,7 @@ def readiness(snapshot_interval_s: float, now: float | None = None) -> list[str]
     with _lock:
         for sink, (since, reason) in sorted(_sink_failures.items()):
             problems.append(f"sink {sink} failing for {now - since:.0f}s: {reason}")
+    problems.extend(health.problems(now))
     return problems
 
 

@@ -26,7 +26,7 @@ class _EventsPartition(SourcePartition[ResourceVersion]):
     def __init__(self, settings: KubernetesEventsSourceConfig, version: ResourceVersion) -> None:
         self._settings = settings
         self._version = version
-        self._watcher = EventWatcher(settings, api_client(settings), version)
+        self._watcher = EventWatcher(settings, lambda: api_client(settings), version)
         self._watcher.start()
         self._awake: datetime | None = None
         self._bucket = TokenBucket(settings.rate_limit, settings.name)

@@ -11,6 +11,7 @@ nothing the flow already emitted comes again, nothing changed during the gap is 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -26,10 +27,15 @@ from urllib3.exceptions import HTTPError
 
 from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.k8s_events.events import last_seen_ns, resource_version_number
+from logwax.connectors.k8s_events.retry import classify
+from logwax.core import health
 from logwax.core.metrics import SOURCE_ERRORS
+from logwax.core.retry import Retrier
+from logwax.core.supervisor import Supervised
 
 log = logging.getLogger(__name__)
 QUEUE_ITEMS = 10_000
+LIST_TIMEOUT = 60  # seconds; a list hung longer than health.HUNG_AFTER shows on /readyz first
 
 
 class WatchItem(NamedTuple):
@@ -49,24 +55,35 @@ def api_client(settings: KubernetesEventsSourceConfig) -> client.ApiClient:
 
 
 class EventWatcher:
+    """The list/watch loop, supervised, every call through one retry path.
+
+    ``version`` is the resourceVersion of the last item put on the queue and ``relist`` says a
+    410 asked for a new list: both live on the object, so a failed call, a retry or a restart
+    of the thread carries on from exactly what was handed on, never from further.
+    """
+
     def __init__(
         self,
         settings: KubernetesEventsSourceConfig,
-        api: client.ApiClient,
+        connect: Callable[[], client.ApiClient],
         resume_version: str | None,
     ) -> None:
         self.items: queue.Queue[WatchItem] = queue.Queue(maxsize=QUEUE_ITEMS)
         self._settings = settings
-        self._core = client.CoreV1Api(api)
+        self._connect = connect
+        self._core = client.CoreV1Api(connect())
         self._name = settings.name
-        self._resume = resume_version
+        self.version = resume_version
+        self.relist = False
         self._stopped = threading.Event()
         self._watch = watch.Watch()
-        self._backoff = 0.5
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"events-{self._name}")
+        self._retry = Retrier(
+            self._name, self._stopped, maximum=settings.reconnect_backoff_max.total_seconds()
+        )
+        self._supervised = Supervised(self._name, f"events-{self._name}", self._run, self._stopped)
 
     def start(self) -> None:
-        self._thread.start()
+        self._supervised.start()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -85,43 +102,47 @@ class EventWatcher:
 
     # -- the loop -------------------------------------------------------------------------------
     def _run(self) -> None:
-        version = self._resume
         while not self._stopped.is_set():
             try:
-                if version is None:
-                    version = self._list(after=None)
-                version = self._follow(version)
-                self._backoff = 0.5
+                self._step()
             except ApiException as exc:
-                if exc.status == 410:
-                    SOURCE_ERRORS.labels(self._name, "gone_relist").inc()
-                    log.info(
-                        "source=%s resourceVersion %s gone; listing again", self._name, version
-                    )
-                    version = self._list(after=version)
-                else:
-                    self._failed("api_error", exc)
+                self._api_failed(exc)
             except (HTTPError, OSError, ValueError) as exc:
-                self._failed("connection", exc)
+                self._retry.failed("connection", f"{type(exc).__name__}: {exc}")
 
-    def _failed(self, reason: str, exc: Exception) -> None:
-        SOURCE_ERRORS.labels(self._name, reason).inc()
-        log.warning(
-            "source=%s watch failed (%s): %s; retrying in %.1fs",
-            self._name,
-            reason,
-            exc,
-            self._backoff,
-        )
-        self._stopped.wait(self._backoff)
-        self._backoff = min(self._backoff * 2, self._settings.reconnect_backoff_max.total_seconds())
+    def _step(self) -> None:
+        """One list (first start, or after 410) or one watch until the server ends it."""
+        if self.version is None or self.relist:
+            self.version = self._list(after=self.version)
+            self.relist = False
+            self._retry.succeeded()
+        self._follow()
 
-    def _follow(self, version: str) -> str:
-        """Watch from ``version`` until the server ends the watch; returns the last version."""
+    def _api_failed(self, exc: ApiException) -> None:
+        if exc.status == 410 and not self.relist:
+            SOURCE_ERRORS.labels(self._name, "gone_relist").inc()
+            log.info("source=%s resourceVersion %s gone; listing again", self._name, self.version)
+            self.relist = True
+            return
+        reason, detail, retry_after = classify(exc)
+        if exc.status == 401:  # a rotated token: read the credentials again before retrying
+            self._core = client.CoreV1Api(self._connect())
+        self._retry.failed(reason, detail, retry_after)
+
+    def _follow(self) -> None:
+        """Watch from ``version`` until the server ends the watch."""
         function, kwargs = self._list_function()
+        version = self.version
+
+        @functools.wraps(function)
+        def opened(*args: Any, **call_kwargs: Any) -> Any:
+            response = function(*args, **call_kwargs)
+            self._retry.succeeded()  # the server accepted the watch: no longer failing
+            return response
+
         timeout = int(self._settings.watch_timeout.total_seconds())
         for change in self._watch.stream(
-            function,
+            opened,
             resource_version=version,
             allow_watch_bookmarks=True,
             timeout_seconds=timeout,
@@ -129,20 +150,23 @@ class EventWatcher:
             **kwargs,
         ):
             obj = change["raw_object"]
-            version = obj["metadata"]["resourceVersion"]
             kind = change["type"]
             wanted = kind in ("ADDED", "MODIFIED") and self._wanted(obj)
-            self.items.put(WatchItem(version, obj if wanted else None))
+            self._hand_on(WatchItem(obj["metadata"]["resourceVersion"], obj if wanted else None))
             if self._stopped.is_set():
                 break
         SOURCE_ERRORS.labels(self._name, "watch_reconnect").inc()
-        return version
+
+    def _hand_on(self, item: WatchItem) -> None:
+        self.items.put(item)
+        self.version = item.resource_version
 
     def _list(self, after: str | None) -> str:
         """List every Event; hand on the new ones. ``after`` None means a first start."""
         function, kwargs = self._list_function()
-        response = function(_preload_content=False, **kwargs)
-        listed = json.loads(response.data)
+        with health.in_flight(f"source {self._name}", "list Events"):
+            response = function(_preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs)
+            listed = json.loads(response.data)
         events = [e for e in listed.get("items", []) if self._wanted(e)]
         events.sort(key=lambda e: resource_version_number(e) or 0)
         threshold = int(after) if after is not None and after.isdigit() else None
@@ -153,7 +177,7 @@ class EventWatcher:
                 continue
             if threshold is not None and number is not None and number <= threshold:
                 continue
-            self.items.put(WatchItem(event["metadata"]["resourceVersion"], event))
+            self._hand_on(WatchItem(event["metadata"]["resourceVersion"], event))
         version = str(listed["metadata"]["resourceVersion"])
-        self.items.put(WatchItem(version, None))
+        self._hand_on(WatchItem(version, None))
         return version
