@@ -29,7 +29,10 @@ class KubernetesEventsSourceConfig(BaseModel):
     watch_timeout: Duration = Field(
         timedelta(minutes=5), description="server-side watch timeout before reconnecting"
     )
-    reconnect_backoff_max: Duration = timedelta(seconds=30)
+    reconnect_backoff_max: Duration = Field(
+        timedelta(seconds=8),
+        description="longest wait between retries: delivery resumes this soon after a fault",
+    )
     batch_events: int = Field(500, ge=1)
     rate_limit: float | None = Field(
         None, gt=0, description="most records per second this source hands on (None: no limit)"
