@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from logwax.core.metrics import SOURCE_UP
+from logwax.core.metrics import DEPENDENCY_MISSING, SOURCE_UP
+
+log = logging.getLogger(__name__)
 
 SOURCE_FAILURE_GRACE = 60.0
 HUNG_AFTER = 10.0
+MISSING_REPEAT = 300.0  # a missing topic, index or namespace is logged again this often
 
 
 @dataclass
@@ -35,6 +39,7 @@ _failing: dict[str, tuple[float, str]] = {}  # source -> (since, reason)
 _down: dict[str, str] = {}  # source -> why its thread ended
 _in_flight: dict[int, tuple[str, str, float]] = {}  # id -> (component, what, started)
 _ids = itertools.count()
+_missing: dict[tuple[str, str], float] = {}  # (component, what) -> when last logged
 
 
 def configure(grace: float = SOURCE_FAILURE_GRACE, hung_after: float = HUNG_AFTER) -> None:
@@ -86,6 +91,22 @@ def in_flight(component: str, what: str) -> Iterator[None]:
             _in_flight.pop(key, None)
 
 
+def dependency(component: str, what: str, missing: bool, hint: str = "") -> None:
+    """Say when something a component needs does not exist: a WARNING at once and every
+    ``MISSING_REPEAT`` seconds while it lasts, a gauge, and a line when it appears."""
+    key = (component, what)
+    now = time.monotonic()
+    with _lock:
+        last = _missing.get(key)
+        if missing and (last is None or now - last >= MISSING_REPEAT):
+            _missing[key] = now
+            log.warning("%s: %s does not exist; nothing is read from it. %s", component, what, hint)
+        elif not missing and last is not None:
+            del _missing[key]
+            log.info("%s: %s exists now", component, what)
+    DEPENDENCY_MISSING.labels(component, what).set(1 if missing else 0)
+
+
 def problems(now: float | None = None) -> list[str]:
     """Why sources or dependencies make the job not ready; empty when none does."""
     now = time.time() if now is None else now
@@ -108,4 +129,5 @@ def reset() -> None:
         _failing.clear()
         _down.clear()
         _in_flight.clear()
+        _missing.clear()
     configure()

@@ -13,14 +13,22 @@ from datetime import UTC, datetime, timedelta
 from zlib import adler32
 
 from bytewax.inputs import FixedPartitionedSource
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.decode import decode
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
-from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
+from logwax.core import health
+from logwax.core.metrics import (
+    SOURCE_BYTES,
+    SOURCE_ERRORS,
+    SOURCE_LAG,
+    SOURCE_RECORDS,
+    SOURCE_RETRIES,
+)
 from logwax.core.record import Record
+from logwax.core.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,7 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
         self._consumer = Consumer({**clients.consumer(config), "logger": log})
         self._assigned: set[str] = set()
         self._next_scan = 0.0
+        self._backoff = Backoff(1.0, 8.0)
         self._awake: datetime | None = None
 
     def _owns(self, key: str) -> bool:
@@ -44,10 +53,30 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
 
     def _scan(self) -> None:
         """Assign partitions of ours not yet assigned (new topics' partitions included)."""
-        metadata = self._consumer.list_topics(timeout=10)
+        try:
+            with health.in_flight(f"source {self._name}", "Kafka metadata request"):
+                metadata = self._consumer.list_topics(timeout=10)
+        except KafkaException as exc:  # retried at the next scan, after a backoff
+            delay = self._backoff.next()
+            SOURCE_RETRIES.labels(self._name, "metadata").inc()
+            health.source_failing(self._name, f"metadata: {exc}")
+            log.warning(
+                "source=%s kafka metadata failed: %s; retrying in %.1fs", self._name, exc, delay
+            )
+            self._next_scan = time.monotonic() + delay
+            return
+        self._backoff.reset()
+        health.source_ok(self._name)
         new: list[TopicPartition] = []
         for topic in self._config.topics:
             described = metadata.topics.get(topic)
+            absent = described is None or described.error is not None
+            health.dependency(
+                f"source {self._name}",
+                f"topic {topic}",
+                absent,
+                "Create it, or fix kafka_input.topics.",
+            )
             if described is None or described.error is not None:
                 continue
             for partition in described.partitions:
