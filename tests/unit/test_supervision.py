@@ -154,3 +154,22 @@ def test_kubernetes_answers_are_classified_with_the_servers_message() -> None:
     assert classify(throttled) == ("throttled", "HTTP 429 Too Many Requests", 7.0)
     assert classify(ApiException(status=503, reason="Unavailable"))[0] == "server_error"
     assert classify(ApiException(status=401, reason="Unauthorized"))[0] == "unauthorized"
+
+
+def test_a_journalctl_that_cannot_be_spawned_is_retried_not_the_end_of_the_flow(
+    tmp_path: object,
+) -> None:
+    from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
+
+    config = JournaldSourceConfig(
+        type="journald", name="jd-spawn", journalctl="/nonexistent/journalctl"
+    )
+    part = JournaldSource(config).build_part("s", "jd-spawn", None)
+    try:
+        assert part.next_batch() == []
+        labels = {"source": "jd-spawn", "reason": "spawn"}
+        assert (REGISTRY.get_sample_value("logwax_source_retries_total", labels) or 0) >= 1
+        health.configure(grace=0.0)
+        assert any("jd-spawn" in p and "spawn" in p for p in health.problems())
+    finally:
+        part.close()

@@ -18,8 +18,11 @@ from pydantic import ValidationError
 from logwax.connectors.etcd.config import EtcdTargetsConfig, Target, TargetsDocument
 from logwax.connectors.etcd.gateway import EtcdGateway, EtcdUnavailable
 from logwax.core.metrics import TARGETS_EVENTS
+from logwax.core.retry import Retrier
+from logwax.core.supervisor import Supervised
 
 log = logging.getLogger(__name__)
+SOURCE = "etcd-targets"  # the name under which /readyz and the metrics show this poller
 
 
 def parse_targets(value: bytes) -> list[Target]:
@@ -51,10 +54,16 @@ class TargetsPoller:
         self._version = 0  # bumps whenever a new valid document is taken
         self._revision = -1
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="etcd-targets")
+        self._retry = Retrier(
+            SOURCE,
+            self._stopped,
+            initial=config.poll_interval.total_seconds(),
+            maximum=config.backoff_max.total_seconds(),
+        )
+        self._supervised = Supervised(SOURCE, "etcd-targets", self._run, self._stopped)
 
     def start(self) -> None:
-        self._thread.start()
+        self._supervised.start()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -64,20 +73,16 @@ class TargetsPoller:
             return self._version, self._targets
 
     def _run(self) -> None:
-        backoff = self._config.poll_interval.total_seconds()
+        """Supervised: an unexpected error restarts this loop; the last targets keep running."""
         while not self._stopped.is_set():
             try:
                 self._poll()
-                backoff = self._config.poll_interval.total_seconds()
+                self._retry.succeeded()
             except EtcdUnavailable as exc:
                 TARGETS_EVENTS.labels("etcd_unreachable").inc()
-                log.warning(
-                    "etcd unreachable (%s); keeping the last targets, retrying in %.1fs",
-                    exc,
-                    backoff,
+                self._retry.failed(
+                    "etcd_unreachable", f"etcd unreachable ({exc}); keeping the last targets"
                 )
-                self._stopped.wait(backoff)
-                backoff = min(backoff * 2, self._config.backoff_max.total_seconds())
                 continue
             self._stopped.wait(self._config.poll_interval.total_seconds())
 

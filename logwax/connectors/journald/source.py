@@ -11,7 +11,8 @@ from bytewax.inputs import FixedPartitionedSource
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.journald.config import JournaldSourceConfig
 from logwax.connectors.journald.reader import Backoff, JournalctlProcess, journalctl_args
-from logwax.core.metrics import SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
+from logwax.core import health
+from logwax.core.metrics import SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS, SOURCE_RETRIES
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
 
@@ -47,7 +48,16 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
     def _start_child(self, from_head: bool = False) -> None:
         args = journalctl_args(self._config, self._cursor, from_head)
         self._expect = self._cursor
-        self._child = JournalctlProcess(args, self._name, at_cursor=self._cursor is not None)
+        try:
+            self._child = JournalctlProcess(args, self._name, at_cursor=self._cursor is not None)
+        except OSError as exc:  # missing or not executable: retried, never the flow's end
+            delay = self._backoff.failed()
+            SOURCE_RETRIES.labels(self._name, "spawn").inc()
+            health.source_failing(self._name, f"spawn {args[0]}: {exc}")
+            log.warning(
+                "source=%s journalctl spawn failed: %s; retry in %.1fs", self._name, exc, delay
+            )
+            return
         log.info(
             "source=%s journalctl started at_cursor=%s from_head=%s",
             self._name,
@@ -78,6 +88,7 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
         now = time.monotonic()
         if records:
             self._backoff.succeeded()
+            health.source_ok(self._name)
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             self._awake = None
             if len(records) >= BUSY_READ:
@@ -135,6 +146,7 @@ class _JournaldPartition(SourcePartition[JournalCursor]):
     def _restart_later(self, child: JournalctlProcess) -> None:
         delay = self._backoff.failed()
         SOURCE_ERRORS.labels(self._name, "journalctl_exit").inc()
+        health.source_failing(self._name, f"journalctl exited code={child.returncode()}")
         log.warning(
             "source=%s journalctl exited code=%s; restarting in %.1fs from the last cursor",
             self._name,
