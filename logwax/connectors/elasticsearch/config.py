@@ -34,7 +34,7 @@ class ElasticsearchSinkConfig(BaseModel):
         None, ge=0, description="retries of 429/5xx/unreachable before failing; None: forever"
     )
     retry_backoff: Duration = timedelta(milliseconds=500)
-    retry_backoff_max: Duration = timedelta(seconds=30)
+    retry_backoff_max: Duration = timedelta(seconds=8)  # delivery resumes this soon after
     dead_letter_index: str | None = Field(
         "logwax-dead-letters", description="where rejected documents go, with the reason"
     )

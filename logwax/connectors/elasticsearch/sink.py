@@ -25,7 +25,7 @@ from logwax.connectors.elasticsearch import template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
-from logwax.core import jsoncodec, observability
+from logwax.core import health, jsoncodec, observability
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import (
     DEAD_LETTERED,
@@ -147,7 +147,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         A connection failure retries the whole round: items that did land answer 409 next time.
         """
         try:
-            return self._send_round(records)
+            with health.in_flight(f"sink {self._sink_name}", f"bulk of {len(records)} records"):
+                return self._send_round(records)
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
             observability.sink_failed(self._sink_name, f"unreachable: {type(exc).__name__}")
