@@ -7,9 +7,11 @@ it cannot deliver, the attempts stay bounded, and delivery resumes within 10 s o
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -21,9 +23,12 @@ from devtools import paths
 from devtools.toxiproxy import Toxiproxy
 from logwax.connectors.elasticsearch import ElasticsearchSink
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
+from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
 from logwax.core import health, observability
 from logwax.core.record import Record
-from tests.integration.brokers import Brokers
+from tests.integration.brokers import Brokers, Cluster
+from tests.integration.flow_runs import read_partition
+from tests.integration.kube_helpers import core_api, create_event
 
 RESUME_WITHIN = 10.0
 
@@ -141,3 +146,80 @@ def test_elasticsearch_sink_through_a_faulty_network(
     assert attempts <= max(4.0, held / 60 * 30)  # no hot loop
     if fault != "bandwidth":  # a slow link that still delivers in time is not a failure
         assert not_ready, "/readyz never said the sink was failing"
+
+
+def proxied_kubeconfig(kubeconfig: str, port: int, directory: Path) -> Path:
+    """The same cluster and credentials, reached through the proxy (the CA names 127.0.0.1)."""
+    document = json.loads(Path(kubeconfig).read_text())
+    document["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{port}"
+    path = directory / "kubeconfig"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def source_retries(source: str) -> float:
+    total = 0.0
+    for metric in REGISTRY.collect():
+        if metric.name == "logwax_source_retries":
+            total += sum(
+                s.value
+                for s in metric.samples
+                if s.name.endswith("_total") and s.labels.get("source") == source
+            )
+    return total
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_events_source_through_a_faulty_network(
+    fault: str, toxiproxy: Toxiproxy, kube: Cluster, kube_namespace: str, tmp_path: Path
+) -> None:
+    apply, lift, held = FAULTS[fault]
+    document = json.loads(Path(kube.kubeconfig).read_text())
+    port = toxiproxy.proxy("kube", upstream(document["clusters"][0]["cluster"]["server"]))
+    name = f"events-{fault}"
+    settings = KubernetesEventsSourceConfig(
+        type="kubernetes_events",
+        name=name,
+        kubeconfig=proxied_kubeconfig(kube.kubeconfig, port, tmp_path),
+        namespaces=[kube_namespace],
+        watch_timeout="5s",
+    )
+    core = core_api(kube.kubeconfig)  # the test's own writes go around the proxy
+    expected = []
+
+    def create(prefix: str, count: int) -> None:
+        for i in range(count):
+            create_event(core, kube_namespace, f"{prefix}{i}")
+            expected.append(f"{prefix}{i} happened")
+
+    create("before", 5)
+    part = KubernetesEventsSource(settings).build_part("s", name, None)
+    try:
+        got = read_partition(part, 5, 30)
+        retries_before = source_retries(name)
+        apply(toxiproxy, "kube")
+        not_ready: list[str] = []
+        ends = time.monotonic() + held
+        create("during", 5)
+        while time.monotonic() < ends:
+            got.extend(part.next_batch())
+            not_ready = not_ready or ours(f"source {name}")
+            time.sleep(0.1)
+        lift(toxiproxy, "kube")
+        lifted = time.monotonic()
+        create("after", 5)
+        while len(got) < len(expected) and time.monotonic() - lifted < RESUME_WITHIN + 20:
+            got.extend(part.next_batch())
+            time.sleep(0.05)
+        resumed_after = time.monotonic() - lifted
+        got.extend(read_partition(part, 10**9, 1.5))
+        attempts = source_retries(name) - retries_before
+    finally:
+        part.close()
+    print(f"\n{fault}: all Events {resumed_after:.1f}s after the fault, {attempts:.0f} retries")
+    assert sorted(r.message for r in got) == sorted(expected)
+    assert len({r.event_id for r in got}) == len(got)
+    assert resumed_after < RESUME_WITHIN
+    assert attempts <= max(6.0, held / 60 * 20)  # no hot loop
+    if fault == "down_30s":
+        assert not_ready, "/readyz never said the source was failing"
