@@ -53,3 +53,14 @@ def compact_etcd(etcd_url: str) -> int:
     revision = int(post("/v3/kv/range", {"key": "AA=="})["header"]["revision"])
     post("/v3/kv/compaction", {"revision": str(revision), "physical": True})
     return revision
+
+
+def delete_namespace_now(core: client.CoreV1Api, namespace: str) -> None:
+    """What the namespace controller (not run by this API server) does: empty it, then finalize,
+    so the name is free again at once."""
+    core.delete_collection_namespaced_event(namespace)
+    core.delete_namespace(namespace)
+    core.replace_namespace_finalize(
+        namespace,
+        {"metadata": {"name": namespace}, "spec": {"finalizers": []}},
+    )

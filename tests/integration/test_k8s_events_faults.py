@@ -7,7 +7,10 @@ the fault ended (the RBAC case prints how many seconds that took).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,12 @@ from tests.integration.kube_access import (
     set_verbs,
     wait_status,
 )
-from tests.integration.kube_helpers import compact_etcd, core_api, create_event
+from tests.integration.kube_helpers import (
+    compact_etcd,
+    core_api,
+    create_event,
+    delete_namespace_now,
+)
 
 NAME = "events-faults"
 
@@ -181,3 +189,45 @@ def test_token_revoked_then_replaced_is_read_again_without_a_restart(
         part.close()
     assert "unauthorized" in answer, answer
     assert_once(got, expected)
+
+
+def test_namespace_deleted_and_recreated_is_warned_about_and_followed_again(
+    kube: Cluster, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    core = core_api(kube.kubeconfig)
+    namespace = f"gone-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": namespace}})
+    health.reset()
+    labels = {"component": f"source {NAME}", "what": f"namespace {namespace}"}
+    part = KubernetesEventsSource(
+        KubernetesEventsSourceConfig(
+            type="kubernetes_events",
+            name=NAME,
+            kubeconfig=kube.kubeconfig,
+            namespaces=[namespace],
+            watch_timeout="2s",
+        )
+    ).build_part("s", NAME, None)
+    try:
+        expected = events(core, namespace, "before", 4)
+        got = read_partition(part, 4, 30)
+        with caplog.at_level(logging.WARNING, logger="logwax.core.health"):
+            delete_namespace_now(core, namespace)
+            deadline = time.monotonic() + 20
+            while REGISTRY.get_sample_value("logwax_dependency_missing", labels) != 1:
+                assert time.monotonic() < deadline, "the missing namespace was never reported"
+                got.extend(part.next_batch())
+                time.sleep(0.1)
+        warned = [r.getMessage() for r in caplog.records if namespace in r.getMessage()]
+        core.create_namespace({"metadata": {"name": namespace}})
+        expected += events(core, namespace, "after", 4)
+        got.extend(read_partition(part, 4, 30))
+        got.extend(read_partition(part, 10**9, 3))
+        back = REGISTRY.get_sample_value("logwax_dependency_missing", labels)
+    finally:
+        part.close()
+        with contextlib.suppress(Exception):
+            delete_namespace_now(core, namespace)
+    assert len(warned) == 1 and "does not exist" in warned[0], warned
+    assert_once(got, expected)
+    assert back == 0

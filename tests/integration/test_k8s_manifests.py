@@ -42,7 +42,10 @@ def test_the_three_jobs_are_rendered_with_their_parts(rendered: list[dict[str, A
         doc["metadata"]["name"]: doc["rules"] for doc in rendered if doc["kind"] == "ClusterRole"
     }
     assert roles == {
-        "logwax-events-reader": [{"apiGroups": [""], "resources": ["events"], "verbs": read}],
+        "logwax-events-reader": [
+            {"apiGroups": [""], "resources": ["events"], "verbs": read},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+        ],
         "logwax-collect-metadata": [
             {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": read},
             {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},

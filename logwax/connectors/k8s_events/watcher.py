@@ -116,7 +116,26 @@ class EventWatcher:
             self.version = self._list(after=self.version)
             self.relist = False
             self._retry.succeeded()
+        self._check_namespaces()
         self._follow()
+
+    def _check_namespaces(self) -> None:
+        """The server lets us watch a namespace that does not exist, silently: say it is not
+        there (once per watch, so a WARNING at start and again while it lasts)."""
+        for namespace in self._settings.namespaces:
+            try:
+                self._core.read_namespace(namespace, _request_timeout=10)
+                missing = False
+            except ApiException as exc:
+                if exc.status != 404:
+                    return  # not allowed to look (403) or a passing failure: nothing to say
+                missing = True
+            health.dependency(
+                f"source {self._name}",
+                f"namespace {namespace}",
+                missing,
+                "Its Events are read once it is created; check the source's namespaces.",
+            )
 
     def _api_failed(self, exc: ApiException) -> None:
         if exc.status == 410 and not self.relist:
