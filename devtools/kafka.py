@@ -72,24 +72,51 @@ def fetch(dev: DevPaths) -> Path:
     )
 
 
-def start(dev: DevPaths, heap_mb: int, timeout: float = 120.0) -> tuple[KafkaServer, float]:
+def proxied(properties: str, proxy_port: int) -> tuple[str, int]:
+    """Clients of the PLAINTEXT listener are told to come through a proxy on ``proxy_port``;
+    a DIRECT listener (also used by the broker itself) stays reachable without it."""
+    direct = free_port()
+    lines = []
+    for line in properties.splitlines():
+        if line.startswith("listeners="):
+            line = f"{line},DIRECT://127.0.0.1:{direct}"
+        elif line.startswith("advertised.listeners="):
+            line = f"advertised.listeners=PLAINTEXT://127.0.0.1:{proxy_port},DIRECT://127.0.0.1:{direct}"
+        elif line.startswith("listener.security.protocol.map="):
+            line = f"{line},DIRECT:PLAINTEXT"
+        lines.append(line)
+    lines.append("inter.broker.listener.name=DIRECT")
+    return "\n".join(lines) + "\n", direct
+
+
+def start(
+    dev: DevPaths,
+    heap_mb: int,
+    timeout: float = 120.0,
+    *,
+    home: Path | None = None,
+    behind_proxy: tuple[int, int] | None = None,
+) -> tuple[KafkaServer, float]:
     """Format a fresh data dir, start the broker, wait until it is really ready.
 
+    ``home`` and ``behind_proxy`` = (listen port, proxy port) make a broker of a test's own
+    whose clients go through a fault-injecting proxy; its ``bootstrap`` is then the direct one.
     Returns the server and the seconds its readiness took.
     """
     lib = fetch(dev)
-    home = dev.run / "kafka"
+    home = home or dev.run / "kafka"
     shutil.rmtree(home, ignore_errors=True)
     data = home / "data"
     data.mkdir(parents=True)
-    port, controller_port = free_port(), free_port()
+    port, controller_port = behind_proxy[0] if behind_proxy else free_port(), free_port()
     config = home / "server.properties"
-    config.write_text(
-        SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
-    )
+    properties = SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
+    if behind_proxy:
+        properties, port = proxied(properties, behind_proxy[1])
+    config.write_text(properties)
     classpath = f"{lib}/*"
     java = shutil.which("java") or "java"
-    log = dev.logs() / "kafka.log"
+    log = home / "kafka.log" if behind_proxy else dev.logs() / "kafka.log"
     cluster_id = subprocess.run(
         [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
         capture_output=True,

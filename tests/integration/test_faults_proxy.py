@@ -16,14 +16,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
 
-from devtools import paths
+from devtools import kafka, paths, process
+from devtools.home import free_port
 from devtools.toxiproxy import Toxiproxy
 from logwax.connectors.elasticsearch import ElasticsearchSink
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
+from logwax.connectors.kafka.admin import ensure_topic
+from logwax.connectors.kafka.source import KafkaSource
+from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.core import health, observability
 from logwax.core.record import Record
 from tests.integration.brokers import Brokers, Cluster
@@ -221,5 +226,73 @@ def test_events_source_through_a_faulty_network(
     assert len({r.event_id for r in got}) == len(got)
     assert resumed_after < RESUME_WITHIN
     assert attempts <= max(6.0, held / 60 * 20)  # no hot loop
+    if fault == "down_30s":
+        assert not_ready, "/readyz never said the source was failing"
+
+
+@pytest.fixture
+def proxied_kafka(toxiproxy: Toxiproxy, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A broker of this test's own whose clients are sent through the proxy by its advertised
+    listener (a TCP proxy alone would only carry the bootstrap request); returns the proxied
+    bootstrap for logwax and the direct one for the test's producer."""
+    listen = free_port()
+    proxy_port = toxiproxy.proxy("kafka", f"127.0.0.1:{listen}")
+    server, _ = kafka.start(
+        paths(), 384, home=tmp_path / "kafka", behind_proxy=(listen, proxy_port)
+    )
+    try:
+        yield f"127.0.0.1:{proxy_port}", server.bootstrap
+    finally:
+        process.terminate(server.pid, grace=10)
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_kafka_source_through_a_faulty_network(
+    fault: str, toxiproxy: Toxiproxy, proxied_kafka: tuple[str, str]
+) -> None:
+    apply, lift, held = FAULTS[fault]
+    through_proxy, direct = proxied_kafka
+    topic = "faults"
+    ensure_topic({"bootstrap.servers": direct}, topic, partitions=2)
+    producer = Producer({"bootstrap.servers": direct})
+    expected: list[str] = []
+
+    def produce(prefix: str, count: int) -> None:
+        for i in range(count):
+            producer.produce(topic, json.dumps({"message": f"{prefix} {i}"}).encode())
+            expected.append(f"{prefix} {i}")
+        producer.flush(10)
+
+    name = f"kafka-{fault}"
+    config = KafkaSourceConfig(bootstrap_servers=through_proxy, topics=[topic])
+    part = KafkaSource(config, name=name).build_part("s", "shard-0", None)
+    try:
+        produce("before", 50)
+        got = read_partition(part, 50, 30)
+        retries_before = source_retries(name)
+        apply(toxiproxy, "kafka")
+        produce("during", 50)
+        not_ready: list[str] = []
+        ends = time.monotonic() + held
+        while time.monotonic() < ends:
+            got.extend(part.next_batch())
+            not_ready = not_ready or ours(f"source {name}")
+            time.sleep(0.1)
+        lift(toxiproxy, "kafka")
+        lifted = time.monotonic()
+        produce("after", 50)
+        while len(got) < len(expected) and time.monotonic() - lifted < RESUME_WITHIN + 20:
+            got.extend(part.next_batch())
+            time.sleep(0.05)
+        resumed_after = time.monotonic() - lifted
+        got.extend(read_partition(part, 10**9, 1.5))
+        attempts = source_retries(name) - retries_before
+    finally:
+        part.close()
+    print(f"\n{fault}: all records {resumed_after:.1f}s after the fault, {attempts:.0f} errors")
+    assert sorted(r.message for r in got) == sorted(expected)
+    assert len({r.event_id for r in got}) == len(got)
+    assert resumed_after < RESUME_WITHIN
+    assert attempts <= max(10.0, held * 3)  # librdkafka reconnects ~2/s: no hot loop
     if fault == "down_30s":
         assert not_ready, "/readyz never said the source was failing"

@@ -13,7 +13,14 @@ from datetime import UTC, datetime, timedelta
 from zlib import adler32
 
 from bytewax.inputs import FixedPartitionedSource
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.kafka import clients
@@ -42,11 +49,19 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
     ) -> None:
         self._config, self._shard, self._name = config, shard, name
         self._positions: KafkaPositions = dict(resume or {})
-        self._consumer = Consumer({**clients.consumer(config), "logger": log})
+        self._consumer = Consumer(
+            {**clients.consumer(config), "logger": log, "error_cb": self._client_error}
+        )
         self._assigned: set[str] = set()
         self._next_scan = 0.0
         self._backoff = Backoff(1.0, 8.0)
         self._awake: datetime | None = None
+
+    def _client_error(self, error: KafkaError) -> None:
+        """librdkafka reconnects by itself (with its own backoff); we count and show it, so a
+        broker that stays away is a failing source on /readyz, not a quiet one."""
+        SOURCE_RETRIES.labels(self._name, error.name().lstrip("_").lower()).inc()
+        health.source_failing(self._name, f"kafka {error.name()}: {error.str()}")
 
     def _owns(self, key: str) -> bool:
         return adler32(key.encode()) % self._config.shards == self._shard
@@ -116,6 +131,7 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
             records.append(decode(message))
             self._positions[f"{message.topic()}/{message.partition()}"] = offset + 1
         if records:
+            health.source_ok(self._name)
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             SOURCE_BYTES.labels(self._name).inc(received)
         self._awake = None if records else datetime.now(UTC) + timedelta(milliseconds=100)
