@@ -1,4 +1,4 @@
-"""bytewax source that tails the files matched by globs, resumable from fingerprint → offset."""
+"""bytewax source that tails the files matched by globs, resumable from file key → offset."""
 
 from __future__ import annotations
 
@@ -16,10 +16,19 @@ from bytewax.inputs import FixedPartitionedSource
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.files.assemble import Assembler
 from logwax.connectors.files.config import FilesSourceConfig
-from logwax.connectors.files.fingerprint import fingerprint_file
 from logwax.connectors.files.formats import PARSERS, Entry
+from logwax.connectors.files.identity import (
+    FileState,
+    Seen,
+    check_at,
+    check_path,
+    identify,
+    quick_key,
+)
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields
-from logwax.connectors.files.rotated import find_rotated
+from logwax.connectors.files.refusals import Refusals
+from logwax.connectors.files.registry import FileRegistry
+from logwax.connectors.files.rotated import rotated_siblings
 from logwax.connectors.files.tail import TailedFile
 from logwax.connectors.k8s_metadata import Enricher
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
@@ -28,23 +37,21 @@ from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 
-# Resume state per file fingerprint: (offset of the first byte not yet handed on, generation,
-# last path). The generation counts copytruncates, so new content under an old fingerprint gets
-# new ids; the path is only a hint for finding the file again after a rotation.
-FileState = tuple[int, int, str]
-FilesState = dict[str, FileState]
-FORGET_AFTER_S = 24 * 3600
+# Resume state: per file key (see ``identity``), a ``FileState`` as a plain tuple. Snapshots
+# written before identities existed map fingerprint → (offset, generation, path); both resume.
+FilesState = dict[str, tuple[Any, ...]]
 PROGRESS_EVERY_S = 5.0
 
 
-def event_id(fingerprint: str, generation: int, offset: int) -> str:
-    return f"{fingerprint}:{offset}" if generation == 0 else f"{fingerprint}.{generation}:{offset}"
+def event_id(stream: str, generation: int, offset: int) -> str:
+    return f"{stream}:{offset}" if generation == 0 else f"{stream}.{generation}:{offset}"
 
 
 @dataclass
 class _Reader:
+    key: str
     tailed: TailedFile
-    generation: int
+    entry: FileState
     assembler: Assembler
     last_data: float
     metadata: dict[str, Any]
@@ -53,24 +60,25 @@ class _Reader:
         pending = self.assembler.pending_offset()
         return self.tailed.offset if pending is None else pending
 
+    def caught_up(self) -> bool:
+        return self.assembler.pending_offset() is None and self.tailed.size() <= self.tailed.offset
+
 
 class _FilesPartition(SourcePartition[FilesState]):
     def __init__(self, config: FilesSourceConfig, resume: FilesState | None) -> None:
         self._config = config
         self._name = config.name
         self._parse = PARSERS[config.format]
-        self._state: FilesState = dict(resume or {})
+        self._files = FileRegistry(config.file_identity, resume)
         self._drained_orphans: set[str] = set()
         self._backfill = 0
         self._next_progress = 0.0
-        self._seen: dict[str, float] = dict.fromkeys(self._state, time.monotonic())
         self._readers: dict[str, _Reader] = {}
         self._first_scan = resume is None
         self._next_scan = 0.0
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
-        metadata = config.kubernetes_metadata
-        self._kube = Enricher.start(metadata, config.name) if metadata is not None else None
+        self._refused = Refusals(config.name)
 
     # -- discovery -------------------------------------------------------------------------
     def _matches(self) -> list[Path]:
@@ -78,26 +86,39 @@ class _FilesPartition(SourcePartition[FilesState]):
         for pattern in self._config.include:
             found.update(glob.glob(pattern, recursive=True))
         excluded = self._config.exclude
-        return sorted(
-            Path(p)
-            for p in found
-            if not any(fnmatch.fnmatch(p, x) for x in excluded) and Path(p).is_file()
-        )
+        paths = sorted(Path(p) for p in found if not any(fnmatch.fnmatch(p, x) for x in excluded))
+        return self._refused.regular_only(paths, self._config.include)
 
     def _scan(self, now: float) -> None:
-        """Open new or grown files; a known fingerprint at a new path is a renamed file."""
+        """Open new or grown files, decided by the identity rules (see ``registry``)."""
+        identity, head = self._config.file_identity, self._config.fingerprint_bytes
         matched: set[str] = set()
+        fresh: list[Seen] = []
         for path in self._matches():
-            fingerprint = fingerprint_file(path, self._config.fingerprint_bytes)
-            if fingerprint is None:
+            quick = quick_key(identity, path)
+            if quick is not None and quick in self._readers:
+                matched.add(quick)
+                self._files.seen[quick] = now
+                self._readers[quick].tailed.path = path
                 continue
-            matched.add(fingerprint)
-            self._seen[fingerprint] = now
-            reader = self._readers.get(fingerprint)
+            seen = identify(identity, path, head)
+            if seen is None or seen.key in matched:
+                continue
+            matched.add(seen.key)
+            self._files.seen[seen.key] = now
+            reader = self._readers.get(seen.key)
             if reader is not None:
                 reader.tailed.path = path
+                continue
+            entry = self._files.known(seen)
+            if entry is None:
+                fresh.append(seen)
             else:
-                self._maybe_open(fingerprint, path, now)
+                self._maybe_open(seen.key, seen.path, entry, now)
+        adopted = self._files.adopt(fresh, matched, set(self._readers))
+        for seen in fresh:
+            entry = adopted.get(seen.key) or self._new_entry(seen)
+            self._maybe_open(seen.key, seen.path, entry, now)
         self._follow_rotated(matched, now)
         self._forget_old(now)
         if self._first_scan:
@@ -106,60 +127,75 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._first_scan = False
         self._next_scan = now + self._config.scan_interval.total_seconds()
         SOURCE_OPEN.labels(self._name).set(len(self._readers))
-        lag = sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
-        SOURCE_LAG.labels(self._name).set(lag)
+        SOURCE_LAG.labels(self._name).set(self._backlog())
+
+    def _new_entry(self, seen: Seen) -> FileState:
+        at_end = self._first_scan and self._config.read_from == "end"
+        offset = seen.size if at_end else 0
+        check = (check_path(seen.path, offset) or "") if offset else ""
+        return FileState(
+            offset, 0, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
+        )
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
         """Finish files renamed out of the globs while closed: their unread lines are not lost."""
-        for fingerprint, (_offset, _generation, last_path) in list(self._state.items()):
-            if (
-                fingerprint in matched
-                or fingerprint in self._readers
-                or fingerprint in self._drained_orphans
+        identity, head = self._config.file_identity, self._config.fingerprint_bytes
+        for key, entry in list(self._files.state.items()):
+            if key in matched or key in self._readers or key in self._drained_orphans:
+                continue
+            found = None
+            for path in rotated_siblings(entry.path):
+                seen = identify(identity, path, head)
+                if seen is not None and self._files.follows(entry, seen):
+                    found = seen
+                    break
+            if found is None or not self._maybe_open(
+                key, found.path, entry._replace(path=str(found.path), inode=found.inode), now
             ):
+                self._drained_orphans.add(key)
                 continue
-            rotated = find_rotated(fingerprint, last_path, self._config.fingerprint_bytes)
-            if rotated is None:
-                self._drained_orphans.add(fingerprint)
-                continue
-            self._seen[fingerprint] = now
-            if not self._maybe_open(fingerprint, rotated, now):
-                self._drained_orphans.add(fingerprint)
+            self._files.seen[key] = now
 
-    def _maybe_open(self, fingerprint: str, path: Path, now: float) -> bool:
+    def _maybe_open(self, key: str, path: Path, entry: FileState, now: float) -> bool:
         try:
             size = path.stat().st_size
         except OSError:
             return False
-        offset, generation, _path = self._state.get(fingerprint, (-1, 0, ""))
-        if offset < 0:
-            offset = size if self._first_scan and self._config.read_from == "end" else 0
-        elif size < offset:  # truncated while closed
-            offset, generation = 0, generation + 1
-        elif size == offset:
+        self._files.state[key] = entry
+        if size <= entry.offset:
             return False  # nothing new; stays closed until it grows
-        if len(self._readers) >= self._config.max_open_files:
+        if len(self._readers) >= self._config.max_open_files and not self._make_room():
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
             return False
         try:
-            tailed = TailedFile.open(fingerprint, path, offset, int(self._config.max_line_bytes))
+            tailed = TailedFile.open(
+                entry.fingerprint, path, entry.offset, int(self._config.max_line_bytes)
+            )
         except OSError as exc:
-            SOURCE_ERRORS.labels(self._name, "open").inc()
-            log.warning("source=%s path=%s cannot open: %s", self._name, path, exc)
+            self._refused.cannot_open(path, exc)
             return False
-        self._readers[fingerprint] = _Reader(
-            tailed, generation, self._assembler(), now, kubernetes_fields(path) or {}
+        self._refused.opened(path)
+        self._readers[key] = _Reader(
+            key, tailed, entry, self._assembler(), now, kubernetes_fields(path) or {}
         )
-        self._state[fingerprint] = (offset, generation, str(path))
-        self._drained_orphans.discard(fingerprint)
+        self._drained_orphans.discard(key)
         log.info(
-            "source=%s path=%s fingerprint=%s offset=%d generation=%d opened",
+            "source=%s path=%s stream=%s offset=%d generation=%d opened",
             self._name,
             path,
-            fingerprint,
-            offset,
-            generation,
+            entry.stream,
+            entry.offset,
+            entry.generation,
         )
+        return True
+
+    def _make_room(self) -> bool:
+        """At ``max_open_files``: close the file idle longest that has nothing left to read; it
+        is reopened at its offset when it grows."""
+        idle = [r for r in self._readers.values() if r.caught_up()]
+        if not idle:
+            return False
+        self._close(min(idle, key=lambda r: r.last_data).key, "idle, to stay under max_open_files")
         return True
 
     def _assembler(self) -> Assembler:
@@ -179,11 +215,14 @@ class _FilesPartition(SourcePartition[FilesState]):
         )
 
     def _forget_old(self, now: float) -> None:
-        """Drop the offsets of files gone for a day; if one returns, its ids are unchanged."""
-        for fingerprint, seen in list(self._seen.items()):
-            if now - seen > FORGET_AFTER_S and fingerprint not in self._readers:
-                del self._seen[fingerprint]
-                self._state.pop(fingerprint, None)
+        """Drop the state of files gone longer than ``forget_after``: memory stays bounded by
+        the files that exist, however many come and go."""
+        forgotten = self._files.forget(
+            now, self._config.forget_after.total_seconds(), set(self._readers)
+        )
+        if forgotten:
+            self._drained_orphans &= set(self._files.state)
+            log.info("source=%s forgot the state of %d files gone", self._name, forgotten)
 
     # -- progress --------------------------------------------------------------------------
     def _backlog(self) -> int:
@@ -217,12 +256,10 @@ class _FilesPartition(SourcePartition[FilesState]):
         if budget == 0:
             self._awake = self._bucket.next_token()
             return records
-        for fingerprint, reader in list(self._readers.items()):
+        for key, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break
-            if self._kube is not None and not self._kube.ready(reader.metadata, now):
-                continue  # its pod is not cached yet: held at most metadata_wait
-            records.extend(self._read(fingerprint, reader, budget - len(records), now))
+            records.extend(self._read(key, reader, budget - len(records), now))
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
         self._awake = None if records else self._idle_until(now)
@@ -230,10 +267,10 @@ class _FilesPartition(SourcePartition[FilesState]):
             self._report_backfill(now)
         return records
 
-    def _read(self, fingerprint: str, reader: _Reader, budget: int, now: float) -> list[Record]:
+    def _read(self, key: str, reader: _Reader, budget: int, now: float) -> list[Record]:
         tailed = reader.tailed
         if tailed.was_truncated(self._config.fingerprint_bytes):
-            return self._restart_truncated(fingerprint, reader)
+            return self._restart_truncated(key, reader)
         entries: list[Entry] = []
         lines = tailed.read_lines(budget)
         if lines:
@@ -247,26 +284,35 @@ class _FilesPartition(SourcePartition[FilesState]):
                 entry = entry._replace(tags=entry.tags + flags)
             entries.extend(reader.assembler.push(entry, now))
         entries.extend(reader.assembler.flush_expired(now))
+        self._keep_position(reader)
         if lines:
             reader.last_data = now
         elif not self._still_at_path(tailed):
             entries.extend(reader.assembler.flush_expired(float("inf")))
-            self._close(fingerprint, "moved or deleted, drained")
+            self._keep_position(reader)
+            self._close(key, "moved or deleted, drained")
         elif (
             now - reader.last_data > self._config.close_inactive.total_seconds()
             and reader.assembler.pending_offset() is None
         ):
-            self._close(fingerprint, "inactive")
-        self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
+            self._close(key, "inactive")
         return self._records(reader, entries)
 
-    def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
+    def _keep_position(self, reader: _Reader) -> None:
+        """The state entry follows the reader; the check bytes are read only when it moved."""
+        offset = reader.resume_offset()
+        entry = reader.entry
+        if offset != entry.offset or str(reader.tailed.path) != entry.path:
+            check = check_at(reader.tailed.handle.fileno(), offset) if offset else ""
+            entry = entry._replace(offset=offset, path=str(reader.tailed.path), check=check)
+            reader.entry = self._files.state[reader.key] = entry
+
+    def _restart_truncated(self, key: str, reader: _Reader) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
 
-        The offset stays where reading stopped. The copy logrotate made has this file's
-        fingerprint, so the rotated-file lookup finishes the unread tail from it; the truncated
-        original is a new file, or, if its first line is the same, is seen shorter than the
-        offset and read again from 0 as the next generation (new ids).
+        The generation read so far is retired at the offset where reading stopped: a copy of
+        it (logrotate's ``app.log.1``) is found by its head and the bytes before that offset
+        and finished from there. What is at the path now is the next generation: new ids.
         """
         SOURCE_ERRORS.labels(self._name, "copytruncate").inc()
         log.warning(
@@ -277,17 +323,13 @@ class _FilesPartition(SourcePartition[FilesState]):
         )
         held = reader.assembler.flush_expired(float("inf"))
         records = self._records(reader, held)
-        self._close(fingerprint, "truncated")
-        self._state[fingerprint] = (
-            reader.tailed.offset,
-            reader.generation,
-            str(reader.tailed.path),
-        )
+        self._close(key, "truncated")
+        self._files.replaced_while_open(key, reader.entry._replace(offset=reader.tailed.offset))
         self._next_scan = 0.0
         return records
 
-    def _close(self, fingerprint: str, why: str) -> None:
-        reader = self._readers.pop(fingerprint)
+    def _close(self, key: str, why: str) -> None:
+        reader = self._readers.pop(key)
         reader.tailed.close()
         log.info("source=%s path=%s closed: %s", self._name, reader.tailed.path, why)
 
@@ -295,7 +337,7 @@ class _FilesPartition(SourcePartition[FilesState]):
     def _still_at_path(tailed: TailedFile) -> bool:
         try:
             return tailed.path.stat().st_ino == tailed.inode
-        except FileNotFoundError:
+        except OSError:
             return False
 
     def _records(self, reader: _Reader, entries: list[Entry]) -> list[Record]:
@@ -311,15 +353,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             meta = self._kube.fields(meta, len(entries))
         return [self._record(reader, e, where, read_ns, meta) for e in entries]
 
-    def _record(
-        self,
-        reader: _Reader,
-        entry: Entry,
-        where: dict[str, str],
-        read_ns: int,
-        meta: dict[str, Any],
-    ) -> Record:
-        tailed = reader.tailed
+    def _record(self, reader: _Reader, entry: Entry, where: dict[str, str], read_ns: int) -> Record:
         fields: dict[str, Any] = {"log": {"file": where, "offset": entry.offset}}
         if meta:
             fields.update(meta)
@@ -329,10 +363,11 @@ class _FilesPartition(SourcePartition[FilesState]):
             fields["tags"] = list(entry.tags)
             for tag in entry.tags:
                 SOURCE_ERRORS.labels(self._name, tag).inc()
+        stream = reader.entry.stream
         return Record(
             self._name,
-            tailed.fingerprint,
-            event_id(tailed.fingerprint, reader.generation, entry.offset),
+            stream,
+            event_id(stream, reader.entry.generation, entry.offset),
             entry.timestamp_ns or read_ns,
             entry.text,
             fields,
@@ -348,23 +383,22 @@ class _FilesPartition(SourcePartition[FilesState]):
         return datetime.now(UTC) + timedelta(seconds=wait)
 
     def position(self) -> FilesState:
-        return dict(self._state)
+        return self._files.snapshot()
 
     def close(self) -> None:
-        for fingerprint in list(self._readers):
-            self._close(fingerprint, "source closed")
-        if self._kube is not None:
-            self._kube.close()
+        for key in list(self._readers):
+            self._close(key, "source closed")
 
 
 class FilesSource(FixedPartitionedSource[Record, FilesState]):
     """Tails every file matched by the configured globs, picking up new files while running.
 
     Unit of parallelism: one partition per configured source. Guarantee: at-least-once; the
-    snapshot holds, per file fingerprint, the offset of the first line not yet handed on
-    (including lines held back by multiline or partial-line joining) and the copytruncate
-    generation, so a resumed flow re-reads exactly what followed its last snapshot, with the same
-    event ids (``fingerprint[.generation]:offset``). Resumes from that map, never from paths.
+    snapshot holds, per file (``file_identity``: device and inode confirmed by the head's
+    fingerprint, by default), the offset of the first line not yet handed on (including lines
+    held back by multiline or partial-line joining), the file's stream and its generation, so a
+    resumed flow re-reads exactly what followed its last snapshot, with the same event ids
+    (``stream[.generation]:offset``). Resumes from that map, never from paths alone.
     """
 
     def __init__(self, config: FilesSourceConfig) -> None:

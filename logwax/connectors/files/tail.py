@@ -6,7 +6,9 @@ is read again (whole) once its newline arrives, and resuming at a saved offset n
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
@@ -46,10 +48,14 @@ class TailedFile:
 
     @classmethod
     def open(cls, fingerprint: str, path: Path, offset: int, max_line_bytes: int) -> TailedFile:
-        handle = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
-        return cls(
-            fingerprint, path, offset, handle, os.fstat(handle.fileno()).st_ino, max_line_bytes
-        )
+        # Non-blocking, so a FIFO swapped in after the scan's check cannot hang the source.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        result = os.fstat(fd)
+        if not stat.S_ISREG(result.st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        handle = os.fdopen(fd, "rb")
+        return cls(fingerprint, path, offset, handle, result.st_ino, max_line_bytes)
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size

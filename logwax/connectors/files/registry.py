@@ -1,0 +1,142 @@
+"""The files a source knows, and the rules that decide where a file found now is read from.
+
+Every decision is made from the snapshot's entries and what is on disk, never from the order
+files happened to be seen in, so a flow resumed after a crash decides the same and hands on the
+same event ids. The rules, in order:
+
+- A known key (``dev:ino`` by default) with the same head and the bytes before its offset
+  unchanged is the same file, wherever it moved: read on from its offset.
+- A known key whose content was replaced (other head, shorter than the offset, other bytes
+  before the offset: copytruncate, or an inode reused after a delete) is the next generation of
+  that key, read from its start with new ids; the old generation stays known so a copy of it
+  can finish it.
+- A new key whose head and bytes before a known entry's offset match that entry, while the
+  entry's own file left its path (truncated, renamed away or deleted), is that entry's copy
+  (copytruncate, a restore): read on from the entry's offset with its ids.
+- Anything else is a new file, read from its start.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from logwax.connectors.files.identity import FileIdentity, FileState, Seen, check_path
+
+RETIRED = "~"  # prefix of keys no scan matches: pre-identity state and replaced generations
+
+
+class FileRegistry:
+    """Per-file state of one files partition, and the identity rules over it."""
+
+    def __init__(
+        self, identity: FileIdentity, resume: dict[str, tuple[object, ...]] | None
+    ) -> None:
+        self.identity = identity
+        self.state: dict[str, FileState] = {}
+        for key, value in (resume or {}).items():
+            if len(value) == len(FileState._fields):
+                self.state[key] = FileState(*value)  # type: ignore[arg-type]
+            else:  # written before identities: keyed by fingerprint, (offset, generation, path)
+                offset, generation, path = value[:3]
+                self.state[RETIRED + key] = FileState(
+                    int(str(offset)), int(str(generation)), str(path), key, key, "", ""
+                )
+        self.seen: dict[str, float] = dict.fromkeys(self.state, time.monotonic())
+
+    def snapshot(self) -> dict[str, tuple[object, ...]]:
+        """Plain tuples: a snapshot must not depend on where a class lives."""
+        return {key: tuple(entry) for key, entry in self.state.items()}
+
+    # -- a key seen by the scan ------------------------------------------------------------
+    def known(self, seen: Seen) -> FileState | None:
+        """The entry to read ``seen`` with if its key is known (maybe a new generation)."""
+        entry = self.state.get(seen.key)
+        if entry is None:
+            return None
+        if not entry.fingerprint:  # replaced while open: this is its next generation
+            return FileState(
+                0, entry.generation, str(seen.path), seen.fingerprint, entry.stream, seen.inode, ""
+            )
+        if self._replaced(entry, seen):
+            self.retire(seen.key, entry)
+            return FileState(
+                0,
+                entry.generation + 1,
+                str(seen.path),
+                seen.fingerprint,
+                entry.stream,
+                seen.inode,
+                "",
+            )
+        return entry._replace(path=str(seen.path), inode=seen.inode)
+
+    @staticmethod
+    def _replaced(entry: FileState, seen: Seen) -> bool:
+        if entry.fingerprint != seen.fingerprint or seen.size < entry.offset:
+            return True
+        return bool(entry.check) and check_path(seen.path, entry.offset) != entry.check
+
+    def retire(self, key: str, entry: FileState) -> None:
+        """Keep a replaced generation where only a copy of it can be matched."""
+        if entry.offset > 0:
+            retired = f"{RETIRED}{key}#{entry.generation}"
+            self.state[retired] = entry
+            self.seen[retired] = time.monotonic()
+
+    def replaced_while_open(self, key: str, entry: FileState) -> None:
+        """Content under an open file was replaced: retire it, next sighting is a new one."""
+        self.retire(key, entry)
+        self.state[key] = entry._replace(
+            offset=0, generation=entry.generation + 1, fingerprint="", check=""
+        )
+
+    def adopt(
+        self, fresh: list[Seen], matched: set[str], open_keys: set[str]
+    ) -> dict[str, FileState]:
+        """Entries for keys not known: a copy or an upgraded entry, or None for a new file."""
+        adopted: dict[str, FileState] = {}
+        live_paths = {str(s.path) for s in fresh}
+        for seen in fresh:
+            for key, entry in list(self.state.items()):
+                if key in matched or key in open_keys or entry.fingerprint != seen.fingerprint:
+                    continue
+                if self._continues(entry, seen, live_paths):
+                    del self.state[key]
+                    adopted[seen.key] = entry._replace(path=str(seen.path), inode=seen.inode)
+                    break
+        return adopted
+
+    def _continues(self, entry: FileState, seen: Seen, live_paths: set[str]) -> bool:
+        if seen.size < entry.offset:
+            return False
+        if not entry.check:  # pre-identity entry: same path, or the old path no longer has it
+            return (
+                entry.path == str(seen.path)
+                or not Path(entry.path).exists()
+                or (
+                    entry.path not in live_paths
+                    and seen.path.name.startswith(Path(entry.path).name)
+                )
+            )
+        return check_path(seen.path, entry.offset) == entry.check
+
+    # -- files that left the globs ---------------------------------------------------------
+    def follows(self, entry: FileState, seen: Seen) -> bool:
+        """``seen`` (outside the globs) is the renamed file of ``entry`` or its copy."""
+        if seen.fingerprint != entry.fingerprint or seen.size < entry.offset:
+            return False
+        if entry.inode and seen.inode == entry.inode:
+            return True  # renamed: same inode, same head
+        if not entry.check:
+            return True  # pre-identity entry: the fingerprint is all it knew
+        return check_path(seen.path, entry.offset) == entry.check
+
+    # -- memory ----------------------------------------------------------------------------
+    def forget(self, now: float, after: float, keep: set[str]) -> int:
+        """Drop the entries of files not seen for ``after`` seconds; returns how many."""
+        gone = [k for k, t in self.seen.items() if now - t > after and k not in keep]
+        for key in gone:
+            del self.seen[key]
+            self.state.pop(key, None)
+        return len(gone)
