@@ -1,0 +1,148 @@
+"""File identity, driven through the files partition: which file is which, and which ids."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from logwax.connectors.files.fingerprint import first_line_fingerprint
+from logwax.connectors.files.identity import FileState, Seen
+from logwax.connectors.files.registry import FileRegistry
+from logwax.connectors.files.source import FilesSource
+from tests.unit.test_files_source import config, drain
+
+HEAD = "# Version: 1.0\n"
+
+
+def write(path: Path, *lines: str) -> None:
+    with open(path, "a") as out:
+        out.writelines(line + "\n" for line in lines)
+
+
+def test_two_live_files_with_the_same_head_are_two_files(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.log").write_text(HEAD + f"{name} 1\n{name} 2\n")
+    records = drain(FilesSource(config(tmp_path)).build_part("s", "t", None))
+    assert sorted(r.message for r in records) == sorted(
+        ["# Version: 1.0"] * 2 + ["a 1", "a 2", "b 1", "b 2"]
+    )
+    assert len({r.event_id for r in records}) == 6
+    assert len({r.stream for r in records}) == 2
+
+
+def test_fingerprint_identity_still_merges_them_as_before(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.log").write_text(HEAD + f"{name} 1\n")
+    part = FilesSource(config(tmp_path, file_identity="fingerprint")).build_part("s", "t", None)
+    assert len(drain(part)) == 2  # one of them only: what the option documents
+
+
+def test_rename_inside_the_globs_keeps_identity_and_ids(tmp_path: Path) -> None:
+    write(tmp_path / "a.log", "one", "two")
+    part = FilesSource(config(tmp_path)).build_part("s", "t", None)
+    first = drain(part)
+    (tmp_path / "a.log").rename(tmp_path / "z.log")
+    write(tmp_path / "z.log", "three")
+    after = drain(part)
+    assert [r.message for r in after] == ["three"]
+    assert after[0].stream == first[0].stream
+
+
+def test_a_copy_of_a_live_file_is_another_file(tmp_path: Path) -> None:
+    write(tmp_path / "a.log", "one", "two")
+    part = FilesSource(config(tmp_path)).build_part("s", "t", None)
+    assert len(drain(part)) == 2
+    shutil.copy(tmp_path / "a.log", tmp_path / "b.log")  # the original lives on untouched
+    copied = drain(part)
+    assert [r.message for r in copied] == ["one", "two"]
+    assert copied[0].fields["log"]["file"]["path"].endswith("b.log")
+
+
+def test_copytruncate_finishes_the_copy_and_reads_the_truncated_file_anew(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    write(path, HEAD.strip(), "old 1", "old 2")
+    part = FilesSource(config(tmp_path)).build_part("s", "t", None)
+    old = drain(part)
+    write(path, "old 3", "old 4")  # written, not yet read, then copied and truncated
+    shutil.copy(path, tmp_path / "app.log.1")
+    with open(path, "r+") as handle:
+        handle.truncate(0)
+    write(path, HEAD.strip(), "new 1")
+    rest = drain(part)
+    assert sorted(r.message for r in rest) == sorted(["old 3", "old 4", HEAD.strip(), "new 1"])
+    ids = [r.event_id for r in old + rest]
+    assert len(set(ids)) == len(ids) == 7
+    continued = [r for r in rest if r.message.startswith("old")]
+    assert {r.stream for r in continued} == {old[0].stream}  # the copy continues the original
+
+
+def test_copytruncate_while_down_is_finished_from_the_copy(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    write(path, "line 0", "line 1", "line 2", "line 3")
+    source = FilesSource(config(tmp_path))
+    first = source.build_part("s", "t", None)
+    shipped = first.next_batch()  # 3 lines, then the flow stops
+    saved = first.snapshot()
+    first.close()
+    shutil.copy(path, tmp_path / "app.log.1")
+    with open(path, "w") as out:
+        out.write("fresh 0\n")
+    rest = drain(source.build_part("s", "t", saved))
+    assert sorted(r.message for r in rest) == ["fresh 0", "line 3"]
+    assert len({r.event_id for r in shipped + rest}) == 5
+
+
+def test_a_file_first_seen_after_the_snapshot_gets_the_same_ids_on_replay(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "a.log", "a")
+    source = FilesSource(config(tmp_path))
+    first = source.build_part("s", "t", None)
+    drain(first)
+    saved = first.snapshot()
+    for name in ("b", "c"):
+        (tmp_path / f"{name}.log").write_text(HEAD + f"{name}\n")
+    before_crash = {r.message + r.stream: r.event_id for r in drain(first)}
+    (tmp_path / "b.log").unlink()  # gone before the replay: c must keep its ids all the same
+    replayed = {r.message + r.stream: r.event_id for r in drain(source.build_part("s", "t", saved))}
+    assert replayed and all(before_crash[k] == v for k, v in replayed.items())
+
+
+def test_snapshot_from_before_identities_resumes_with_the_same_ids(tmp_path: Path) -> None:
+    """State as the previous release shaped it: fingerprint → (offset, generation, path)."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.log").write_text(HEAD + f"{name} 1\n{name} 2\n{name} 3\n")
+    fingerprint = first_line_fingerprint(HEAD.encode(), 256)
+    assert fingerprint is not None
+    offset = len(HEAD) + len("a 1\n")  # the old release had handed on a's head and "a 1"
+    old_state = {fingerprint: (offset, 0, str(tmp_path / "a.log"))}
+    records = drain(FilesSource(config(tmp_path)).build_part("s", "t", old_state))  # type: ignore[arg-type]
+    from_a = [r for r in records if r.message.startswith("a")]
+    assert [(r.message, r.event_id) for r in from_a] == [
+        ("a 2", f"{fingerprint}:{offset}"),
+        ("a 3", f"{fingerprint}:{offset + 4}"),
+    ]
+    assert sorted(r.message for r in records if not r.message.startswith("a")) == [
+        "# Version: 1.0",
+        "b 1",
+        "b 2",
+        "b 3",
+    ]  # the file the old release never read is read whole, under its own ids
+    assert len({r.event_id for r in records}) == 6
+
+
+def test_an_inode_reused_for_new_content_is_a_new_generation(tmp_path: Path) -> None:
+    """Driven on the registry: whether the filesystem hands the inode out again is up to it."""
+    path = tmp_path / "a.log"
+    path.write_text(HEAD + "old\n")
+    registry = FileRegistry("inode_and_fingerprint", None)
+    fingerprint = first_line_fingerprint(HEAD.encode(), 256) or ""
+    check_of_old = "x" * 16  # the bytes before offset 19 of the deleted file were other bytes
+    registry.state["1:2"] = FileState(19, 0, str(path), fingerprint, "s", "1:2", check_of_old)
+    seen = Seen(path, "1:2", fingerprint, "s", "1:2", os.stat(path).st_size)
+    entry = registry.known(seen)
+    assert entry is not None and (entry.offset, entry.generation) == (0, 1)
+    assert registry.state["~1:2#0"].offset == 19  # kept, in case a copy of it turns up
