@@ -146,3 +146,15 @@ def test_an_inode_reused_for_new_content_is_a_new_generation(tmp_path: Path) -> 
     entry = registry.known(seen)
     assert entry is not None and (entry.offset, entry.generation) == (0, 1)
     assert registry.state["~1:2#0"].offset == 19  # kept, in case a copy of it turns up
+
+
+def test_a_forgotten_file_leaves_only_its_next_generation(tmp_path: Path) -> None:
+    registry = FileRegistry("inode_and_fingerprint", None)
+    registry.state["1:2"] = FileState(19, 3, "/x/a.log", "f", "s", "1:2", "c")
+    registry.seen["1:2"] = 0.0
+    assert registry.forget(now=100.0, after=10.0, keep=set()) == 1
+    saved = registry.snapshot()
+    assert saved == {"1:2": (4,)}
+    resumed = FileRegistry("inode_and_fingerprint", saved)
+    assert resumed.new_generation("1:2") == 4  # an inode handed out again: new ids
+    assert resumed.new_generation("1:3") == 0

@@ -34,8 +34,13 @@ class FileRegistry:
     ) -> None:
         self.identity = identity
         self.state: dict[str, FileState] = {}
+        # Keys whose file was forgotten: the next generation to use there, so an inode (or
+        # path) handed out again long after never repeats the forgotten file's ids.
+        self.next_generation: dict[str, int] = {}
         for key, value in (resume or {}).items():
-            if len(value) == len(FileState._fields):
+            if len(value) == 1:
+                self.next_generation[key] = int(str(value[0]))
+            elif len(value) == len(FileState._fields):
                 self.state[key] = FileState(*value)  # type: ignore[arg-type]
             else:  # written before identities: keyed by fingerprint, (offset, generation, path)
                 offset, generation, path = value[:3]
@@ -46,7 +51,9 @@ class FileRegistry:
 
     def snapshot(self) -> dict[str, tuple[object, ...]]:
         """Plain tuples: a snapshot must not depend on where a class lives."""
-        return {key: tuple(entry) for key, entry in self.state.items()}
+        state: dict[str, tuple[object, ...]] = {k: (g,) for k, g in self.next_generation.items()}
+        state.update((key, tuple(entry)) for key, entry in self.state.items())
+        return state
 
     # -- a key seen by the scan ------------------------------------------------------------
     def known(self, seen: Seen) -> FileState | None:
@@ -54,6 +61,7 @@ class FileRegistry:
         entry = self.state.get(seen.key)
         if entry is None:
             return None
+        self.next_generation.pop(seen.key, None)
         if not entry.fingerprint:  # replaced while open: this is its next generation
             return FileState(
                 0, entry.generation, str(seen.path), seen.fingerprint, entry.stream, seen.inode, ""
@@ -134,9 +142,18 @@ class FileRegistry:
 
     # -- memory ----------------------------------------------------------------------------
     def forget(self, now: float, after: float, keep: set[str]) -> int:
-        """Drop the entries of files not seen for ``after`` seconds; returns how many."""
+        """Drop the entries of files not seen for ``after`` seconds; returns how many. Of a
+        key a scan can match again only the next generation number stays."""
         gone = [k for k, t in self.seen.items() if now - t > after and k not in keep]
         for key in gone:
             del self.seen[key]
-            self.state.pop(key, None)
+            entry = self.state.pop(key, None)
+            if entry is not None and not key.startswith(RETIRED):
+                self.next_generation[key] = max(
+                    self.next_generation.get(key, 0), entry.generation + 1
+                )
         return len(gone)
+
+    def new_generation(self, key: str) -> int:
+        """Generation for a file first seen at ``key``: 0 unless a forgotten file had it."""
+        return self.next_generation.pop(key, 0)
