@@ -1,0 +1,156 @@
+"""1,000 files matched by one glob, all starting with the same line, 200 of them created and
+removed while logwax runs (and is SIGKILLed once): every line exactly once in Kafka
+(read_committed) and in Elasticsearch, open files bounded by ``max_open_files``, the state of the
+removed files forgotten after ``forget_after``."""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from elasticsearch import Elasticsearch
+
+from tests.integration.brokers import Brokers
+from tests.integration.flow_runs import (
+    es_count,
+    es_event_ids,
+    kafka_event_ids,
+    kafka_messages,
+    start,
+    stop_gracefully,
+    wait_for,
+)
+
+HEADER = "# Version: 1.0 Fields: date time cs-method cs-uri-stem sc-status"
+ORIGINALS, WAVES, PER_WAVE, LINES = 800, 4, 50, 40
+MAX_OPEN = 100
+
+
+class Sampler(threading.Thread):
+    """Peak open descriptors and resident memory of whichever logwax process runs now."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.pid = 0
+        self.fds = self.rss_kib = 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.1):
+            with contextlib.suppress(OSError, ValueError):
+                fds = len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
+                status = Path(f"/proc/{self.pid}/status").read_text()
+                rss = int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1])
+                self.fds, self.rss_kib = max(self.fds, fds), max(self.rss_kib, rss)
+
+
+def write_file(path: Path, name: str) -> set[str]:
+    lines = [f"file={name} line={i} GET /index.html 200" for i in range(LINES)]
+    path.write_text(HEADER + "\n" + "".join(line + "\n" for line in lines))
+    return set(lines)
+
+
+def snapshot_entries(recovery: Path) -> tuple[int, int]:
+    """Full file entries and bare generation markers in the newest files-source snapshot."""
+    with contextlib.closing(sqlite3.connect(next(recovery.glob("part-*.sqlite3")))) as db:
+        blob = db.execute(
+            "SELECT ser_change FROM snaps WHERE step_id LIKE '%source%'"
+            " AND ser_change IS NOT NULL ORDER BY snap_epoch DESC LIMIT 1"
+        ).fetchone()[0]
+    state = pickle.loads(blob)
+    markers = sum(1 for v in state.values() if len(v) == 1)
+    return len(state) - markers, markers
+
+
+def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
+    tmp_path: Path,
+    servers: Brokers,
+    kafka_config: dict[str, Any],
+    es: Elasticsearch,
+    new_topic: Callable[..., str],
+    new_index_prefix: Callable[[], str],
+) -> None:
+    logs, recovery, log = tmp_path / "logs", tmp_path / "recovery", tmp_path / "logwax.log"
+    logs.mkdir()
+    expected: set[str] = set()
+    for f in range(ORIGINALS):
+        expected |= write_file(logs / f"app{f}.log", str(f))
+    headers = ORIGINALS
+    topic, prefix = new_topic(partitions=3), new_index_prefix()
+    config = tmp_path / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "files_load",
+                "sources": [
+                    {
+                        "type": "files",
+                        "name": "app",
+                        "include": [f"{logs}/*.log"],
+                        "scan_interval": "500ms",
+                        "max_open_files": MAX_OPEN,
+                        "close_inactive": "2s",
+                        "forget_after": "3s",
+                    }
+                ],
+                "kafka": {
+                    "bootstrap_servers": servers.kafka_bootstrap,
+                    "topic": topic,
+                    "exactly_once": True,
+                },
+                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
+                "batch": {"max_records": 2000, "max_latency": "300ms"},
+                "recovery": {"directory": str(recovery), "snapshot_interval": "500ms"},
+            }
+        )
+    )
+    in_kafka = lambda: sum(kafka_event_ids(kafka_config, topic).values())  # noqa: E731
+    sampler = Sampler()
+    sampler.start()
+    began = time.monotonic()
+    proc = start(config, tmp_path)
+    sampler.pid = proc.pid
+    kills = 0
+    for wave in range(WAVES):
+        made = [logs / f"new{wave}-{i}.log" for i in range(PER_WAVE)]
+        for path in made:  # created while running, same first line as every other file
+            expected |= write_file(path, path.stem)
+        headers += PER_WAVE
+        total = len(expected) + headers
+        if wave == 1:  # a SIGKILL mid-stream: the replay must collapse onto the same ids
+            wait_for("part of wave 1", lambda t=total: es_count(es, prefix) >= t - 1500, proc, log)
+            proc.kill()
+            proc.wait()
+            kills += 1
+            proc = start(config, tmp_path)
+            sampler.pid = proc.pid
+        wait_for("the wave in Elasticsearch", lambda t=total: es_count(es, prefix) >= t, proc, log)
+        wait_for("the wave in Kafka", lambda t=total: in_kafka() >= t, proc, log, poll=2)
+        for path in made:
+            path.unlink()
+    time.sleep(5)  # forget_after (3s) and a scan: the removed files' state goes
+    stop_gracefully(proc, log)
+    elapsed = time.monotonic() - began
+    sampler.stopped.set()
+
+    total = len(expected) + headers
+    messages, ids_kafka = kafka_messages(kafka_config, topic), kafka_event_ids(kafka_config, topic)
+    ids_es = es_event_ids(es, prefix)
+    entries, markers = snapshot_entries(recovery)
+    print(
+        f"files={ORIGINALS + WAVES * PER_WAVE} lines={total} kills={kills} "
+        f"time={elapsed:.0f}s open_fds_peak={sampler.fds} rss_peak={sampler.rss_kib // 1024}MiB "
+        f"snapshot entries={entries} forgotten markers={markers}"
+    )
+    assert set(messages) == expected | {HEADER} and messages[HEADER] == headers
+    assert len(ids_kafka) == total and max(ids_kafka.values()) == 1
+    assert len(ids_es) == total and max(ids_es.values()) == 1
+    assert sampler.fds <= MAX_OPEN + 60  # the files plus the process's own sockets and files
+    assert entries <= ORIGINALS + 5 and markers >= 1
