@@ -68,7 +68,11 @@ class FilesSourceConfig(BaseModel):
     format: Literal["raw", "json", "docker", "cri"] = "raw"
     multiline: MultilineConfig | None = None
     partial_timeout: Duration = Field(
-        timedelta(seconds=5), description="flush docker/CRI partial pieces whose end never came"
+        timedelta(seconds=5),
+        description=(
+            "flush docker/CRI partial pieces whose end never came, and a last line without "
+            "newline left alone this long (tagged partial_line)"
+        ),
     )
     max_open_files: int = Field(1024, ge=1, description="files held open at once; others wait")
     close_inactive: Duration = Field(

@@ -17,10 +17,11 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from logwax.connectors.files.fingerprint import first_line_fingerprint
+from logwax.connectors.files.fingerprint import first_line_fingerprint, provisional_fingerprint
 
 FileIdentity = Literal["inode_and_fingerprint", "fingerprint", "path"]
 CHECK_BYTES = 64
@@ -87,25 +88,30 @@ def quick_key(identity: FileIdentity, path: Path) -> str | None:
         return None
 
 
-def identify(identity: FileIdentity, path: Path, fingerprint_bytes: int) -> Seen | None:
+def identify(
+    identity: FileIdentity, path: Path, fingerprint_bytes: int, provisional_after: float
+) -> Seen | None:
     """Who the regular file at ``path`` is; None if it is gone, not regular, or has no complete
-    first line yet. Opened non-blocking and checked with ``fstat``, so a FIFO or device swapped
-    in after the glob's check cannot hang the source."""
+    first line yet and was written to less than ``provisional_after`` seconds ago. Raises the
+    ``OSError`` of a file that is there but cannot be read (permissions), for the caller to
+    report. Opened non-blocking and checked with ``fstat``, so a FIFO or device swapped in
+    after the glob's check cannot hang the source."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
+    except FileNotFoundError:
         return None
     try:
         result = os.fstat(fd)
         if not stat.S_ISREG(result.st_mode):
             return None
-        fingerprint = first_line_fingerprint(os.pread(fd, fingerprint_bytes, 0), fingerprint_bytes)
-    except OSError:
-        return None
+        head = os.pread(fd, fingerprint_bytes, 0)
     finally:
         os.close(fd)
+    fingerprint = first_line_fingerprint(head, fingerprint_bytes)
     if fingerprint is None:
-        return None
+        if not head or time.time() - result.st_mtime < provisional_after:
+            return None
+        fingerprint = provisional_fingerprint(head)
     inode = inode_of(result)
     return Seen(
         path,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from logwax.connectors.files.fingerprint import PROVISIONAL
 from logwax.connectors.files.identity import FileIdentity, FileState, Seen, check_path
 
 RETIRED = "~"  # prefix of keys no scan matches: pre-identity state and replaced generations
@@ -77,11 +78,12 @@ class FileRegistry:
                 seen.inode,
                 "",
             )
-        return entry._replace(path=str(seen.path), inode=seen.inode)
+        return entry._replace(path=str(seen.path), inode=seen.inode, fingerprint=seen.fingerprint)
 
     @staticmethod
     def _replaced(entry: FileState, seen: Seen) -> bool:
-        if entry.fingerprint != seen.fingerprint or seen.size < entry.offset:
+        named_early = entry.fingerprint.startswith(PROVISIONAL)  # its first line came later
+        if (entry.fingerprint != seen.fingerprint and not named_early) or seen.size < entry.offset:
             return True
         return bool(entry.check) and check_path(seen.path, entry.offset) != entry.check
 

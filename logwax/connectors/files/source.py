@@ -29,8 +29,7 @@ from logwax.connectors.files.kubernetes_paths import kubernetes_fields
 from logwax.connectors.files.refusals import Refusals
 from logwax.connectors.files.registry import FileRegistry
 from logwax.connectors.files.rotated import rotated_siblings
-from logwax.connectors.files.tail import TailedFile
-from logwax.connectors.k8s_metadata import Enricher
+from logwax.connectors.files.tail import Line, TailedFile
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -55,6 +54,7 @@ class _Reader:
     assembler: Assembler
     last_data: float
     metadata: dict[str, Any]
+    partial: tuple[int, int, float] | None = None  # unterminated tail: (offset, size, since)
 
     def resume_offset(self) -> int:
         pending = self.assembler.pending_offset()
@@ -91,7 +91,7 @@ class _FilesPartition(SourcePartition[FilesState]):
 
     def _scan(self, now: float) -> None:
         """Open new or grown files, decided by the identity rules (see ``registry``)."""
-        identity, head = self._config.file_identity, self._config.fingerprint_bytes
+        identity = self._config.file_identity
         matched: set[str] = set()
         fresh: list[Seen] = []
         for path in self._matches():
@@ -101,7 +101,7 @@ class _FilesPartition(SourcePartition[FilesState]):
                 self._files.seen[quick] = now
                 self._readers[quick].tailed.path = path
                 continue
-            seen = identify(identity, path, head)
+            seen = self._identify(path)
             if seen is None or seen.key in matched:
                 continue
             matched.add(seen.key)
@@ -129,6 +129,19 @@ class _FilesPartition(SourcePartition[FilesState]):
         SOURCE_OPEN.labels(self._name).set(len(self._readers))
         SOURCE_LAG.labels(self._name).set(self._backlog())
 
+    def _identify(self, path: Path) -> Seen | None:
+        config = self._config
+        try:
+            return identify(
+                config.file_identity,
+                path,
+                config.fingerprint_bytes,
+                config.partial_timeout.total_seconds(),
+            )
+        except OSError as exc:
+            self._refused.cannot_open(path, exc)
+            return None
+
     def _new_entry(self, seen: Seen) -> FileState:
         at_end = self._first_scan and self._config.read_from == "end"
         offset = seen.size if at_end else 0
@@ -139,13 +152,12 @@ class _FilesPartition(SourcePartition[FilesState]):
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
         """Finish files renamed out of the globs while closed: their unread lines are not lost."""
-        identity, head = self._config.file_identity, self._config.fingerprint_bytes
         for key, entry in list(self._files.state.items()):
             if key in matched or key in self._readers or key in self._drained_orphans:
                 continue
             found = None
             for path in rotated_siblings(entry.path):
-                seen = identify(identity, path, head)
+                seen = self._identify(path)
                 if seen is not None and self._files.follows(entry, seen):
                     found = seen
                     break
@@ -271,32 +283,62 @@ class _FilesPartition(SourcePartition[FilesState]):
         tailed = reader.tailed
         if tailed.was_truncated(self._config.fingerprint_bytes):
             return self._restart_truncated(key, reader)
-        entries: list[Entry] = []
         lines = tailed.read_lines(budget)
+        gone = not lines and not self._still_at_path(tailed)
+        if gone:  # nobody will read it after us: its partial last line too
+            last = tailed.read_unterminated()
+            lines = [] if last is None else [last]
+        elif not lines:
+            lines = self._partial_line(reader, now)
+        entries = self._entries(reader, lines, now)
+        if gone:
+            entries.extend(reader.assembler.flush_expired(float("inf")))
+        self._keep_position(reader)
+        if gone:
+            self._close(key, "moved or deleted, drained")
+        elif lines:
+            reader.last_data = now
+        elif (
+            now - reader.last_data > self._config.close_inactive.total_seconds()
+            and reader.assembler.pending_offset() is None
+            and reader.partial is None
+        ):
+            self._close(key, "inactive")
+        return self._records(reader, entries)
+
+    def _entries(self, reader: _Reader, lines: list[Line], now: float) -> list[Entry]:
         if lines:
             SOURCE_BYTES.labels(self._name).inc(sum(line.raw_length + 1 for line in lines))
+        entries: list[Entry] = []
         for line in lines:
             entry = self._parse(line.offset, line.text)
-            flags = (("truncated",) if line.truncated else ()) + (
-                ("invalid_utf8",) if line.invalid_utf8 else ()
+            flags = (
+                (("truncated",) if line.truncated else ())
+                + (("invalid_utf8",) if line.invalid_utf8 else ())
+                + (("partial_line",) if line.partial else ())
             )
             if flags:
                 entry = entry._replace(tags=entry.tags + flags)
             entries.extend(reader.assembler.push(entry, now))
         entries.extend(reader.assembler.flush_expired(now))
-        self._keep_position(reader)
-        if lines:
-            reader.last_data = now
-        elif not self._still_at_path(tailed):
-            entries.extend(reader.assembler.flush_expired(float("inf")))
-            self._keep_position(reader)
-            self._close(key, "moved or deleted, drained")
-        elif (
-            now - reader.last_data > self._config.close_inactive.total_seconds()
-            and reader.assembler.pending_offset() is None
-        ):
-            self._close(key, "inactive")
-        return self._records(reader, entries)
+        return entries
+
+    def _partial_line(self, reader: _Reader, now: float) -> list[Line]:
+        """A last line without newline, left alone for ``partial_timeout``: handed on, flagged.
+
+        Text written after it (even the rest of that line) becomes a line of its own."""
+        tail = reader.tailed.unterminated()
+        if tail is None:
+            reader.partial = None
+            return []
+        if reader.partial is None or reader.partial[:2] != tail:
+            reader.partial = (*tail, now)
+            return []
+        if now - reader.partial[2] < self._config.partial_timeout.total_seconds():
+            return []
+        reader.partial = None
+        line = reader.tailed.read_unterminated()
+        return [] if line is None else [line]
 
     def _keep_position(self, reader: _Reader) -> None:
         """The state entry follows the reader; the check bytes are read only when it moved."""
@@ -378,6 +420,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         deadlines = [
             d for r in self._readers.values() if (d := r.assembler.next_deadline()) is not None
         ]
+        timeout = self._config.partial_timeout.total_seconds()
+        deadlines += [r.partial[2] + timeout for r in self._readers.values() if r.partial]
         if deadlines:
             wait = max(0.0, min(wait, min(deadlines) - now))
         return datetime.now(UTC) + timedelta(seconds=wait)
