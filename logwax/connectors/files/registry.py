@@ -132,8 +132,12 @@ class FileRegistry:
         return check_path(seen.path, entry.offset) == entry.check
 
     # -- files that left the globs ---------------------------------------------------------
-    def follows(self, entry: FileState, seen: Seen) -> bool:
-        """``seen`` (outside the globs) is the renamed file of ``entry`` or its copy."""
+    def follows(self, key: str, entry: FileState, seen: Seen) -> bool:
+        """``seen`` (outside the globs) is the renamed file of ``entry`` or its copy. A file
+        known under a key of its own is read as itself, never also as another's copy."""
+        origin = key.removeprefix(RETIRED).rsplit("#", 1)[0]
+        if seen.key not in (key, origin) and seen.key in self.state:
+            return False
         if seen.fingerprint != entry.fingerprint or seen.size < entry.offset:
             return False
         if entry.inode and seen.inode == entry.inode:
