@@ -121,6 +121,7 @@ def test_a_last_line_without_newline_is_flushed_flagged_after_the_timeout(
     assert [r.message for r in poll(part, 0.2)] == ["one"]  # "two" is still being written
     late = poll(part, seconds=5, until=1)
     assert [(r.message, r.fields["tags"]) for r in late] == [("two", ["partial_line"])]
+    assert late[0].event_id.endswith(":4p")  # never the id the whole line would get
 
 
 def test_a_file_deleted_while_open_is_drained_to_its_last_byte(tmp_path: Path) -> None:

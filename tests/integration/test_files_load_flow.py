@@ -98,6 +98,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
                         "max_open_files": MAX_OPEN,
                         "close_inactive": "2s",
                         "forget_after": "3s",
+                        "rate_limit": 3000,  # so that the SIGKILL can fall inside a wave
                     }
                 ],
                 "kafka": {
@@ -106,7 +107,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
                     "exactly_once": True,
                 },
                 "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
-                "batch": {"max_records": 2000, "max_latency": "300ms"},
+                "batch": {"max_records": 500, "max_latency": "200ms"},
                 "recovery": {"directory": str(recovery), "snapshot_interval": "500ms"},
             }
         )
@@ -117,7 +118,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
     began = time.monotonic()
     proc = start(config, tmp_path)
     sampler.pid = proc.pid
-    kills = 0
+    kills = at_kill = 0
     for wave in range(WAVES):
         made = [logs / f"new{wave}-{i}.log" for i in range(PER_WAVE)]
         for path in made:  # created while running, same first line as every other file
@@ -125,10 +126,18 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
         headers += PER_WAVE
         total = len(expected) + headers
         if wave == 1:  # a SIGKILL mid-stream: the replay must collapse onto the same ids
-            wait_for("part of wave 1", lambda t=total: es_count(es, prefix) >= t - 1500, proc, log)
+            wait_for(
+                "part of wave 1",
+                lambda t=total: es_count(es, prefix) >= t - 1500,
+                proc,
+                log,
+                poll=0.05,
+            )
             proc.kill()
             proc.wait()
             kills += 1
+            at_kill = es_count(es, prefix)
+            assert at_kill < total  # the kill fell while wave 1 was being shipped
             proc = start(config, tmp_path)
             sampler.pid = proc.pid
         wait_for("the wave in Elasticsearch", lambda t=total: es_count(es, prefix) >= t, proc, log)
@@ -145,7 +154,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
     ids_es = es_event_ids(es, prefix)
     entries, markers = snapshot_entries(recovery)
     print(
-        f"files={ORIGINALS + WAVES * PER_WAVE} lines={total} kills={kills} "
+        f"files={ORIGINALS + WAVES * PER_WAVE} lines={total} kills={kills} at_kill={at_kill} "
         f"time={elapsed:.0f}s open_fds_peak={sampler.fds} rss_peak={sampler.rss_kib // 1024}MiB "
         f"snapshot entries={entries} forgotten markers={markers}"
     )

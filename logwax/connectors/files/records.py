@@ -43,11 +43,16 @@ def build_records(
             fields["tags"] = list(entry.tags)
             for tag in entry.tags:
                 SOURCE_ERRORS.labels(source, tag).inc()
+        line_id = event_id(stream, generation, entry.offset)
+        if "partial_line" in entry.tags:
+            # Replayed after a crash, the same bytes may have become a whole line: it must not
+            # share this id, or the idempotent sinks would keep the piece and drop the line.
+            line_id += "p"
         records.append(
             Record(
                 source,
                 stream,
-                event_id(stream, generation, entry.offset),
+                line_id,
                 entry.timestamp_ns or read_ns,
                 entry.text,
                 fields,
