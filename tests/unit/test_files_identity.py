@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from logwax.connectors.files.fingerprint import first_line_fingerprint
 from logwax.connectors.files.identity import FileState, Seen
@@ -158,3 +161,32 @@ def test_a_forgotten_file_leaves_only_its_next_generation(tmp_path: Path) -> Non
     resumed = FileRegistry("inode_and_fingerprint", saved)
     assert resumed.new_generation("1:2") == 4  # an inode handed out again: new ids
     assert resumed.new_generation("1:3") == 0
+
+
+def recreate_on_the_same_inode(path: Path, text: str, between: Callable[[], object]) -> bool:
+    """Delete ``path``, call ``between``, write ``text`` to a new file there; True if the
+    filesystem handed the freed inode out again (ext4 and tmpfs do, at once)."""
+    inode = os.stat(path).st_ino
+    path.unlink()
+    between()
+    path.write_text(text)
+    return os.stat(path).st_ino == inode
+
+
+@pytest.mark.parametrize("forget_after", ["1h", "0s"])
+def test_inode_reuse_after_delete_and_create_is_a_new_file_read_from_its_start(
+    tmp_path: Path, forget_after: str
+) -> None:
+    """With ``forget_after`` 0s the deleted file's state is forgotten before the inode comes
+    back (only its next generation is kept); with 1h the state is still there."""
+    path = tmp_path / "a.log"
+    path.write_text(HEAD + "old 1\nold 2\n")
+    settings = config(tmp_path, forget_after=forget_after, close_inactive=0)  # handle let go
+    part = FilesSource(settings).build_part("s", "t", None)
+    old = drain(part)
+    if not recreate_on_the_same_inode(path, HEAD + "new 1\nnew 2\nnew 3\n", lambda: drain(part)):
+        pytest.skip("this filesystem did not hand the inode out again")
+    assert bool(part._files.next_generation) == (forget_after == "0s")
+    new = drain(part)
+    assert [r.message for r in new] == ["# Version: 1.0", "new 1", "new 2", "new 3"]
+    assert not {r.event_id for r in old} & {r.event_id for r in new}

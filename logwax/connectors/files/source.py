@@ -141,8 +141,9 @@ class _FilesPartition(SourcePartition[FilesState]):
         at_end = self._first_scan and self._config.read_from == "end"
         offset = seen.size if at_end else 0
         check = (check_path(seen.path, offset) or "") if offset else ""
+        generation = self._files.new_generation(seen.key)  # > 0 if a forgotten file had it
         return FileState(
-            offset, 0, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
+            offset, generation, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
         )
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
