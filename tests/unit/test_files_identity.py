@@ -190,3 +190,20 @@ def test_inode_reuse_after_delete_and_create_is_a_new_file_read_from_its_start(
     new = drain(part)
     assert [r.message for r in new] == ["# Version: 1.0", "new 1", "new 2", "new 3"]
     assert not {r.event_id for r in old} & {r.event_id for r in new}
+
+
+def test_copytruncate_with_the_copy_inside_the_globs_continues_the_original(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    write(path, "old 1", "old 2")
+    part = FilesSource(config(tmp_path, include=[f"{tmp_path}/*.log*"])).build_part("s", "t", None)
+    old = drain(part)
+    write(path, "old 3")  # not yet read when logrotate copies and truncates
+    shutil.copy(path, tmp_path / "app.log.1")
+    with open(path, "r+") as handle:
+        handle.truncate(0)
+    write(path, "new 1")
+    rest = drain(part)
+    assert sorted(r.message for r in rest) == ["new 1", "old 3"]  # the copy is not read whole
+    assert len({r.event_id for r in old + rest}) == 4

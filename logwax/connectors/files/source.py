@@ -72,6 +72,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._readers: dict[str, _Reader] = {}
         self._first_scan = resume is None
         self._next_scan = 0.0
+        self._rescan_now = False
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
         self._refused = Refusals(config.name)
@@ -111,6 +112,7 @@ class _FilesPartition(SourcePartition[FilesState]):
                 fresh.append(seen)
             else:
                 self._maybe_open(seen.key, seen.path, entry, now)
+        fresh = self._not_while_truncating(fresh)
         adopted = self._files.adopt(fresh, matched, set(self._readers))
         for seen in fresh:
             entry = adopted.get(seen.key) or self._new_entry(seen)
@@ -120,9 +122,27 @@ class _FilesPartition(SourcePartition[FilesState]):
         if self._first_scan:
             self._backfill.start(self._backlog(), now)
         self._first_scan = False
-        self._next_scan = now + self._config.scan_interval.total_seconds()
+        self._next_scan = (
+            0.0 if self._rescan_now else now + self._config.scan_interval.total_seconds()
+        )
+        self._rescan_now = False
         SOURCE_OPEN.labels(self._name).set(len(self._readers))
         SOURCE_LAG.labels(self._name).set(self._backlog())
+
+    def _not_while_truncating(self, fresh: list[Seen]) -> list[Seen]:
+        """Hold back a new file whose head is that of an open file just truncated: it is likely
+        that file's copy (copytruncate), and can only be told so once the truncation has been
+        handled (the next poll). Rescans at once instead of after ``scan_interval``."""
+        if not fresh:
+            return fresh
+        head = self._config.fingerprint_bytes
+        truncated = {
+            r.entry.fingerprint for r in self._readers.values() if r.tailed.was_truncated(head)
+        }
+        kept = [s for s in fresh if s.fingerprint not in truncated]
+        if len(kept) < len(fresh):
+            self._rescan_now = True
+        return kept
 
     def _identify(self, path: Path) -> Seen | None:
         config = self._config
