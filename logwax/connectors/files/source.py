@@ -6,7 +6,6 @@ import fnmatch
 import glob
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource
 
 from logwax.connectors.base import SourcePartition
-from logwax.connectors.files.assemble import Assembler, assembler_for
+from logwax.connectors.files.assemble import assembler_for
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.formats import PARSERS, Entry
 from logwax.connectors.files.identity import (
@@ -26,6 +25,7 @@ from logwax.connectors.files.identity import (
     quick_key,
 )
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields
+from logwax.connectors.files.open_file import OpenFile
 from logwax.connectors.files.progress import Backfill
 from logwax.connectors.files.records import build_records
 from logwax.connectors.files.refusals import Refusals
@@ -43,24 +43,6 @@ log = logging.getLogger(__name__)
 FilesState = dict[str, tuple[Any, ...]]
 
 
-@dataclass
-class _Reader:
-    key: str
-    tailed: TailedFile
-    entry: FileState
-    assembler: Assembler
-    last_data: float
-    metadata: dict[str, Any]
-    partial: tuple[int, int, float] | None = None  # unterminated tail: (offset, size, since)
-
-    def resume_offset(self) -> int:
-        pending = self.assembler.pending_offset()
-        return self.tailed.offset if pending is None else pending
-
-    def caught_up(self) -> bool:
-        return self.assembler.pending_offset() is None and self.tailed.size() <= self.tailed.offset
-
-
 class _FilesPartition(SourcePartition[FilesState]):
     def __init__(self, config: FilesSourceConfig, resume: FilesState | None) -> None:
         self._config = config
@@ -69,7 +51,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._files = FileRegistry(config.file_identity, resume)
         self._drained_orphans: set[str] = set()
         self._backfill = Backfill(config.name)
-        self._readers: dict[str, _Reader] = {}
+        self._readers: dict[str, OpenFile] = {}
         self._first_scan = resume is None
         self._next_scan = 0.0
         self._rescan_now = False
@@ -203,7 +185,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             self._refused.cannot_open(path, exc)
             return False
         self._refused.opened(path)
-        self._readers[key] = _Reader(
+        self._readers[key] = OpenFile(
             key, tailed, entry, assembler_for(self._config), now, kubernetes_fields(path) or {}
         )
         self._drained_orphans.discard(key)
@@ -259,7 +241,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._backfill.report(self._backlog, now)
         return records
 
-    def _read(self, key: str, reader: _Reader, budget: int, now: float) -> list[Record]:
+    def _read(self, key: str, reader: OpenFile, budget: int, now: float) -> list[Record]:
         tailed = reader.tailed
         if tailed.was_truncated(self._config.fingerprint_bytes):
             return self._restart_truncated(key, reader)
@@ -269,7 +251,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             last = tailed.read_unterminated()
             lines = [] if last is None else [last]
         elif not lines:
-            lines = self._partial_line(reader, now)
+            lines = reader.partial_line(now, self._config.partial_timeout.total_seconds())
         entries = self._entries(reader, lines, now)
         if gone:
             entries.extend(reader.assembler.flush_expired(float("inf")))
@@ -286,7 +268,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             self._close(key, "inactive")
         return self._records(reader, entries)
 
-    def _entries(self, reader: _Reader, lines: list[Line], now: float) -> list[Entry]:
+    def _entries(self, reader: OpenFile, lines: list[Line], now: float) -> list[Entry]:
         if lines:
             SOURCE_BYTES.labels(self._name).inc(sum(line.raw_length + 1 for line in lines))
         entries: list[Entry] = []
@@ -303,24 +285,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         entries.extend(reader.assembler.flush_expired(now))
         return entries
 
-    def _partial_line(self, reader: _Reader, now: float) -> list[Line]:
-        """A last line without newline, left alone for ``partial_timeout``: handed on, flagged.
-
-        Text written after it (even the rest of that line) becomes a line of its own."""
-        tail = reader.tailed.unterminated()
-        if tail is None:
-            reader.partial = None
-            return []
-        if reader.partial is None or reader.partial[:2] != tail:
-            reader.partial = (*tail, now)
-            return []
-        if now - reader.partial[2] < self._config.partial_timeout.total_seconds():
-            return []
-        reader.partial = None
-        line = reader.tailed.read_unterminated()
-        return [] if line is None else [line]
-
-    def _keep_position(self, reader: _Reader) -> None:
+    def _keep_position(self, reader: OpenFile) -> None:
         """The state entry follows the reader; the check bytes are read only when it moved."""
         offset = reader.resume_offset()
         entry = reader.entry
@@ -329,7 +294,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             entry = entry._replace(offset=offset, path=str(reader.tailed.path), check=check)
             reader.entry = self._files.state[reader.key] = entry
 
-    def _restart_truncated(self, key: str, reader: _Reader) -> list[Record]:
+    def _restart_truncated(self, key: str, reader: OpenFile) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
 
         The generation read so far is retired at the offset where reading stopped: a copy of
@@ -362,7 +327,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         except OSError:
             return False
 
-    def _records(self, reader: _Reader, entries: list[Entry]) -> list[Record]:
+    def _records(self, reader: OpenFile, entries: list[Entry]) -> list[Record]:
         entry = reader.entry
         return build_records(
             self._name, entry.stream, entry.generation, reader.tailed.path, reader.metadata, entries
