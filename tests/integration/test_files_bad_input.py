@@ -275,3 +275,14 @@ def unreadable_child() -> None:
             ),
             flush=True,
         )
+
+
+def test_logwax_check_names_a_fifo_instead_of_hanging_on_it(tmp_path: Path) -> None:
+    from logwax.connectors.files.health import probe
+
+    os.mkfifo(tmp_path / "fifo.log")
+    (tmp_path / "good.log").write_text("fine\n")
+    config = FilesSourceConfig.model_validate(
+        {"type": "files", "name": "check", "include": [f"{tmp_path}/*.log"]}
+    )
+    assert probe(config).endswith(f"not regular files, refused: {tmp_path}/fifo.log")

@@ -207,3 +207,21 @@ def test_copytruncate_with_the_copy_inside_the_globs_continues_the_original(
     rest = drain(part)
     assert sorted(r.message for r in rest) == ["new 1", "old 3"]  # the copy is not read whole
     assert len({r.event_id for r in old + rest}) == 4
+
+
+def test_path_identity_keeps_a_file_whose_inode_changed_under_the_same_path(
+    tmp_path: Path,
+) -> None:
+    """What a network filesystem does: same path, same bytes, another inode number. The path
+    identity reads on from the offset; files with the same head at two paths stay two."""
+    for name in ("a", "b"):
+        write(tmp_path / f"{name}.log", HEAD.strip(), f"{name} 1")
+    part = FilesSource(config(tmp_path, file_identity="path")).build_part("s", "t", None)
+    first = drain(part)
+    assert len(first) == 4 and len({r.stream for r in first}) == 2
+    shutil.copy(tmp_path / "a.log", tmp_path / "a.tmp")
+    os.replace(tmp_path / "a.tmp", tmp_path / "a.log")  # new inode, same path and content
+    write(tmp_path / "a.log", "a 2")
+    after = drain(part)
+    assert [r.message for r in after] == ["a 2"]
+    assert after[0].stream in {r.stream for r in first}
