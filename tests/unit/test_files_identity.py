@@ -225,3 +225,33 @@ def test_path_identity_keeps_a_file_whose_inode_changed_under_the_same_path(
     after = drain(part)
     assert [r.message for r in after] == ["a 2"]
     assert after[0].stream in {r.stream for r in first}
+
+
+def legacy_state(path: Path, offset: int) -> dict[str, tuple[int, int, str]]:
+    fingerprint = first_line_fingerprint(HEAD.encode(), 256)
+    assert fingerprint is not None
+    return {fingerprint: (offset, 0, str(path))}
+
+
+def test_a_pre_identity_entry_is_never_given_another_file_with_the_same_head(
+    tmp_path: Path,
+) -> None:
+    """The previous release's file was deleted while down; another file with its first line
+    is there now. It is read from its start: adopting the old offset would lose its head."""
+    (tmp_path / "other.log").write_text(HEAD + "other 1\nother 2\n")
+    old_state = legacy_state(tmp_path / "gone.log", len(HEAD) + 8)
+    records = drain(FilesSource(config(tmp_path)).build_part("s", "t", old_state))  # type: ignore[arg-type]
+    assert [r.message for r in records] == ["# Version: 1.0", "other 1", "other 2"]
+
+
+def test_a_pre_identity_entry_follows_a_rename_and_create_inside_the_globs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(HEAD + "old 1\nold 2\n")
+    old_state = legacy_state(path, len(HEAD) + 6)  # handed on up to "old 1"
+    path.rename(tmp_path / "app.log.1")  # rotated while down, still matched by *.log*
+    path.write_text("fresh 1\n")
+    settings = config(tmp_path, include=[f"{tmp_path}/*.log*"])
+    records = drain(FilesSource(settings).build_part("s", "t", old_state))  # type: ignore[arg-type]
+    assert sorted(r.message for r in records) == ["fresh 1", "old 2"]

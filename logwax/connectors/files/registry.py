@@ -106,29 +106,29 @@ class FileRegistry:
     ) -> dict[str, FileState]:
         """Entries for keys not known: a copy or an upgraded entry, or None for a new file."""
         adopted: dict[str, FileState] = {}
-        live_paths = {str(s.path) for s in fresh}
+        heads = {(str(s.path), s.fingerprint) for s in fresh}
         for seen in fresh:
             for key, entry in list(self.state.items()):
                 if key in matched or key in open_keys or entry.fingerprint != seen.fingerprint:
                     continue
-                if self._continues(entry, seen, live_paths):
+                if self._continues(entry, seen, heads):
                     del self.state[key]
                     adopted[seen.key] = entry._replace(path=str(seen.path), inode=seen.inode)
                     break
         return adopted
 
-    def _continues(self, entry: FileState, seen: Seen, live_paths: set[str]) -> bool:
+    def _continues(self, entry: FileState, seen: Seen, heads: set[tuple[str, str]]) -> bool:
         if seen.size < entry.offset:
             return False
-        if not entry.check:  # pre-identity entry: same path, or the old path no longer has it
-            return (
-                entry.path == str(seen.path)
-                or not Path(entry.path).exists()
-                or (
-                    entry.path not in live_paths
-                    and seen.path.name.startswith(Path(entry.path).name)
-                )
-            )
+        if not entry.check:
+            # Pre-identity entry, known by its head and path only: the file at that path, or
+            # one renamed to a longer name (``app.log.1``) while that path lost this head.
+            # Never any other file with the same head: it would lose that file's beginning.
+            if entry.path == str(seen.path):
+                return True
+            old = Path(entry.path)
+            renamed = seen.path.parent == old.parent and seen.path.name.startswith(old.name)
+            return renamed and (entry.path, entry.fingerprint) not in heads
         return check_path(seen.path, entry.offset) == entry.check
 
     # -- files that left the globs ---------------------------------------------------------
