@@ -12,21 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import yaml
-from elasticsearch import Elasticsearch
-
-from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import (
-    es_count,
-    es_event_ids,
-    kafka_event_ids,
-    kafka_messages,
-    start,
-    stop_gracefully,
-    wait_for,
-)
+from tests.integration.flow_runs import kafka_messages, start, stop_gracefully, wait_for
+from tests.integration.pipelines import files_source, write_pipeline
+from tests.integration.sinks import TestSinks
 
 HEADER = "# Version: 1.0 Fields: date time cs-method cs-uri-stem sc-status"
 ORIGINALS, WAVES, PER_WAVE, LINES = 800, 4, 50, 40
@@ -72,12 +61,7 @@ def snapshot_entries(recovery: Path) -> tuple[int, int]:
 
 
 def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
-    tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
     logs, recovery, log = tmp_path / "logs", tmp_path / "recovery", tmp_path / "logwax.log"
     logs.mkdir()
@@ -85,36 +69,25 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
     for f in range(ORIGINALS):
         expected |= write_file(logs / f"app{f}.log", str(f))
     headers = ORIGINALS
-    topic, prefix = new_topic(partitions=3), new_index_prefix()
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "files_load",
-                "sources": [
-                    {
-                        "type": "files",
-                        "name": "app",
-                        "include": [f"{logs}/*.log"],
-                        "scan_interval": "500ms",
-                        "max_open_files": MAX_OPEN,
-                        "close_inactive": "2s",
-                        "forget_after": "3s",
-                        "rate_limit": 3000,  # so that the SIGKILL can fall inside a wave
-                    }
-                ],
-                "kafka": {
-                    "bootstrap_servers": servers.kafka_bootstrap,
-                    "topic": topic,
-                    "exactly_once": True,
-                },
-                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
-                "batch": {"max_records": 500, "max_latency": "200ms"},
-                "recovery": {"directory": str(recovery), "snapshot_interval": "500ms"},
-            }
-        )
+    sinks = new_sinks(partitions=3)
+    config = write_pipeline(
+        tmp_path,
+        "files_load",
+        snapshot_interval="500ms",
+        sources=[
+            files_source(
+                tmp_path,
+                scan_interval="500ms",
+                max_open_files=MAX_OPEN,
+                close_inactive="2s",
+                forget_after="3s",
+                rate_limit=3000,  # so that the SIGKILL can fall inside a wave
+            )
+        ],
+        kafka=sinks.kafka(exactly_once=True),
+        elasticsearch=sinks.elasticsearch(),
+        batch={"max_records": 500, "max_latency": "200ms"},
     )
-    in_kafka = lambda: sum(kafka_event_ids(kafka_config, topic).values())  # noqa: E731
     sampler = Sampler()
     sampler.start()
     began = time.monotonic()
@@ -130,7 +103,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
         if wave == 1:  # a SIGKILL mid-stream: the replay must collapse onto the same ids
             wait_for(
                 "the first lines of wave 1",
-                lambda t=total - PER_WAVE * (LINES + 1): es_count(es, prefix) > t,
+                lambda t=total - PER_WAVE * (LINES + 1): sinks.es_count() > t,
                 proc,
                 log,
                 poll=0.05,
@@ -138,12 +111,11 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
             proc.kill()
             proc.wait()
             kills += 1
-            at_kill = es_count(es, prefix)
+            at_kill = sinks.es_count()
             assert at_kill < total  # the kill fell while wave 1 was being shipped
             proc = start(config, tmp_path)
             sampler.pid = proc.pid
-        wait_for("the wave in Elasticsearch", lambda t=total: es_count(es, prefix) >= t, proc, log)
-        wait_for("the wave in Kafka", lambda t=total: in_kafka() >= t, proc, log, poll=2)
+        sinks.wait_delivered(proc, log, total)
         for path in made:
             path.unlink()
     time.sleep(5)  # forget_after (3s) and a scan: the removed files' state goes
@@ -152,8 +124,7 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
     sampler.stopped.set()
 
     total = len(expected) + headers
-    messages, ids_kafka = kafka_messages(kafka_config, topic), kafka_event_ids(kafka_config, topic)
-    ids_es = es_event_ids(es, prefix)
+    messages = kafka_messages(sinks.kafka_config, sinks.topic)
     entries, markers = snapshot_entries(recovery)
     print(
         f"files={ORIGINALS + WAVES * PER_WAVE} lines={total} kills={kills} at_kill={at_kill} "
@@ -161,7 +132,6 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
         f"snapshot entries={entries} forgotten markers={markers}"
     )
     assert set(messages) == expected | {HEADER} and messages[HEADER] == headers
-    assert len(ids_kafka) == total and max(ids_kafka.values()) == 1
-    assert len(ids_es) == total and max(ids_es.values()) == 1
+    sinks.assert_exactly_once(total)
     assert sampler.fds <= MAX_OPEN + 60  # the files plus the process's own sockets and files
     assert entries <= ORIGINALS + 5 and markers >= 1

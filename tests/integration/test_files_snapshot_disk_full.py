@@ -7,22 +7,12 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
-from elasticsearch import Elasticsearch
 
-from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import (
-    es_count,
-    es_event_ids,
-    has_resume_point,
-    kafka_event_ids,
-    start,
-    stop_gracefully,
-    wait_for,
-)
+from tests.integration.flow_runs import has_resume_point, start, stop_gracefully, wait_for
+from tests.integration.pipelines import files_source, write_pipeline
+from tests.integration.sinks import TestSinks
 
 
 @pytest.fixture
@@ -56,41 +46,27 @@ def fill(disk: Path) -> None:
 
 
 def test_snapshot_disk_full_stops_the_job_clearly_and_resumes_without_loss(
-    tmp_path: Path,
-    small_disk: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    tmp_path: Path, small_disk: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
     logs, recovery, log = tmp_path / "logs", small_disk / "recovery", tmp_path / "logwax.log"
     logs.mkdir()
     lines = 60_000
     with open(logs / "app.log", "w") as out:
         out.writelines(f"line={i} {'z' * 80}\n" for i in range(lines))
-    topic, prefix = new_topic(partitions=2), new_index_prefix()
-    config = tmp_path / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "name": "disk_full",
-                "sources": [{"type": "files", "name": "app", "include": [f"{logs}/*.log"]}],
-                "kafka": {
-                    "bootstrap_servers": servers.kafka_bootstrap,
-                    "topic": topic,
-                    "exactly_once": True,
-                },
-                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
-                "batch": {"max_records": 1000, "max_latency": "200ms"},
-                "recovery": {"directory": str(recovery), "snapshot_interval": "300ms"},
-            }
-        )
+    sinks = new_sinks(partitions=2)
+    config = write_pipeline(
+        tmp_path,
+        "disk_full",
+        sources=[files_source(tmp_path)],
+        kafka=sinks.kafka(exactly_once=True),
+        elasticsearch=sinks.elasticsearch(),
+        batch={"max_records": 1000, "max_latency": "200ms"},
+        recovery={"directory": str(recovery), "snapshot_interval": "300ms"},
     )
     proc = start(config, tmp_path)
     wait_for(
         "a snapshot and some lines",
-        lambda: has_resume_point(recovery) and es_count(es, prefix) >= 5_000,
+        lambda: has_resume_point(recovery) and sinks.es_count() >= 5_000,
         proc,
         log,
         poll=0.05,
@@ -98,23 +74,13 @@ def test_snapshot_disk_full_stops_the_job_clearly_and_resumes_without_loss(
     fill(small_disk)
     code = proc.wait(timeout=60)
     output = log.read_text()
-    print(f"exit code {code}; last lines:\n{output[-1500:]}")
+    print(f"exit code {code}:", *[x for x in output.splitlines() if x.startswith("logwax:")])
     assert code != 0
     assert "is full: the job stopped. Free space there and start it again" in output
-    assert es_count(es, prefix) < lines
+    assert sinks.es_count() < lines
 
     (small_disk / "filler").unlink()
     proc = start(config, tmp_path)
-    wait_for("every line", lambda: es_count(es, prefix) >= lines, proc, log, timeout=180)
-    wait_for(
-        "every line in Kafka",
-        lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= lines,
-        proc,
-        log,
-        timeout=120,
-        poll=2,
-    )
+    sinks.wait_delivered(proc, log, lines, timeout=180)
     stop_gracefully(proc)
-    ids_kafka, ids_es = kafka_event_ids(kafka_config, topic), es_event_ids(es, prefix)
-    assert len(ids_kafka) == lines and max(ids_kafka.values()) == 1
-    assert len(ids_es) == lines and max(ids_es.values()) == 1
+    sinks.assert_exactly_once(lines)
