@@ -255,3 +255,21 @@ def test_a_pre_identity_entry_follows_a_rename_and_create_inside_the_globs(
     settings = config(tmp_path, include=[f"{tmp_path}/*.log*"])
     records = drain(FilesSource(settings).build_part("s", "t", old_state))  # type: ignore[arg-type]
     assert sorted(r.message for r in records) == ["fresh 1", "old 2"]
+
+
+def test_at_max_open_files_the_longest_idle_file_makes_room(tmp_path: Path) -> None:
+    """Idle files stay open (close_inactive 1h) until a new file needs the slot; the one
+    closed is reopened at its offset when it grows."""
+    for name in ("a", "b"):
+        write(tmp_path / f"{name}.log", f"{name} 1")
+    part = FilesSource(config(tmp_path, max_open_files=2, close_inactive="1h")).build_part(
+        "s", "t", None
+    )
+    assert len(drain(part)) == 2 and len(part._readers) == 2
+    write(tmp_path / "c.log", "c 1")
+    assert [r.message for r in drain(part)] == ["c 1"]
+    assert len(part._readers) == 2
+    write(tmp_path / "a.log", "a 2")
+    write(tmp_path / "b.log", "b 2")
+    assert sorted(r.message for r in drain(part)) == ["a 2", "b 2"]
+    assert len(part._readers) == 2
