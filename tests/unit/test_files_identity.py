@@ -273,3 +273,17 @@ def test_at_max_open_files_the_longest_idle_file_makes_room(tmp_path: Path) -> N
     write(tmp_path / "b.log", "b 2")
     assert sorted(r.message for r in drain(part)) == ["a 2", "b 2"]
     assert len(part._readers) == 2
+
+
+def test_a_rotated_file_waiting_for_a_free_slot_is_not_given_up(tmp_path: Path) -> None:
+    write(tmp_path / "busy.log", "busy 1")
+    write(tmp_path / "app.log", "app 1")
+    source = FilesSource(config(tmp_path, max_open_files=1, close_inactive=0))
+    first = source.build_part("s", "t", None)
+    drain(first)
+    saved = first.snapshot()
+    write(tmp_path / "app.log", "app 2")
+    (tmp_path / "app.log").rename(tmp_path / "app.log.1")  # rotated out of the globs
+    write(tmp_path / "busy.log", *[f"busy {i}" for i in range(2, 40)])  # holds the one slot
+    rest = drain(source.build_part("s", "t", saved), 60)
+    assert "app 2" in [r.message for r in rest]

@@ -140,8 +140,9 @@ class FileRegistry:
             return False
         if seen.fingerprint != entry.fingerprint or seen.size < entry.offset:
             return False
+        replaced = key.startswith(RETIRED) and "#" in key  # a generation whose inode moved on
         if entry.inode and seen.inode == entry.inode:
-            return True  # renamed: same inode, same head
+            return not replaced  # renamed: same inode, same head; else the new content
         if not entry.check:
             return True  # pre-identity entry: the fingerprint is all it knew
         return check_path(seen.path, entry.offset) == entry.check

@@ -149,22 +149,28 @@ class _FilesPartition(SourcePartition[FilesState]):
         )
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
-        """Finish files renamed out of the globs while closed: their unread lines are not lost."""
+        """Finish files renamed out of the globs while closed: their unread lines are not lost.
+
+        The file's own last path comes first: once found under a rotated name, that is where
+        it is looked for again if it could not be opened at once."""
         for key, entry in list(self._files.state.items()):
             if key in matched or key in self._readers or key in self._drained_orphans:
                 continue
             found = None
-            for path in rotated_siblings(entry.path):
+            for path in [Path(entry.path), *rotated_siblings(entry.path)]:
                 seen = self._identify(path)
                 if seen is not None and self._files.follows(key, entry, seen):
                     found = seen
                     break
-            if found is None or not self._maybe_open(
-                key, found.path, entry._replace(path=str(found.path), inode=found.inode), now
-            ):
+            if found is None:
                 self._drained_orphans.add(key)
                 continue
             self._files.seen[key] = now
+            moved = entry._replace(path=str(found.path), inode=found.inode)
+            if not self._maybe_open(key, found.path, moved, now) and found.size <= entry.offset:
+                # Read to its end. One not opened yet (max_open_files, permissions) is
+                # tried again at the next scan.
+                self._drained_orphans.add(key)
 
     def _maybe_open(self, key: str, path: Path, entry: FileState, now: float) -> bool:
         try:
