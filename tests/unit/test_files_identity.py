@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable
@@ -34,11 +35,16 @@ def test_two_live_files_with_the_same_head_are_two_files(tmp_path: Path) -> None
     assert len({r.stream for r in records}) == 2
 
 
-def test_fingerprint_identity_still_merges_them_as_before(tmp_path: Path) -> None:
+def test_fingerprint_identity_still_merges_them_as_before(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     for name in ("a", "b"):
         (tmp_path / f"{name}.log").write_text(HEAD + f"{name} 1\n")
     part = FilesSource(config(tmp_path, file_identity="fingerprint")).build_part("s", "t", None)
-    assert len(drain(part)) == 2  # one of them only: what the option documents
+    with caplog.at_level(logging.WARNING):
+        assert len(drain(part)) == 2  # one of them only: what the option documents
+    said = [r.getMessage() for r in caplog.records if "same first line" in r.getMessage()]
+    assert len(said) == 1 and "b.log" in said[0]  # said once, not at every scan
 
 
 def test_rename_inside_the_globs_keeps_identity_and_ids(tmp_path: Path) -> None:

@@ -72,6 +72,14 @@ class Refusals:
             self._empty_warned = False
         return regular
 
+    def same_head(self, path: Path) -> None:
+        self._refuse(
+            path,
+            "same_fingerprint",
+            "same first line as another file; with file_identity: fingerprint they are one "
+            "file and this one is not read (use inode_and_fingerprint)",
+        )
+
     def cannot_open(self, path: Path, exc: OSError) -> None:
         self._refuse(path, "open", f"cannot open ({exc.strerror}); retried every scan")
 

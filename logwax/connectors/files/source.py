@@ -81,7 +81,11 @@ class _FilesPartition(SourcePartition[FilesState]):
                 self._readers[quick].tailed.path = path
                 continue
             seen = self._identify(path)
-            if seen is None or seen.key in matched:
+            if seen is None:
+                continue
+            if seen.key in matched:  # a hard link; or, by fingerprint alone, a same-head file
+                if identity == "fingerprint":
+                    self._refused.same_head(path)
                 continue
             matched.add(seen.key)
             self._files.seen[seen.key] = now
