@@ -41,4 +41,7 @@ def probe(config: FilesSourceConfig) -> str:
         raise RuntimeError(f"cannot read {', '.join(unreadable[:5])}")
     files = len(matched) - len(skipped)
     note = f"; not regular files, refused: {', '.join(skipped[:5])}" if skipped else ""
-    return f"{files} files match {config.include}{note}"
+    found = f"{files} files match {config.include}{note}"
+    if config.kubernetes_metadata is not None:
+        found += "; " + probe_kubernetes(config.kubernetes_metadata)
+    return found

@@ -32,6 +32,7 @@ from logwax.connectors.files.refusals import Refusals
 from logwax.connectors.files.registry import FileRegistry
 from logwax.connectors.files.rotated import rotated_siblings
 from logwax.connectors.files.tail import Line, TailedFile
+from logwax.connectors.k8s_metadata import Enricher
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
 from logwax.core.record import Record
@@ -57,6 +58,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._rescan_now = False
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
+        metadata = config.kubernetes_metadata
+        self._kube = Enricher.start(metadata, config.name) if metadata is not None else None
         self._refused = Refusals(config.name)
 
     # -- discovery -------------------------------------------------------------------------
@@ -244,6 +247,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         for key, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break
+            if self._kube is not None and not self._kube.ready(reader.metadata, now):
+                continue  # its pod is not cached yet: held at most metadata_wait
             records.extend(self._read(key, reader, budget - len(records), now))
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
@@ -338,9 +343,11 @@ class _FilesPartition(SourcePartition[FilesState]):
             return False
 
     def _records(self, reader: OpenFile, entries: list[Entry]) -> list[Record]:
-        entry = reader.entry
+        entry, meta = reader.entry, reader.metadata
+        if self._kube is not None and entries:
+            meta = self._kube.fields(meta, len(entries))
         return build_records(
-            self._name, entry.stream, entry.generation, reader.tailed.path, reader.metadata, entries
+            self._name, entry.stream, entry.generation, reader.tailed.path, meta, entries
         )
 
     def _idle_until(self, now: float) -> datetime:
@@ -360,6 +367,8 @@ class _FilesPartition(SourcePartition[FilesState]):
     def close(self) -> None:
         for key in list(self._readers):
             self._close(key, "source closed")
+        if self._kube is not None:
+            self._kube.close()
 
 
 class FilesSource(FixedPartitionedSource[Record, FilesState]):
