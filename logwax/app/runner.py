@@ -14,7 +14,7 @@ from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
 from logwax.core import gctuning, shutdown
-from logwax.core.errors import logwax_cause
+from logwax.core.errors import LogwaxError, logwax_cause
 from logwax.settings import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,22 @@ def run_flow(
         # bytewax wraps our error in layers of its own; the one line that says what to do is
         # ours, so it is logged (and raised) as the reason the flow stopped.
         cause = logwax_cause(exc)
+        if cause is None and recovery.enabled and any(m in str(exc) for m in DISK_FULL):
+            cause = RecoveryDiskFullError(recovery.directory)
         if cause is None:
             raise
         log.error("flow=%s stopped: %s", flow.flow_id, cause)
         raise cause from None
+
+
+DISK_FULL = ("DiskFull", "disk is full", "No space left on device")
+
+
+class RecoveryDiskFullError(LogwaxError):
+    """bytewax cannot store a snapshot: the job must stop rather than run on unrecoverable."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(
+            f"recovery directory {directory} is full: the job stopped. Free space there and "
+            "start it again; it resumes from its last complete snapshot, nothing is lost"
+        )

@@ -197,9 +197,9 @@ def test_file_renamed_out_of_the_globs_while_down_is_finished(tmp_path: Path) ->
 def test_backfill_of_files_found_at_start_reports_progress(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import logwax.connectors.files.source as source_module
+    import logwax.connectors.files.progress as progress_module
 
-    monkeypatch.setattr(source_module, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(progress_module, "PROGRESS_EVERY_S", 0.0)
     write_lines(tmp_path / "a.log", 0, 9)
     part = FilesSource(config(tmp_path)).build_part("s", "t", None)
     with caplog.at_level("INFO", logger="logwax.connectors.files.source"):

@@ -98,7 +98,7 @@ class EtcdTargetsSource(FixedPartitionedSource[Record, TargetsState]):
     """Tails the files of the targets under this host's etcd key, following its changes.
 
     Unit of parallelism: one partition (one host's targets). Guarantee: at-least-once, as the
-    files source: per target, fingerprint → offset in the snapshot, same event ids on replay.
+    files source: per target, file → offset in the snapshot, same event ids on replay.
     Resumes from those offsets and the last applied targets, even if etcd is down at start.
     """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.formats import Entry
 
 
@@ -95,3 +96,13 @@ class Assembler:
     def next_deadline(self) -> float | None:
         updates = [g.updated for g in (*self._partials.values(), *self._groups.values())]
         return min(updates) + self._timeout if updates else None
+
+
+def assembler_for(config: FilesSourceConfig) -> Assembler:
+    """A file's joiner as configured: multiline groups, or only container partial pieces."""
+    multiline, max_bytes = config.multiline, int(config.max_line_bytes)
+    if multiline is None:
+        return Assembler(None, config.partial_timeout.total_seconds(), 1, max_bytes)
+    return Assembler(
+        multiline.start_pattern, multiline.timeout.total_seconds(), multiline.max_lines, max_bytes
+    )

@@ -48,6 +48,18 @@ class FilesSourceConfig(BaseModel):
     fingerprint_bytes: int = Field(
         256, ge=16, le=65536, description="bytes of the first line that identify a file"
     )
+    file_identity: Literal["inode_and_fingerprint", "fingerprint", "path"] = Field(
+        "inode_and_fingerprint",
+        description=(
+            "what makes a file the same file: device+inode confirmed by the first line "
+            "(default), the first line alone (copies are continuations; files with the same "
+            "first line are merged), or the path (network filesystems with unstable inodes)"
+        ),
+    )
+    forget_after: Duration = Field(
+        timedelta(hours=24),
+        description="forget the offset of a file not seen this long (deleted, rotated away)",
+    )
     # 896 KiB leaves room for the record's envelope and fields under the Kafka producer's
     # default message.max.bytes (1,000,000), so the defaults never contradict each other.
     max_line_bytes: ByteSize = Field(
@@ -56,7 +68,11 @@ class FilesSourceConfig(BaseModel):
     format: Literal["raw", "json", "docker", "cri"] = "raw"
     multiline: MultilineConfig | None = None
     partial_timeout: Duration = Field(
-        timedelta(seconds=5), description="flush docker/CRI partial pieces whose end never came"
+        timedelta(seconds=5),
+        description=(
+            "flush docker/CRI partial pieces whose end never came, and a last line without "
+            "newline left alone this long (tagged partial_line)"
+        ),
     )
     max_open_files: int = Field(1024, ge=1, description="files held open at once; others wait")
     close_inactive: Duration = Field(

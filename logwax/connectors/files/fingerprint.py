@@ -3,13 +3,16 @@
 Rotation renames files and reuses paths, and copies keep content but change inodes, so neither
 path nor inode alone names a file. The first line (up to ``size`` bytes) does. A file whose first
 line is shorter than ``size`` is still identified as soon as that line is complete, so short
-files are read too; a file with no complete first line yet has nothing to read and waits.
+files are read too. A file with no complete first line waits, until it has been left alone for
+the partial timeout: then it gets a provisional name (``partial-`` and a hash of what it has), so a
+1-byte file that never gets a newline is still shipped.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+
+PROVISIONAL = "partial-"
 
 
 def first_line_fingerprint(head: bytes, size: int) -> str | None:
@@ -24,10 +27,5 @@ def first_line_fingerprint(head: bytes, size: int) -> str | None:
     return hashlib.blake2b(identity, digest_size=8).hexdigest()
 
 
-def fingerprint_file(path: Path, size: int) -> str | None:
-    """Read the head of ``path``; None if it vanished, is unreadable or not yet identifiable."""
-    try:
-        with open(path, "rb") as handle:
-            return first_line_fingerprint(handle.read(size), size)
-    except OSError:
-        return None
+def provisional_fingerprint(head: bytes) -> str:
+    return PROVISIONAL + hashlib.blake2b(head, digest_size=7).hexdigest()

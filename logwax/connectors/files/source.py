@@ -1,4 +1,4 @@
-"""bytewax source that tails the files matched by globs, resumable from fingerprint → offset."""
+"""bytewax source that tails the files matched by globs, resumable from file key → offset."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import fnmatch
 import glob
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,25 @@ from typing import Any
 from bytewax.inputs import FixedPartitionedSource
 
 from logwax.connectors.base import SourcePartition
-from logwax.connectors.files.assemble import Assembler
+from logwax.connectors.files.assemble import assembler_for
 from logwax.connectors.files.config import FilesSourceConfig
-from logwax.connectors.files.fingerprint import fingerprint_file
 from logwax.connectors.files.formats import PARSERS, Entry
+from logwax.connectors.files.identity import (
+    FileState,
+    Seen,
+    check_at,
+    check_path,
+    identify,
+    quick_key,
+)
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields
-from logwax.connectors.files.rotated import find_rotated
-from logwax.connectors.files.tail import TailedFile
+from logwax.connectors.files.open_file import OpenFile
+from logwax.connectors.files.progress import Backfill
+from logwax.connectors.files.records import build_records
+from logwax.connectors.files.refusals import Refusals
+from logwax.connectors.files.registry import FileRegistry
+from logwax.connectors.files.rotated import rotated_siblings
+from logwax.connectors.files.tail import Line, TailedFile
 from logwax.connectors.k8s_metadata import Enricher
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
@@ -28,30 +39,9 @@ from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 
-# Resume state per file fingerprint: (offset of the first byte not yet handed on, generation,
-# last path). The generation counts copytruncates, so new content under an old fingerprint gets
-# new ids; the path is only a hint for finding the file again after a rotation.
-FileState = tuple[int, int, str]
-FilesState = dict[str, FileState]
-FORGET_AFTER_S = 24 * 3600
-PROGRESS_EVERY_S = 5.0
-
-
-def event_id(fingerprint: str, generation: int, offset: int) -> str:
-    return f"{fingerprint}:{offset}" if generation == 0 else f"{fingerprint}.{generation}:{offset}"
-
-
-@dataclass
-class _Reader:
-    tailed: TailedFile
-    generation: int
-    assembler: Assembler
-    last_data: float
-    metadata: dict[str, Any]
-
-    def resume_offset(self) -> int:
-        pending = self.assembler.pending_offset()
-        return self.tailed.offset if pending is None else pending
+# Resume state: per file key (see ``identity``), a ``FileState`` as a plain tuple. Snapshots
+# written before identities existed map fingerprint → (offset, generation, path); both resume.
+FilesState = dict[str, tuple[Any, ...]]
 
 
 class _FilesPartition(SourcePartition[FilesState]):
@@ -59,18 +49,18 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._config = config
         self._name = config.name
         self._parse = PARSERS[config.format]
-        self._state: FilesState = dict(resume or {})
+        self._files = FileRegistry(config.file_identity, resume)
         self._drained_orphans: set[str] = set()
-        self._backfill = 0
-        self._next_progress = 0.0
-        self._seen: dict[str, float] = dict.fromkeys(self._state, time.monotonic())
-        self._readers: dict[str, _Reader] = {}
+        self._backfill = Backfill(config.name)
+        self._readers: dict[str, OpenFile] = {}
         self._first_scan = resume is None
         self._next_scan = 0.0
+        self._rescan_now = False
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
         metadata = config.kubernetes_metadata
         self._kube = Enricher.start(metadata, config.name) if metadata is not None else None
+        self._refused = Refusals(config.name)
 
     # -- discovery -------------------------------------------------------------------------
     def _matches(self) -> list[Path]:
@@ -78,134 +68,171 @@ class _FilesPartition(SourcePartition[FilesState]):
         for pattern in self._config.include:
             found.update(glob.glob(pattern, recursive=True))
         excluded = self._config.exclude
-        return sorted(
-            Path(p)
-            for p in found
-            if not any(fnmatch.fnmatch(p, x) for x in excluded) and Path(p).is_file()
-        )
+        paths = sorted(Path(p) for p in found if not any(fnmatch.fnmatch(p, x) for x in excluded))
+        return self._refused.regular_only(paths, self._config.include)
 
     def _scan(self, now: float) -> None:
-        """Open new or grown files; a known fingerprint at a new path is a renamed file."""
+        """Open new or grown files, decided by the identity rules (see ``registry``)."""
+        identity = self._config.file_identity
         matched: set[str] = set()
+        fresh: list[Seen] = []
         for path in self._matches():
-            fingerprint = fingerprint_file(path, self._config.fingerprint_bytes)
-            if fingerprint is None:
+            quick = quick_key(identity, path)
+            if quick is not None and quick in self._readers:
+                matched.add(quick)
+                self._files.seen[quick] = now
+                self._readers[quick].tailed.path = path
                 continue
-            matched.add(fingerprint)
-            self._seen[fingerprint] = now
-            reader = self._readers.get(fingerprint)
+            seen = self._identify(path)
+            if seen is None:
+                continue
+            if seen.key in matched:  # a hard link; or, by fingerprint alone, a same-head file
+                if identity == "fingerprint":
+                    self._refused.same_head(path)
+                continue
+            matched.add(seen.key)
+            self._files.seen[seen.key] = now
+            reader = self._readers.get(seen.key)
             if reader is not None:
                 reader.tailed.path = path
+                continue
+            entry = self._files.known(seen)
+            if entry is None:
+                fresh.append(seen)
             else:
-                self._maybe_open(fingerprint, path, now)
+                self._maybe_open(seen.key, seen.path, entry, now)
+        fresh = self._not_while_truncating(fresh)
+        adopted = self._files.adopt(fresh, matched, set(self._readers))
+        for seen in fresh:
+            entry = adopted.get(seen.key) or self._new_entry(seen)
+            self._maybe_open(seen.key, seen.path, entry, now)
         self._follow_rotated(matched, now)
         self._forget_old(now)
         if self._first_scan:
-            self._backfill = self._backlog()
-            self._next_progress = now + PROGRESS_EVERY_S
+            self._backfill.start(self._backlog(), now)
         self._first_scan = False
-        self._next_scan = now + self._config.scan_interval.total_seconds()
+        self._next_scan = (
+            0.0 if self._rescan_now else now + self._config.scan_interval.total_seconds()
+        )
+        self._rescan_now = False
         SOURCE_OPEN.labels(self._name).set(len(self._readers))
-        lag = sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
-        SOURCE_LAG.labels(self._name).set(lag)
+        SOURCE_LAG.labels(self._name).set(self._backlog())
+
+    def _not_while_truncating(self, fresh: list[Seen]) -> list[Seen]:
+        """Hold back a new file whose head is that of an open file just truncated: it is likely
+        that file's copy (copytruncate), and can only be told so once the truncation has been
+        handled (the next poll). Rescans at once instead of after ``scan_interval``."""
+        if not fresh:
+            return fresh
+        head = self._config.fingerprint_bytes
+        truncated = {
+            r.entry.fingerprint for r in self._readers.values() if r.tailed.was_truncated(head)
+        }
+        kept = [s for s in fresh if s.fingerprint not in truncated]
+        if len(kept) < len(fresh):
+            self._rescan_now = True
+        return kept
+
+    def _identify(self, path: Path) -> Seen | None:
+        config = self._config
+        try:
+            return identify(
+                config.file_identity,
+                path,
+                config.fingerprint_bytes,
+                config.partial_timeout.total_seconds(),
+            )
+        except OSError as exc:
+            self._refused.cannot_open(path, exc)
+            return None
+
+    def _new_entry(self, seen: Seen) -> FileState:
+        at_end = self._first_scan and self._config.read_from == "end"
+        offset = seen.size if at_end else 0
+        check = (check_path(seen.path, offset) or "") if offset else ""
+        generation = self._files.new_generation(seen.key)  # > 0 if a forgotten file had it
+        return FileState(
+            offset, generation, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
+        )
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
-        """Finish files renamed out of the globs while closed: their unread lines are not lost."""
-        for fingerprint, (_offset, _generation, last_path) in list(self._state.items()):
-            if (
-                fingerprint in matched
-                or fingerprint in self._readers
-                or fingerprint in self._drained_orphans
-            ):
-                continue
-            rotated = find_rotated(fingerprint, last_path, self._config.fingerprint_bytes)
-            if rotated is None:
-                self._drained_orphans.add(fingerprint)
-                continue
-            self._seen[fingerprint] = now
-            if not self._maybe_open(fingerprint, rotated, now):
-                self._drained_orphans.add(fingerprint)
+        """Finish files renamed out of the globs while closed: their unread lines are not lost.
 
-    def _maybe_open(self, fingerprint: str, path: Path, now: float) -> bool:
+        The file's own last path comes first: once found under a rotated name, that is where
+        it is looked for again if it could not be opened at once."""
+        for key, entry in list(self._files.state.items()):
+            if key in matched or key in self._readers or key in self._drained_orphans:
+                continue
+            found = None
+            for path in [Path(entry.path), *rotated_siblings(entry.path)]:
+                seen = self._identify(path)
+                if seen is not None and self._files.follows(key, entry, seen):
+                    found = seen
+                    break
+            if found is None:
+                self._drained_orphans.add(key)
+                continue
+            self._files.seen[key] = now
+            moved = entry._replace(path=str(found.path), inode=found.inode)
+            if not self._maybe_open(key, found.path, moved, now) and found.size <= entry.offset:
+                # Read to its end. One not opened yet (max_open_files, permissions) is
+                # tried again at the next scan.
+                self._drained_orphans.add(key)
+
+    def _maybe_open(self, key: str, path: Path, entry: FileState, now: float) -> bool:
         try:
             size = path.stat().st_size
         except OSError:
             return False
-        offset, generation, _path = self._state.get(fingerprint, (-1, 0, ""))
-        if offset < 0:
-            offset = size if self._first_scan and self._config.read_from == "end" else 0
-        elif size < offset:  # truncated while closed
-            offset, generation = 0, generation + 1
-        elif size == offset:
+        self._files.state[key] = entry
+        if size <= entry.offset:
             return False  # nothing new; stays closed until it grows
-        if len(self._readers) >= self._config.max_open_files:
+        if len(self._readers) >= self._config.max_open_files and not self._make_room():
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
             return False
         try:
-            tailed = TailedFile.open(fingerprint, path, offset, int(self._config.max_line_bytes))
+            tailed = TailedFile.open(
+                entry.fingerprint, path, entry.offset, int(self._config.max_line_bytes)
+            )
         except OSError as exc:
-            SOURCE_ERRORS.labels(self._name, "open").inc()
-            log.warning("source=%s path=%s cannot open: %s", self._name, path, exc)
+            self._refused.cannot_open(path, exc)
             return False
-        self._readers[fingerprint] = _Reader(
-            tailed, generation, self._assembler(), now, kubernetes_fields(path) or {}
+        self._refused.opened(path)
+        self._readers[key] = OpenFile(
+            key, tailed, entry, assembler_for(self._config), now, kubernetes_fields(path) or {}
         )
-        self._state[fingerprint] = (offset, generation, str(path))
-        self._drained_orphans.discard(fingerprint)
+        self._drained_orphans.discard(key)
         log.info(
-            "source=%s path=%s fingerprint=%s offset=%d generation=%d opened",
+            "source=%s path=%s stream=%s offset=%d generation=%d opened",
             self._name,
             path,
-            fingerprint,
-            offset,
-            generation,
+            entry.stream,
+            entry.offset,
+            entry.generation,
         )
         return True
 
-    def _assembler(self) -> Assembler:
-        multiline = self._config.multiline
-        if multiline is None:
-            return Assembler(
-                None,
-                self._config.partial_timeout.total_seconds(),
-                1,
-                int(self._config.max_line_bytes),
-            )
-        return Assembler(
-            multiline.start_pattern,
-            multiline.timeout.total_seconds(),
-            multiline.max_lines,
-            int(self._config.max_line_bytes),
-        )
+    def _make_room(self) -> bool:
+        """At ``max_open_files``: close the file idle longest that has nothing left to read; it
+        is reopened at its offset when it grows."""
+        idle = [r for r in self._readers.values() if r.caught_up()]
+        if not idle:
+            return False
+        self._close(min(idle, key=lambda r: r.last_data).key, "idle, to stay under max_open_files")
+        return True
 
     def _forget_old(self, now: float) -> None:
-        """Drop the offsets of files gone for a day; if one returns, its ids are unchanged."""
-        for fingerprint, seen in list(self._seen.items()):
-            if now - seen > FORGET_AFTER_S and fingerprint not in self._readers:
-                del self._seen[fingerprint]
-                self._state.pop(fingerprint, None)
+        """Drop the state of files gone longer than ``forget_after``: memory stays bounded by
+        the files that exist, however many come and go."""
+        forgotten = self._files.forget(
+            now, self._config.forget_after.total_seconds(), set(self._readers)
+        )
+        if forgotten:
+            self._drained_orphans &= set(self._files.state)
+            log.info("source=%s forgot the state of %d files gone", self._name, forgotten)
 
-    # -- progress --------------------------------------------------------------------------
     def _backlog(self) -> int:
         return sum(max(0, r.tailed.size() - r.tailed.offset) for r in self._readers.values())
-
-    def _report_backfill(self, now: float) -> None:
-        """A progress bar in the log while the files found at start-up are read through."""
-        left = self._backlog()
-        done = max(0, self._backfill - left)
-        share = done / self._backfill if self._backfill else 1.0
-        bar = "#" * int(share * 20) + "-" * (20 - int(share * 20))
-        log.info(
-            "source=%s backfill [%s] %3.0f%% %.1f/%.1f MB",
-            self._name,
-            bar,
-            share * 100,
-            done / 1e6,
-            self._backfill / 1e6,
-        )
-        if left == 0:
-            self._backfill = 0  # done: no more progress lines
-        self._next_progress = now + PROGRESS_EVERY_S
 
     # -- reading ---------------------------------------------------------------------------
     def read(self) -> list[Record]:
@@ -217,56 +244,77 @@ class _FilesPartition(SourcePartition[FilesState]):
         if budget == 0:
             self._awake = self._bucket.next_token()
             return records
-        for fingerprint, reader in list(self._readers.items()):
+        for key, reader in list(self._readers.items()):
             if len(records) >= budget:
                 break
             if self._kube is not None and not self._kube.ready(reader.metadata, now):
                 continue  # its pod is not cached yet: held at most metadata_wait
-            records.extend(self._read(fingerprint, reader, budget - len(records), now))
+            records.extend(self._read(key, reader, budget - len(records), now))
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
         self._awake = None if records else self._idle_until(now)
-        if self._backfill and now >= self._next_progress:
-            self._report_backfill(now)
+        self._backfill.report(self._backlog, now)
         return records
 
-    def _read(self, fingerprint: str, reader: _Reader, budget: int, now: float) -> list[Record]:
+    def _read(self, key: str, reader: OpenFile, budget: int, now: float) -> list[Record]:
         tailed = reader.tailed
         if tailed.was_truncated(self._config.fingerprint_bytes):
-            return self._restart_truncated(fingerprint, reader)
-        entries: list[Entry] = []
+            return self._restart_truncated(key, reader)
         lines = tailed.read_lines(budget)
+        gone = not lines and not self._still_at_path(tailed)
+        if gone:  # nobody will read it after us: its partial last line too
+            last = tailed.read_unterminated()
+            lines = [] if last is None else [last]
+        elif not lines:
+            lines = reader.partial_line(now, self._config.partial_timeout.total_seconds())
+        entries = self._entries(reader, lines, now)
+        if gone:
+            entries.extend(reader.assembler.flush_expired(float("inf")))
+        self._keep_position(reader)
+        if gone:
+            self._close(key, "moved or deleted, drained")
+        elif lines:
+            reader.last_data = now
+        elif (
+            now - reader.last_data > self._config.close_inactive.total_seconds()
+            and reader.assembler.pending_offset() is None
+            and reader.partial is None
+        ):
+            self._close(key, "inactive")
+        return self._records(reader, entries)
+
+    def _entries(self, reader: OpenFile, lines: list[Line], now: float) -> list[Entry]:
         if lines:
             SOURCE_BYTES.labels(self._name).inc(sum(line.raw_length + 1 for line in lines))
+        entries: list[Entry] = []
         for line in lines:
             entry = self._parse(line.offset, line.text)
-            flags = (("truncated",) if line.truncated else ()) + (
-                ("invalid_utf8",) if line.invalid_utf8 else ()
+            flags = (
+                (("truncated",) if line.truncated else ())
+                + (("invalid_utf8",) if line.invalid_utf8 else ())
+                + (("partial_line",) if line.partial else ())
             )
             if flags:
                 entry = entry._replace(tags=entry.tags + flags)
             entries.extend(reader.assembler.push(entry, now))
         entries.extend(reader.assembler.flush_expired(now))
-        if lines:
-            reader.last_data = now
-        elif not self._still_at_path(tailed):
-            entries.extend(reader.assembler.flush_expired(float("inf")))
-            self._close(fingerprint, "moved or deleted, drained")
-        elif (
-            now - reader.last_data > self._config.close_inactive.total_seconds()
-            and reader.assembler.pending_offset() is None
-        ):
-            self._close(fingerprint, "inactive")
-        self._state[fingerprint] = (reader.resume_offset(), reader.generation, str(tailed.path))
-        return self._records(reader, entries)
+        return entries
 
-    def _restart_truncated(self, fingerprint: str, reader: _Reader) -> list[Record]:
+    def _keep_position(self, reader: OpenFile) -> None:
+        """The state entry follows the reader; the check bytes are read only when it moved."""
+        offset = reader.resume_offset()
+        entry = reader.entry
+        if offset != entry.offset or str(reader.tailed.path) != entry.path:
+            check = check_at(reader.tailed.handle.fileno(), offset) if offset else ""
+            entry = entry._replace(offset=offset, path=str(reader.tailed.path), check=check)
+            reader.entry = self._files.state[reader.key] = entry
+
+    def _restart_truncated(self, key: str, reader: OpenFile) -> list[Record]:
         """copytruncate: hand on what was held, close, and let the next scan sort it out.
 
-        The offset stays where reading stopped. The copy logrotate made has this file's
-        fingerprint, so the rotated-file lookup finishes the unread tail from it; the truncated
-        original is a new file, or, if its first line is the same, is seen shorter than the
-        offset and read again from 0 as the next generation (new ids).
+        The generation read so far is retired at the offset where reading stopped: a copy of
+        it (logrotate's ``app.log.1``) is found by its head and the bytes before that offset
+        and finished from there. What is at the path now is the next generation: new ids.
         """
         SOURCE_ERRORS.labels(self._name, "copytruncate").inc()
         log.warning(
@@ -277,17 +325,13 @@ class _FilesPartition(SourcePartition[FilesState]):
         )
         held = reader.assembler.flush_expired(float("inf"))
         records = self._records(reader, held)
-        self._close(fingerprint, "truncated")
-        self._state[fingerprint] = (
-            reader.tailed.offset,
-            reader.generation,
-            str(reader.tailed.path),
-        )
+        self._close(key, "truncated")
+        self._files.replaced_while_open(key, reader.entry._replace(offset=reader.tailed.offset))
         self._next_scan = 0.0
         return records
 
-    def _close(self, fingerprint: str, why: str) -> None:
-        reader = self._readers.pop(fingerprint)
+    def _close(self, key: str, why: str) -> None:
+        reader = self._readers.pop(key)
         reader.tailed.close()
         log.info("source=%s path=%s closed: %s", self._name, reader.tailed.path, why)
 
@@ -295,47 +339,15 @@ class _FilesPartition(SourcePartition[FilesState]):
     def _still_at_path(tailed: TailedFile) -> bool:
         try:
             return tailed.path.stat().st_ino == tailed.inode
-        except FileNotFoundError:
+        except OSError:
             return False
 
-    def _records(self, reader: _Reader, entries: list[Entry]) -> list[Record]:
-        """Records of one read. Lines without a timestamp of their own get the read time.
-
-        The file's path is one dict shared by the records of a read: records are never changed
-        in place (transform rules copy first), and sharing it saved a third of the cost of
-        building a record.
-        """
-        where, read_ns = {"path": str(reader.tailed.path)}, time.time_ns()
-        meta = reader.metadata
+    def _records(self, reader: OpenFile, entries: list[Entry]) -> list[Record]:
+        entry, meta = reader.entry, reader.metadata
         if self._kube is not None and entries:
             meta = self._kube.fields(meta, len(entries))
-        return [self._record(reader, e, where, read_ns, meta) for e in entries]
-
-    def _record(
-        self,
-        reader: _Reader,
-        entry: Entry,
-        where: dict[str, str],
-        read_ns: int,
-        meta: dict[str, Any],
-    ) -> Record:
-        tailed = reader.tailed
-        fields: dict[str, Any] = {"log": {"file": where, "offset": entry.offset}}
-        if meta:
-            fields.update(meta)
-        if entry.fields:
-            fields.update(entry.fields)
-        if entry.tags:
-            fields["tags"] = list(entry.tags)
-            for tag in entry.tags:
-                SOURCE_ERRORS.labels(self._name, tag).inc()
-        return Record(
-            self._name,
-            tailed.fingerprint,
-            event_id(tailed.fingerprint, reader.generation, entry.offset),
-            entry.timestamp_ns or read_ns,
-            entry.text,
-            fields,
+        return build_records(
+            self._name, entry.stream, entry.generation, reader.tailed.path, meta, entries
         )
 
     def _idle_until(self, now: float) -> datetime:
@@ -343,16 +355,18 @@ class _FilesPartition(SourcePartition[FilesState]):
         deadlines = [
             d for r in self._readers.values() if (d := r.assembler.next_deadline()) is not None
         ]
+        timeout = self._config.partial_timeout.total_seconds()
+        deadlines += [r.partial[2] + timeout for r in self._readers.values() if r.partial]
         if deadlines:
             wait = max(0.0, min(wait, min(deadlines) - now))
         return datetime.now(UTC) + timedelta(seconds=wait)
 
     def position(self) -> FilesState:
-        return dict(self._state)
+        return self._files.snapshot()
 
     def close(self) -> None:
-        for fingerprint in list(self._readers):
-            self._close(fingerprint, "source closed")
+        for key in list(self._readers):
+            self._close(key, "source closed")
         if self._kube is not None:
             self._kube.close()
 
@@ -361,10 +375,11 @@ class FilesSource(FixedPartitionedSource[Record, FilesState]):
     """Tails every file matched by the configured globs, picking up new files while running.
 
     Unit of parallelism: one partition per configured source. Guarantee: at-least-once; the
-    snapshot holds, per file fingerprint, the offset of the first line not yet handed on
-    (including lines held back by multiline or partial-line joining) and the copytruncate
-    generation, so a resumed flow re-reads exactly what followed its last snapshot, with the same
-    event ids (``fingerprint[.generation]:offset``). Resumes from that map, never from paths.
+    snapshot holds, per file (``file_identity``: device and inode confirmed by the head's
+    fingerprint, by default), the offset of the first line not yet handed on (including lines
+    held back by multiline or partial-line joining), the file's stream and its generation, so a
+    resumed flow re-reads exactly what followed its last snapshot, with the same event ids
+    (``stream[.generation]:offset``). Resumes from that map, never from paths alone.
     """
 
     def __init__(self, config: FilesSourceConfig) -> None:

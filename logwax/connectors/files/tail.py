@@ -6,12 +6,14 @@ is read again (whole) once its newline arrives, and resuming at a saved offset n
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
-from logwax.connectors.files.fingerprint import first_line_fingerprint
+from logwax.connectors.files.fingerprint import PROVISIONAL, first_line_fingerprint
 
 READ_CHUNK = 256 * 1024
 
@@ -25,6 +27,7 @@ class Line(NamedTuple):
     raw_length: int
     truncated: bool
     invalid_utf8: bool
+    partial: bool = False  # a last line handed on without its newline
 
 
 @dataclass
@@ -46,10 +49,14 @@ class TailedFile:
 
     @classmethod
     def open(cls, fingerprint: str, path: Path, offset: int, max_line_bytes: int) -> TailedFile:
-        handle = open(path, "rb")  # noqa: SIM115 - held open across polls on purpose
-        return cls(
-            fingerprint, path, offset, handle, os.fstat(handle.fileno()).st_ino, max_line_bytes
-        )
+        # Non-blocking, so a FIFO swapped in after the scan's check cannot hang the source.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        result = os.fstat(fd)
+        if not stat.S_ISREG(result.st_mode):
+            os.close(fd)
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        handle = os.fdopen(fd, "rb")
+        return cls(fingerprint, path, offset, handle, result.st_ino, max_line_bytes)
 
     def size(self) -> int:
         return os.fstat(self.handle.fileno()).st_size
@@ -63,6 +70,8 @@ class TailedFile:
         """
         if self.size() < self.offset:
             return True
+        if self.fingerprint.startswith(PROVISIONAL):
+            return False  # named before its first line was complete: the size is all we have
         head = os.pread(self.handle.fileno(), fingerprint_bytes, 0)
         return first_line_fingerprint(head, fingerprint_bytes) != self.fingerprint
 
@@ -86,6 +95,26 @@ class TailedFile:
             if self._cut(chunk, lines, limit) == 0 and not skipping and self._skip_from is None:
                 break
         return lines
+
+    def unterminated(self) -> tuple[int, int] | None:
+        """(offset, size) if bytes without a newline follow ``offset``: a partial last line."""
+        if self._skip_from is not None:
+            return None
+        size = self.size()
+        return (self.offset, size) if size > self.offset else None
+
+    def read_unterminated(self) -> Line | None:
+        """The partial last line as a line of its own; ``offset`` moves past it. Called once
+        the writer left it alone for the partial timeout: whatever follows is a new line."""
+        if self.unterminated() is None:
+            return None
+        data = os.pread(self.handle.fileno(), self.max_line_bytes + 1, self.offset)
+        if not data or b"\n" in data:
+            return None  # a newline came meanwhile: read_lines takes it
+        lines: list[Line] = []
+        self._emit(data[: self.max_line_bytes], 0, lines, len(data) > self.max_line_bytes)
+        self.offset += len(data)
+        return lines[0]._replace(partial=True)
 
     def _cut(self, chunk: bytes, lines: list[Line], limit: int) -> int:
         """Emit the complete lines of ``chunk``; returns how many bytes were consumed.
