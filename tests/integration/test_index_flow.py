@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 from confluent_kafka import Producer
-from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
@@ -21,6 +20,7 @@ from tests.integration.flow_runs import (
     stop_gracefully,
     wait_for,
 )
+from tests.integration.sinks import TestSinks
 
 N = 50_000
 
@@ -87,13 +87,11 @@ def pipeline(tmp_path: Path, servers: Brokers, topic: str, index: str, **extra: 
 
 def test_index_flow_survives_five_sigkills_exactly_once_with_transforms(
     tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    new_sinks: Callable[..., TestSinks],
 ) -> None:
-    topic, prefix = new_topic(partitions=4), new_index_prefix()
+    sinks = new_sinks(4)
+    topic, prefix = sinks.topic, sinks.prefix
+    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
     documents = [
         (
             f"id-{i}",
@@ -131,13 +129,11 @@ def test_index_flow_survives_five_sigkills_exactly_once_with_transforms(
 
 def test_rejected_documents_go_to_the_dead_letter_index_and_the_flow_goes_on(
     tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    new_sinks: Callable[..., TestSinks],
 ) -> None:
-    topic, prefix = new_topic(), new_index_prefix()
+    sinks = new_sinks(1)
+    topic, prefix = sinks.topic, sinks.prefix
+    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
     index, dead = f"{prefix}-docs", f"{prefix}-dead"
     es.indices.create(index=index, mappings={"properties": {"size": {"type": "integer"}}})
     good = [(f"good-{i}", {"message": "fine", "size": i}) for i in range(200)]
@@ -165,15 +161,13 @@ def test_rejected_documents_go_to_the_dead_letter_index_and_the_flow_goes_on(
 
 def test_partitions_added_to_the_input_topic_are_picked_up_while_running(
     tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    new_sinks: Callable[..., TestSinks],
 ) -> None:
     from confluent_kafka.admin import AdminClient, NewPartitions
 
-    topic, prefix = new_topic(partitions=1), new_index_prefix()
+    sinks = new_sinks(1)
+    topic, prefix = sinks.topic, sinks.prefix
+    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
     produce(kafka_config, topic, [(f"before-{i}", {"message": "x"}) for i in range(100)])
     config = pipeline(tmp_path, servers, topic, f"{prefix}-%Y")
     document = yaml.safe_load(config.read_text())

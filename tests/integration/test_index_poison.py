@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import helpers
 
-from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_for
 from tests.integration.pipelines import es_sink, write_pipeline
+from tests.integration.sinks import TestSinks
 
 POISON: list[tuple[bytes, bytes]] = [
     (b"epoch-ms", json.dumps({"message": "epoch ms", "@timestamp": 1764000000123}).encode()),
@@ -43,13 +43,11 @@ def feed(kafka_config: dict[str, Any], topic: str) -> None:
 
 def test_each_poison_record_is_indexed_tagged_and_the_records_around_it_too(
     tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    new_sinks: Callable[..., TestSinks],
 ) -> None:
-    topic, prefix = new_topic(1), new_index_prefix()
+    sinks = new_sinks(1)
+    topic, prefix = sinks.topic, sinks.prefix
+    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
     feed(kafka_config, topic)
     config = write_pipeline(
         tmp_path,

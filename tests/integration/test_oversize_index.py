@@ -12,10 +12,8 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer
-from elasticsearch import Elasticsearch
 
 from logwax.connectors.elasticsearch.limits import ACTION_OVERHEAD
-from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,
     es_event_ids,
@@ -24,6 +22,7 @@ from tests.integration.flow_runs import (
     wait_for,
 )
 from tests.integration.pipelines import es_sink, write_pipeline
+from tests.integration.sinks import TestSinks
 
 BULK = 64 * 1024
 LIMIT = BULK - ACTION_OVERHEAD
@@ -49,14 +48,12 @@ def feed(kafka_config: dict[str, Any], topic: str) -> None:
 @pytest.mark.parametrize("policy", ["truncate", "dead_letter"])
 def test_index_flow_documents_over_the_limit_survive_sigkills_exactly_once(
     tmp_path: Path,
-    servers: Brokers,
-    kafka_config: dict[str, Any],
-    es: Elasticsearch,
-    new_topic: Callable[..., str],
-    new_index_prefix: Callable[[], str],
+    new_sinks: Callable[..., TestSinks],
     policy: str,
 ) -> None:
-    topic, prefix = new_topic(2), new_index_prefix()
+    sinks = new_sinks(2)
+    topic, prefix = sinks.topic, sinks.prefix
+    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
     feed(kafka_config, topic)
     dead_index = f"{prefix}-dead"  # under the prefix, so counted with the rest
     config = write_pipeline(
