@@ -66,3 +66,16 @@ def write_numbered_lines(
                 out.write(line + "\n")
                 written.add(line)
     return written
+
+
+def events_source(
+    kubeconfig: str, namespace: str, name: str = "events", **settings: Any
+) -> dict[str, Any]:
+    """A Kubernetes Events source watching one namespace of the test's API server."""
+    return {
+        "type": "kubernetes_events",
+        "name": name,
+        "kubeconfig": kubeconfig,
+        "namespaces": [namespace],
+        **settings,
+    }

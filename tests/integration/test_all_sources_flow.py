@@ -16,7 +16,13 @@ from tests.integration.flow_runs import es_count, start, stop_gracefully, wait_f
 from tests.integration.journal_files import append_entries
 from tests.integration.kafka_helpers import read_all
 from tests.integration.kube_helpers import core_api, create_event
-from tests.integration.pipelines import es_sink, files_source, kafka_sink, write_pipeline
+from tests.integration.pipelines import (
+    es_sink,
+    events_source,
+    files_source,
+    kafka_sink,
+    write_pipeline,
+)
 
 
 def test_files_journald_and_kubernetes_events_in_one_run(
@@ -43,12 +49,7 @@ def test_files_journald_and_kubernetes_events_in_one_run(
         sources=[
             files_source(tmp_path),
             {"type": "journald", "name": "node", "directory": str(tmp_path / "journal")},
-            {
-                "type": "kubernetes_events",
-                "name": "events",
-                "kubeconfig": kube.kubeconfig,
-                "namespaces": [kube_namespace],
-            },
+            events_source(kube.kubeconfig, kube_namespace),
         ],
         kafka=kafka_sink(servers, topic),
         elasticsearch=es_sink(servers, prefix),

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -24,6 +25,7 @@ from prometheus_client import REGISTRY
 from devtools import kafka, paths, process
 from devtools.home import free_port
 from devtools.toxiproxy import Toxiproxy
+from logwax.connectors.base import SourcePartition
 from logwax.connectors.elasticsearch import ElasticsearchSink
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
@@ -178,11 +180,57 @@ def source_retries(source: str) -> float:
     return total
 
 
+@dataclass
+class FaultRun:
+    got: list[Record]
+    resumed_after: float
+    attempts: float
+    not_ready: list[str]
+
+
+def read_through_fault(
+    part: SourcePartition[Any],
+    name: str,
+    proxy: str,
+    toxiproxy: Toxiproxy,
+    fault: str,
+    add: Callable[[str], None],
+    first: int,
+    expected: list[str],
+) -> FaultRun:
+    """Read ``first`` records, hold ``fault`` on ``proxy`` while ``add("during")`` writes more,
+    lift it, ``add("after")``, and read until every expected record came or time ran out."""
+    apply, lift, held = FAULTS[fault]
+    try:
+        got = read_partition(part, first, 30)
+        retries_before = source_retries(name)
+        apply(toxiproxy, proxy)
+        add("during")
+        not_ready: list[str] = []
+        ends = time.monotonic() + held
+        while time.monotonic() < ends:
+            got.extend(part.next_batch())
+            not_ready = not_ready or ours(f"source {name}")
+            time.sleep(0.1)
+        lift(toxiproxy, proxy)
+        lifted = time.monotonic()
+        add("after")
+        while len(got) < len(expected) and time.monotonic() - lifted < RESUME_WITHIN + 20:
+            got.extend(part.next_batch())
+            time.sleep(0.05)
+        resumed_after = time.monotonic() - lifted
+        got.extend(read_partition(part, 10**9, 1.5))
+        attempts = source_retries(name) - retries_before
+    finally:
+        part.close()
+    return FaultRun(got, resumed_after, attempts, not_ready)
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_events_source_through_a_faulty_network(
     fault: str, toxiproxy: Toxiproxy, kube: Cluster, kube_namespace: str, tmp_path: Path
 ) -> None:
-    apply, lift, held = FAULTS[fault]
+    held = FAULTS[fault][2]
     document = json.loads(Path(kube.kubeconfig).read_text())
     port = toxiproxy.proxy("kube", upstream(document["clusters"][0]["cluster"]["server"]))
     name = f"events-{fault}"
@@ -203,28 +251,15 @@ def test_events_source_through_a_faulty_network(
 
     create("before", 5)
     part = KubernetesEventsSource(settings).build_part("s", name, None)
-    try:
-        got = read_partition(part, 5, 30)
-        retries_before = source_retries(name)
-        apply(toxiproxy, "kube")
-        not_ready: list[str] = []
-        ends = time.monotonic() + held
-        create("during", 5)
-        while time.monotonic() < ends:
-            got.extend(part.next_batch())
-            not_ready = not_ready or ours(f"source {name}")
-            time.sleep(0.1)
-        lift(toxiproxy, "kube")
-        lifted = time.monotonic()
-        create("after", 5)
-        while len(got) < len(expected) and time.monotonic() - lifted < RESUME_WITHIN + 20:
-            got.extend(part.next_batch())
-            time.sleep(0.05)
-        resumed_after = time.monotonic() - lifted
-        got.extend(read_partition(part, 10**9, 1.5))
-        attempts = source_retries(name) - retries_before
-    finally:
-        part.close()
+    run = read_through_fault(
+        part, name, "kube", toxiproxy, fault, lambda p: create(p, 5), 5, expected
+    )
+    got, resumed_after, attempts, not_ready = (
+        run.got,
+        run.resumed_after,
+        run.attempts,
+        run.not_ready,
+    )
     print(f"\n{fault}: all Events {resumed_after:.1f}s after the fault, {attempts:.0f} retries")
     assert sorted(r.message for r in got) == sorted(expected)
     assert len({r.event_id for r in got}) == len(got)
@@ -254,7 +289,7 @@ def proxied_kafka(toxiproxy: Toxiproxy, tmp_path: Path) -> Iterator[tuple[str, s
 def test_kafka_source_through_a_faulty_network(
     fault: str, toxiproxy: Toxiproxy, proxied_kafka: tuple[str, str]
 ) -> None:
-    apply, lift, held = FAULTS[fault]
+    held = FAULTS[fault][2]
     through_proxy, direct = proxied_kafka
     topic = "faults"
     ensure_topic({"bootstrap.servers": direct}, topic, partitions=2)
@@ -270,29 +305,16 @@ def test_kafka_source_through_a_faulty_network(
     name = f"kafka-{fault}"
     config = KafkaSourceConfig(bootstrap_servers=through_proxy, topics=[topic])
     part = KafkaSource(config, name=name).build_part("s", "shard-0", None)
-    try:
-        produce("before", 50)
-        got = read_partition(part, 50, 30)
-        retries_before = source_retries(name)
-        apply(toxiproxy, "kafka")
-        produce("during", 50)
-        not_ready: list[str] = []
-        ends = time.monotonic() + held
-        while time.monotonic() < ends:
-            got.extend(part.next_batch())
-            not_ready = not_ready or ours(f"source {name}")
-            time.sleep(0.1)
-        lift(toxiproxy, "kafka")
-        lifted = time.monotonic()
-        produce("after", 50)
-        while len(got) < len(expected) and time.monotonic() - lifted < RESUME_WITHIN + 20:
-            got.extend(part.next_batch())
-            time.sleep(0.05)
-        resumed_after = time.monotonic() - lifted
-        got.extend(read_partition(part, 10**9, 1.5))
-        attempts = source_retries(name) - retries_before
-    finally:
-        part.close()
+    produce("before", 50)
+    run = read_through_fault(
+        part, name, "kafka", toxiproxy, fault, lambda p: produce(p, 50), 50, expected
+    )
+    got, resumed_after, attempts, not_ready = (
+        run.got,
+        run.resumed_after,
+        run.attempts,
+        run.not_ready,
+    )
     print(f"\n{fault}: all records {resumed_after:.1f}s after the fault, {attempts:.0f} errors")
     assert sorted(r.message for r in got) == sorted(expected)
     assert len({r.event_id for r in got}) == len(got)

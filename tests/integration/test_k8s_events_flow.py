@@ -20,7 +20,7 @@ from tests.integration.flow_runs import (
     wait_delivered,
 )
 from tests.integration.kube_helpers import core_api, create_event
-from tests.integration.pipelines import es_sink, kafka_sink, write_pipeline
+from tests.integration.pipelines import es_sink, events_source, kafka_sink, write_pipeline
 
 TOTAL = 1500
 
@@ -43,14 +43,7 @@ def test_events_flow_survives_five_sigkills_exactly_once(
         snapshot_interval="500ms",
         file_name="events.yaml",
         flow="events",
-        sources=[
-            {
-                "type": "kubernetes_events",
-                "name": "events",
-                "kubeconfig": kube.kubeconfig,
-                "namespaces": [kube_namespace],
-            }
-        ],
+        sources=[events_source(kube.kubeconfig, kube_namespace)],
         elasticsearch=es_sink(servers, prefix, "%Y.%m"),
         kafka=kafka_sink(servers, topic, exactly_once=True),
     )

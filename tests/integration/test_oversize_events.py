@@ -23,7 +23,7 @@ from tests.integration.oversize_helpers import (
     lower_limit,
     wait_split,
 )
-from tests.integration.pipelines import kafka_sink, write_pipeline
+from tests.integration.pipelines import events_source, kafka_sink, write_pipeline
 
 FACTORS = (0.9, 0.99, 1.01, 10.0)
 NORMAL = 200
@@ -55,14 +55,7 @@ def test_events_over_the_limit_survive_a_sigkill_exactly_once(
         "events_oversize",
         snapshot_interval="500ms",
         flow="events",
-        sources=[
-            {
-                "type": "kubernetes_events",
-                "name": "events",
-                "kubeconfig": kube.kubeconfig,
-                "namespaces": [kube_namespace],
-            }
-        ],
+        sources=[events_source(kube.kubeconfig, kube_namespace)],
         kafka=kafka_sink(
             servers, topic, exactly_once=True, dead_letter_topic=dead, oversize=policy
         ),
