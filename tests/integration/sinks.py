@@ -29,6 +29,10 @@ class TestSinks:
     topic: str
     prefix: str
 
+    def parts(self) -> tuple[str, str, Brokers, dict[str, Any], Elasticsearch]:
+        """topic, prefix, servers, kafka_config, es: for tests that use them one by one."""
+        return self.topic, self.prefix, self.servers, self.kafka_config, self.es
+
     def kafka(self, **settings: Any) -> dict[str, Any]:
         """The ``kafka:`` section writing to this test's topic."""
         return kafka_sink(self.servers, self.topic, **settings)

@@ -89,9 +89,7 @@ def test_index_flow_survives_five_sigkills_exactly_once_with_transforms(
     tmp_path: Path,
     new_sinks: Callable[..., TestSinks],
 ) -> None:
-    sinks = new_sinks(4)
-    topic, prefix = sinks.topic, sinks.prefix
-    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
+    topic, prefix, servers, kafka_config, es = new_sinks(4).parts()
     documents = [
         (
             f"id-{i}",
@@ -131,9 +129,7 @@ def test_rejected_documents_go_to_the_dead_letter_index_and_the_flow_goes_on(
     tmp_path: Path,
     new_sinks: Callable[..., TestSinks],
 ) -> None:
-    sinks = new_sinks(1)
-    topic, prefix = sinks.topic, sinks.prefix
-    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
+    topic, prefix, servers, kafka_config, es = new_sinks(1).parts()
     index, dead = f"{prefix}-docs", f"{prefix}-dead"
     es.indices.create(index=index, mappings={"properties": {"size": {"type": "integer"}}})
     good = [(f"good-{i}", {"message": "fine", "size": i}) for i in range(200)]
@@ -165,9 +161,7 @@ def test_partitions_added_to_the_input_topic_are_picked_up_while_running(
 ) -> None:
     from confluent_kafka.admin import AdminClient, NewPartitions
 
-    sinks = new_sinks(1)
-    topic, prefix = sinks.topic, sinks.prefix
-    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
+    topic, prefix, servers, kafka_config, es = new_sinks(1).parts()
     produce(kafka_config, topic, [(f"before-{i}", {"message": "x"}) for i in range(100)])
     config = pipeline(tmp_path, servers, topic, f"{prefix}-%Y")
     document = yaml.safe_load(config.read_text())

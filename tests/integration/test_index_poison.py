@@ -45,9 +45,7 @@ def test_each_poison_record_is_indexed_tagged_and_the_records_around_it_too(
     tmp_path: Path,
     new_sinks: Callable[..., TestSinks],
 ) -> None:
-    sinks = new_sinks(1)
-    topic, prefix = sinks.topic, sinks.prefix
-    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
+    topic, prefix, servers, kafka_config, es = new_sinks(1).parts()
     feed(kafka_config, topic)
     config = write_pipeline(
         tmp_path,

@@ -51,9 +51,7 @@ def test_index_flow_documents_over_the_limit_survive_sigkills_exactly_once(
     new_sinks: Callable[..., TestSinks],
     policy: str,
 ) -> None:
-    sinks = new_sinks(2)
-    topic, prefix = sinks.topic, sinks.prefix
-    servers, kafka_config, es = sinks.servers, sinks.kafka_config, sinks.es
+    topic, prefix, servers, kafka_config, es = new_sinks(2).parts()
     feed(kafka_config, topic)
     dead_index = f"{prefix}-dead"  # under the prefix, so counted with the rest
     config = write_pipeline(
