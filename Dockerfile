@@ -1,21 +1,39 @@
-# logwax: multi-stage build, slim runtime, non-root by default.
+# logwax: multi-stage build, slim runtime, non-root, read-only root file system friendly.
+# BASE_IMAGE is any Debian bookworm image with Python 3.11 and its venv module: the public
+# python:3.11-slim-bookworm by default, or one built locally (see README, "Image").
 # For journald, add the runtime user to the host's systemd-journal group (see README).
-FROM python:3.11.11-slim-bookworm AS build
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+FROM ${BASE_IMAGE} AS build
+# Offline builds pass PIP_NO_INDEX=1 and a wheelhouse copied into the context as wheels/.
+ARG PIP_NO_INDEX=0
+ARG PIP_FIND_LINKS=
 WORKDIR /src
-RUN python -m venv /opt/logwax
-COPY pyproject.toml README.md ./
-COPY logwax ./logwax
-RUN /opt/logwax/bin/pip install --no-cache-dir .
+COPY . .
+# The kubernetes client's asyncio twin (kubernetes/aio, ~70 MB) is never imported by logwax.
+RUN python3.11 -m venv /opt/logwax \
+ && /opt/logwax/bin/pip install --no-cache-dir . \
+ && /opt/logwax/bin/pip uninstall --yes pip setuptools wheel \
+ && rm -rf /opt/logwax/lib/python3.11/site-packages/kubernetes/aio
 
-FROM python:3.11.11-slim-bookworm
+FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="logwax" \
       org.opencontainers.image.description="Log and event shipper on bytewax: exactly-once into Kafka and Elasticsearch" \
       org.opencontainers.image.licenses="Apache-2.0"
-RUN groupadd --system --gid 10001 logwax \
+# journalctl for the journald source: systemd without its recommends, nothing else of it runs.
+# Package versions come from the base image's Debian suite.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends systemd \
+ && apt-get clean \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 logwax \
  && useradd --system --uid 10001 --gid logwax --home-dir /var/lib/logwax --create-home logwax
 COPY --from=build /opt/logwax /opt/logwax
-ENV PATH=/opt/logwax/bin:$PATH PYTHONUNBUFFERED=1
+ENV PATH=/opt/logwax/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
 WORKDIR /var/lib/logwax
+# Snapshots (the recovery directory) live here: mount a volume, the root file system can be
+# read-only.
+VOLUME ["/var/lib/logwax"]
 ENTRYPOINT ["logwax"]
 CMD ["run", "-c", "/etc/logwax/pipeline.yaml"]

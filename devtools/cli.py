@@ -7,6 +7,8 @@ Used by ``make demo``, ``make test`` (through the fixtures) and ``make bench``; 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 from collections.abc import Sequence
 
 import devtools
@@ -33,6 +35,37 @@ def cmd_servers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docker(args: argparse.Namespace) -> int:
+    """The project's own Docker engine and the images it runs (see devtools/engine.py)."""
+    from devtools import engine, images
+
+    if args.action == "status":
+        print(engine.status())
+        return 0
+    if args.action == "down":
+        engine.down()
+        return 0
+    started_here = engine.host_if_running() is None
+    where = engine.up()
+    if args.action == "up":
+        if where is not None and args.images:
+            images.ensure_all(where.host)
+        return 0 if where is not None or not args.require else 1
+    # "with": the command runs with DOCKER_HOST set when an engine answers; an engine this
+    # command started is stopped again afterwards, so nothing is left running.
+    if where is None and args.require:
+        return 1
+    env = dict(os.environ)
+    if where is not None:
+        env[engine.HOST_ENV] = where.host
+    command = [part for part in args.command if part != "--"]
+    try:
+        return subprocess.run(command, env=env).returncode
+    finally:
+        if where is not None and started_here:
+            engine.down()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from devtools.demo import run_demo
 
@@ -50,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
             help="also a real kube-apiserver with etcd (built from source once)",
         )
         servers.set_defaults(handler=cmd_servers, action=action)
+    docker = commands.add_parser(
+        "docker", help="the project's Docker engine: up, down, status, or run a command with it"
+    )
+    docker.add_argument("action", choices=("up", "down", "status", "with"))
+    docker.add_argument("--images", action="store_true", help="up: also build the images")
+    docker.add_argument(
+        "--require", action="store_true", help="fail when no engine can be had here"
+    )
+    docker.add_argument("command", nargs=argparse.REMAINDER, help="with: the command to run")
+    docker.set_defaults(handler=cmd_docker)
     demo = commands.add_parser("demo", help="start local servers and ship sample logs to both")
     demo.set_defaults(handler=cmd_demo)
     return parser

@@ -1,8 +1,11 @@
 """How the integration suites get their real Kafka and Elasticsearch, in this order:
 
 1. endpoints given in ``LOGWAX_TEST_KAFKA_BOOTSTRAP`` / ``LOGWAX_TEST_ELASTICSEARCH_URL``;
-2. a reachable Docker engine: testcontainers (Kafka in KRaft mode, Elasticsearch 8 security off);
-3. otherwise the same servers as local processes (``logwax dev up``), started or reused.
+2. a Docker engine that answers (``DOCKER_HOST``, else the project's own engine from
+   ``python -m devtools docker up``): testcontainers over the images built here
+   (``containers.py``: Kafka in KRaft mode, Elasticsearch 8 security off, host network);
+3. otherwise the same servers as local processes (``python -m devtools up``), started or reused,
+   and one line says why.
 
 No branch skips: if none can be had the fixtures raise and every integration test fails.
 """
@@ -19,8 +22,8 @@ import devtools
 
 KAFKA_ENV = "LOGWAX_TEST_KAFKA_BOOTSTRAP"
 ELASTICSEARCH_ENV = "LOGWAX_TEST_ELASTICSEARCH_URL"
-KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
-ELASTICSEARCH_IMAGE = "docker.elastic.co/elasticsearch/elasticsearch:8.19.7"
+NO_DOCKER_ENV = "LOGWAX_TEST_NO_DOCKER"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
 @dataclass(frozen=True)
@@ -45,44 +48,37 @@ def _signal_local(name: str, signum: int) -> None:
     raise AssertionError(f"no local {name} process to signal")
 
 
-def docker_available() -> bool:
-    if os.environ.get("LOGWAX_TEST_NO_DOCKER"):
-        return False
+def docker_host() -> str | None:
+    """The engine to use, or None with the reason printed once (then local processes)."""
+    if os.environ.get(NO_DOCKER_ENV):
+        print(f"[brokers] {NO_DOCKER_ENV} is set: local processes, not testcontainers")
+        return None
+    from devtools import engine
+
+    host = os.environ.get(engine.HOST_ENV) or engine.host_if_running() or DEFAULT_HOST
     try:
         import docker
 
-        docker.from_env(timeout=3).ping()
-    except Exception:
-        return False
-    return True
+        docker.DockerClient(base_url=host, timeout=3).ping()
+    except Exception as exc:
+        print(
+            "[brokers] no Docker engine answers (start one with 'python -m devtools docker up'"
+            f" as root; {type(exc).__name__}): Kafka and Elasticsearch as local processes"
+        )
+        return None
+    os.environ[engine.HOST_ENV] = host  # for testcontainers and the image tests
+    return host
 
 
 @contextlib.contextmanager
-def _containers() -> Iterator[Brokers]:
-    try:  # testcontainers >= 4.14 moved the modules under .community
-        from testcontainers.community.elasticsearch import ElasticSearchContainer
-        from testcontainers.community.kafka import KafkaContainer
-    except ImportError:
-        from testcontainers.elasticsearch import ElasticSearchContainer
-        from testcontainers.kafka import KafkaContainer
+def _containers(host: str) -> Iterator[Brokers]:
+    from tests.integration.containers import started
 
-    kafka = (
-        KafkaContainer(KAFKA_IMAGE)
-        .with_kraft()
-        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
-        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
-        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
-    )
-    elasticsearch = ElasticSearchContainer(ELASTICSEARCH_IMAGE, mem_limit="2G").with_env(
-        "ES_JAVA_OPTS", "-Xms512m -Xmx512m"
-    )
-    with kafka, elasticsearch:
-        host = elasticsearch.get_container_host_ip()
-        port = elasticsearch.get_exposed_port(9200)
+    with started(host, log=lambda line: print(f"[brokers] {line}")) as (kafka, elasticsearch):
         containers = {"kafka": kafka, "elasticsearch": elasticsearch}
         yield Brokers(
-            kafka.get_bootstrap_server(),
-            f"http://{host}:{port}",
+            kafka.bootstrap,
+            elasticsearch.url,
             "testcontainers",
             freeze=lambda name: containers[name].get_wrapped_container().pause(),
             thaw=lambda name: containers[name].get_wrapped_container().unpause(),
@@ -94,8 +90,8 @@ def brokers() -> Iterator[Brokers]:
     given_kafka, given_es = os.environ.get(KAFKA_ENV), os.environ.get(ELASTICSEARCH_ENV)
     if given_kafka and given_es:
         yield Brokers(given_kafka, given_es, "environment")
-    elif docker_available():
-        with _containers() as started:
+    elif (host := docker_host()) is not None:
+        with _containers(host) as started:
             yield started
     else:
         endpoints = devtools.up(log=lambda line: print(f"[brokers] {line}"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,11 +11,15 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from devtools.home import paths
 from logwax.connectors.kafka.admin import delete_topics, ensure_topic
-from tests.integration.brokers import Brokers, Cluster, brokers, cluster
+from tests.integration.brokers import NO_DOCKER_ENV, Brokers, Cluster, brokers, cluster
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers
+from tests.integration.image_runs import remove_started
 from tests.integration.sinks import TestSinks
+
+REQUIRE_DOCKER_ENV = "LOGWAX_TEST_REQUIRE_DOCKER"
 
 
 @pytest.fixture(autouse=True)
@@ -29,14 +35,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# Which backend served this run, for the closing summary (and the junit report's properties).
+BACKEND: list[str] = []
+
+
 @pytest.fixture(scope="session")
-def servers() -> Iterator[Brokers]:
+def servers(record_testsuite_property: Callable[[str, object], None]) -> Iterator[Brokers]:
     with brokers() as found:
         print(
             f"\nbrokers from {found.origin}: kafka={found.kafka_bootstrap} "
             f"elasticsearch={found.elasticsearch_url}"
         )
+        record_testsuite_property("brokers", found.origin)
+        BACKEND.append(found.origin)
         yield found
+
+
+@pytest.fixture(autouse=True)
+def _backend_in_report(record_property: Callable[[str, object], None]) -> Iterator[None]:
+    """Each test's junit entry names the brokers it ran against (if it used any)."""
+    yield
+    if BACKEND:
+        record_property("brokers", BACKEND[0])
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if BACKEND:
+        terminalreporter.write_line(f"integration brokers: {BACKEND[0]}")
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +129,38 @@ def new_sinks(
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def product_image(servers: Brokers) -> str:
+    """The repository's Dockerfile built on the local base image (cached by its inputs).
+
+    Without an engine there is no honest way to run it: skipped, unless
+    ``LOGWAX_TEST_REQUIRE_DOCKER`` is set (CI sets it), then failed.
+    """
+    from devtools import engine, images
+
+    host = os.environ.get(engine.HOST_ENV) or engine.host_if_running()
+    if host is None or os.environ.get(NO_DOCKER_ENV):
+        if os.environ.get(REQUIRE_DOCKER_ENV):
+            pytest.fail(f"{REQUIRE_DOCKER_ENV} is set but no Docker engine answers")
+        pytest.skip("no Docker engine answers: 'python -m devtools docker up' as root")
+    os.environ[engine.HOST_ENV] = host
+    began = time.monotonic()
+    images.build_base(host, paths(), print)
+    tag = images.build_product(host, paths(), print)
+    print(
+        f"\nproduct image {tag}: {images.size_mb(host, tag):.0f} MB "
+        f"(ready in {time.monotonic() - began:.0f}s)"
+    )
+    return tag
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_containers() -> Iterator[None]:
+    """Every container a test started is removed by id, pass or fail."""
+    yield
+    remove_started()
 
 
 @pytest.fixture(scope="session")

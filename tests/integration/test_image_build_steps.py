@@ -1,6 +1,7 @@
-"""No Docker engine runs here, so the image is checked another honest way: hadolint lints the
-Dockerfile, every path it copies exists, and its install step (``pip install .`` into a fresh
-virtualenv, no editable install, nothing else on the path) gives a working ``logwax``."""
+"""Checks of the image that need no engine (the image itself runs in ``test_image_run.py`` and
+``test_image_journal.py`` where one answers): hadolint lints the Dockerfiles, every path the
+product one copies exists, and its install step (``pip install .`` into a fresh virtualenv, no
+editable install, nothing else on the path) gives a working ``logwax``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_dockerfile_passes_hadolint_and_copies_only_what_exists() -> None:
     hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    dockerfiles = [
+        ROOT / "Dockerfile",
+        *sorted((ROOT / "devtools" / "dockerfiles").glob("*/Dockerfile")),
+    ]
+    result = subprocess.run([hadolint, *map(str, dockerfiles)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     text = (ROOT / "Dockerfile").read_text()
     for line in re.findall(r"^COPY (?!--from)(.+)$", text, re.MULTILINE):

@@ -74,6 +74,19 @@ class KafkaSecurity(BaseModel):
         return options
 
 
+class TopicCreation(BaseModel):
+    """How the exactly-once sink creates its topic when it is missing (off unless given).
+
+    Off by default: the partition count fixes the sink's parallelism for the topic's whole life,
+    so creating it silently with a guess would be worse than the clear error.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partitions: int = Field(ge=1, description="partitions of the new topic")
+    replication_factor: int = Field(ge=1, description="replicas of each partition")
+
+
 class KafkaSinkConfig(BaseModel):
     """Where and how records are produced."""
 
@@ -96,6 +109,11 @@ class KafkaSinkConfig(BaseModel):
     )
     exactly_once: bool = Field(
         False, description="transactions per snapshot; exactly once for read_committed readers"
+    )
+    create_topic: TopicCreation | None = Field(
+        None,
+        description="exactly-once: create a missing topic with these partitions and replicas; "
+        "unset, a missing topic is an error",
     )
     transaction_timeout: Duration = Field(
         timedelta(minutes=2), description="must exceed the snapshot interval"

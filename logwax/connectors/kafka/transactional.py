@@ -41,6 +41,7 @@ from confluent_kafka import (
 )
 
 from logwax.connectors.kafka import clients
+from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import EpochTransaction
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
@@ -224,7 +225,19 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], SinkState]):
         self._name = name
 
     def list_parts(self) -> list[str]:
-        return [partition_name(p) for p in _partitions(self._config, self._config.topic)]
+        create = self._config.create_topic
+        if create is not None:  # created when missing; an existing topic is left as it is
+            connection = clients.connection(self._config.bootstrap_servers, self._config.security)
+            replicas = create.replication_factor
+            ensure_topic(connection, self._config.topic, create.partitions, replicas)
+        try:
+            partitions = _partitions(self._config, self._config.topic)
+        except DeliveryError as exc:
+            raise DeliveryError(
+                f"{exc}, or set create_topic: {{partitions: N, replication_factor: N}} in the "
+                "kafka settings"
+            ) from exc
+        return [partition_name(p) for p in partitions]
 
     def part_fn(self, item_key: str) -> int:
         """Items are keyed by their Kafka partition's name already (see ``partition_name``)."""

@@ -1,0 +1,122 @@
+"""Running the product image with ``docker run`` the way an operator would, and killing it.
+
+Every container is on the host network (its metrics port and its Kafka traffic stay on
+loopback), runs as uid 10001 with a read-only root file system, reads its inputs from read-only
+mounts and keeps its snapshots in the one writable mount, ``/var/lib/logwax``. Each container
+started here is removed by id when the test ends (``remove_started``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from devtools import engine, images
+
+STATE = "/var/lib/logwax"
+STARTED: list[str] = []
+
+
+def docker(*args: str) -> str:
+    host = os.environ[engine.HOST_ENV]
+    result = images.docker(host, *args)
+    if result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:2])} failed: {result.stderr[-2000:]}")
+    return result.stdout
+
+
+def writable_by_image_user(directory: Path) -> Path:
+    """The snapshot volume belongs to uid 10001, as a volume provisioned for the pod would."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chown(directory, 10001, 10001)
+    return directory
+
+
+def readable_by_all(directory: Path) -> None:
+    """Host logs are world-readable here; the DaemonSet gets DAC_READ_SEARCH instead."""
+    for path in [directory, *directory.rglob("*")]:
+        path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+
+
+def run_logwax(
+    image: str, config_dir: Path, state_dir: Path, inputs: dict[Path, str], metrics_port: int
+) -> str:
+    """``docker run -d`` the image on ``/etc/logwax/pipeline.yaml``; returns the container id
+    once the flow runs."""
+    args = [
+        "run",
+        "--detach",
+        "--network",
+        "host",
+        "--read-only",
+        "--user",
+        "10001:10001",
+        "--volume",
+        f"{config_dir}:/etc/logwax:ro",
+        "--volume",
+        f"{state_dir}:{STATE}",
+    ]
+    for source, target in inputs.items():
+        args += ["--volume", f"{source}:{target}:ro"]
+    args += [image, "run", "-c", "/etc/logwax/pipeline.yaml", "--metrics-port", str(metrics_port)]
+    container = docker(*args).strip()
+    STARTED.append(container)
+    wait_until(
+        "the flow to start in the container",
+        lambda: " started workers=" in logs(container),
+        container,
+        timeout=90,
+    )
+    return container
+
+
+def logs(container: str) -> str:
+    host = os.environ[engine.HOST_ENV]
+    result = images.docker(host, "logs", container)
+    return result.stdout + result.stderr
+
+
+def running(container: str) -> bool:
+    return docker("inspect", "-f", "{{.State.Running}}", container).strip() == "true"
+
+
+def wait_until(
+    what: str, check: Callable[[], bool], container: str, timeout: float, poll: float = 0.25
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if not running(container):
+            raise AssertionError(f"container exited while waiting for {what}:\n{logs(container)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}:\n{logs(container)[-3000:]}")
+        time.sleep(poll)
+
+
+def kill(container: str) -> None:
+    """``docker kill``: SIGKILL to the process, no chance to drain or snapshot."""
+    docker("kill", "--signal", "KILL", container)
+    state = docker("inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", container).split()
+    assert state == ["false", "137"], state
+
+
+def stop(container: str) -> int:
+    """``docker stop``: SIGTERM, as Kubernetes stops a pod; returns the exit code."""
+    docker("stop", "--time", "60", container)
+    return int(docker("inspect", "-f", "{{.State.ExitCode}}", container).strip())
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def remove_started() -> None:
+    while STARTED:
+        images.docker(os.environ[engine.HOST_ENV], "rm", "--force", "--volumes", STARTED.pop())
