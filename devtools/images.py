@@ -11,6 +11,7 @@ label with the hash of its inputs and is rebuilt only when that hash changes.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import re
 import shutil
@@ -128,7 +129,9 @@ def _unmount_below(rootfs: Path) -> None:
 
 def build_base(host: str, dev: DevPaths, log: Log) -> str:
     mirror = debian_mirror()
-    inputs = digest_tree(SUITE, "minbase", *BASE_PACKAGES, DOCKERFILES / "base")
+    # The recipe is this function itself: a change to it rebuilds the base, and all above it.
+    recipe = inspect.getsource(build_base) + inspect.getsource(_unmount_below)
+    inputs = digest_tree(SUITE, "minbase", *BASE_PACKAGES, recipe, DOCKERFILES / "base")
     if label(host, BASE) == inputs:
         return BASE
     debootstrap = _ensure_debootstrap(log)
@@ -162,6 +165,8 @@ def build_base(host: str, dev: DevPaths, log: Log) -> str:
                 shutil.rmtree(path)
             else:
                 path.unlink()
+    # update-alternatives (the JRE's postinst) needs the directory for its man page links.
+    (rootfs / "usr/share/man/man1").mkdir(parents=True, exist_ok=True)
     for junk in ("var/lib/apt/lists", "var/cache/apt", "var/log", "tmp"):
         shutil.rmtree(rootfs / junk, ignore_errors=True)
         (rootfs / junk).mkdir(parents=True)
