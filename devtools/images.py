@@ -222,7 +222,7 @@ def _build(
     log: Log,
     build_args: dict[str, str],
 ) -> None:
-    args = ["build", "--network", "host", "--label", f"{LABEL}={inputs}", "-t", tag]
+    args = ["build", "--force-rm", "--network", "host", "--label", f"{LABEL}={inputs}", "-t", tag]
     for key, value in build_args.items():
         args += ["--build-arg", f"{key}={value}"]
     began = time.monotonic()
