@@ -6,6 +6,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# xunit1 keeps per-test properties (the brokers each test used) in the junit reports.
+JUNIT := -o junit_family=xunit1
 
 .PHONY: demo test test-suites unit integration lint bench bench-record dev-up dev-down \
 	docker-up docker-down clean
@@ -35,10 +37,10 @@ test:
 	$(BIN)/python -m devtools docker with -- $(MAKE) --no-print-directory test-suites
 
 test-suites:
-	@rc=0; $(BIN)/python -m pytest tests --junitxml=build/junit/tests.xml || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest tests $(JUNIT) --junitxml=build/junit/tests.xml || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
 	LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m pytest tests/integration/test_brokers_smoke.py \
-	  --junitxml=build/junit/local-processes.xml || rc=$$?; exit $$rc
+	  $(JUNIT) --junitxml=build/junit/local-processes.xml || rc=$$?; exit $$rc
 
 docker-up: $(STAMP)
 	$(BIN)/python -m devtools docker up --images

@@ -29,7 +29,7 @@ from tests.integration.test_image_run import produced
 from tests.integration.test_journald_flow import journal_ids
 
 
-def test_image_ships_journalctl_and_no_compiler(product_image: str) -> None:
+def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -> None:
     host = os.environ[engine.HOST_ENV]
     found = images.docker(
         host,
@@ -41,13 +41,19 @@ def test_image_ships_journalctl_and_no_compiler(product_image: str) -> None:
         "sh",
         product_image,
         "-c",
-        "journalctl --version | head -n 1; command -v gcc cc g++ || true; "
-        "/opt/logwax/bin/python -c 'import pytest' 2>&1 | tail -n 1",
+        "journalctl --version | head -n 1; "
+        "python -c 'import logwax.flows.collect, logwax.flows.index, logwax.flows.events, "
+        "logwax.connectors.k8s_events.watcher' && echo flows import; "
+        "command -v gcc cc g++ || true; "
+        "python -c 'import pytest' 2>&1 | tail -n 1",
     )
     assert found.returncode == 0, found.stderr
     lines = found.stdout.splitlines()
     assert lines[0].startswith("systemd "), lines
-    assert lines[1:] == ["ModuleNotFoundError: No module named 'pytest'"], lines
+    assert lines[1:] == ["flows import", "ModuleNotFoundError: No module named 'pytest'"], (
+        lines,
+        found.stderr,
+    )
     print(f"image {product_image}: {images.size_mb(host, product_image):.0f} MB, {lines[0]}")
 
 
