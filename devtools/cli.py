@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     docker.add_argument("action", choices=("up", "down", "status", "with"))
     docker.add_argument("--images", action="store_true", help="up: also build the images")
     docker.add_argument(
-        "--require", action="store_true", help="with: fail when no engine can be had here"
+        "--require",
+        action="store_true",
+        help="with: fail when no engine can be had here (options go before the action)",
     )
     docker.add_argument("command", nargs=argparse.REMAINDER, help="with: the command to run")
     docker.set_defaults(handler=cmd_docker)
