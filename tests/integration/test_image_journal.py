@@ -74,7 +74,15 @@ def test_killed_container_resumes_the_journal_from_its_cursor(
         yaml.safe_dump(
             {
                 "name": "image_journal",
-                "sources": [{"type": "journald", "name": "node", "directory": "/journal"}],
+                "sources": [
+                    # Bounded so the kills land mid-stream however fast the reader gets.
+                    {
+                        "type": "journald",
+                        "name": "node",
+                        "directory": "/journal",
+                        "rate_limit": 5000,
+                    }
+                ],
                 "kafka": {
                     "bootstrap_servers": servers.kafka_bootstrap,
                     "topic": topic,

@@ -48,7 +48,15 @@ def pipeline(directory: Path, servers: Brokers, topic: str) -> Path:
         yaml.safe_dump(
             {
                 "name": "image_collect",
-                "sources": [{"type": "files", "name": "app", "include": ["/logs/*.log"]}],
+                "sources": [
+                    # Bounded so the kills land mid-stream however fast the reader gets.
+                    {
+                        "type": "files",
+                        "name": "app",
+                        "include": ["/logs/*.log"],
+                        "rate_limit": 10000,
+                    }
+                ],
                 "kafka": {
                     "bootstrap_servers": servers.kafka_bootstrap,
                     "topic": topic,
