@@ -13,6 +13,7 @@ from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 from tests.integration.brokers import Brokers, Cluster, brokers, cluster
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers
+from tests.integration.secured_kafka import secured, secured_broker  # noqa: F401 (fixtures)
 from tests.integration.sinks import TestSinks
 
 

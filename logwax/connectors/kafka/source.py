@@ -34,7 +34,7 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
     ) -> None:
         self._config, self._shard, self._name = config, shard, name
         self._positions: KafkaPositions = dict(resume or {})
-        self._consumer = Consumer({**clients.consumer(config), "logger": log})
+        self._consumer = Consumer(clients.consumer(config))
         self._assigned: set[str] = set()
         self._next_scan = 0.0
         self._awake: datetime | None = None

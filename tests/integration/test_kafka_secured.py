@@ -1,0 +1,186 @@
+"""Each job against a real broker that demands SASL_SSL (or mutual TLS) and enforces ACLs, with
+exactly the ACL set the README documents for it; and what ``logwax check`` says when a
+credential, a certificate or an ACL is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.brokers import Brokers
+from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully, wait_delivered
+from tests.integration.pipelines import es_sink, files_source, write_numbered_lines, write_pipeline
+from tests.integration.secured_kafka import (
+    INDEX_GROUP,
+    SecuredCluster,
+    consumer_acls,
+    producer_acls,
+    readback_acls,
+)
+
+LINES = 2000
+
+
+def collect_pipeline(
+    tmp_path: Path, secured: SecuredCluster, topic: str, security: dict[str, object], name: str
+) -> Path:
+    return write_pipeline(
+        tmp_path,
+        name,
+        snapshot_interval="500ms",
+        sources=[files_source(tmp_path)],
+        kafka={
+            "bootstrap_servers": security.pop("bootstrap", secured.broker.sasl_bootstrap),
+            "topic": topic,
+            "exactly_once": True,
+            "security": security,
+        },
+    )
+
+
+def run_until_delivered(
+    tmp_path: Path, config: Path, secured: SecuredCluster, topic: str, total: int
+) -> None:
+    proc = start(config, tmp_path)
+    log = tmp_path / "logwax.log"
+    wait_delivered(
+        proc, log, total, kafka_config=secured.broker.admin_config(), topic=topic, timeout=120
+    )
+    stop_gracefully(proc, log)
+    ids = kafka_event_ids(secured.broker.admin_config(), topic)
+    assert len(ids) == total and max(ids.values()) == 1
+
+
+def test_collect_over_sasl_ssl_with_exactly_its_acls(
+    tmp_path: Path, secured: SecuredCluster
+) -> None:
+    write_numbered_lines(tmp_path / "logs", 2, LINES // 2)
+    topic = secured.new_topic(partitions=2)
+    user, password = secured.new_user()
+    name = "secure_collect"
+    secured.grant(
+        producer_acls(f"User:{user}", topic, f"logwax-{name}-")
+        + readback_acls(f"User:{user}", topic)
+    )
+    config = collect_pipeline(tmp_path, secured, topic, secured.security(user, password), name)
+    run_until_delivered(tmp_path, config, secured, topic, LINES)
+
+
+def test_collect_over_mutual_tls_with_exactly_its_acls(
+    tmp_path: Path, secured: SecuredCluster
+) -> None:
+    write_numbered_lines(tmp_path / "logs", 1, LINES)
+    topic = secured.new_topic()
+    principal, name = "collect-mtls", "mtls_collect"
+    secured.grant(
+        producer_acls(f"User:{principal}", topic, f"logwax-{name}-")
+        + readback_acls(f"User:{principal}", topic)
+    )
+    security = {**secured.mtls_security(principal), "bootstrap": secured.broker.mtls_bootstrap}
+    config = collect_pipeline(tmp_path, secured, topic, security, name)
+    run_until_delivered(tmp_path, config, secured, topic, LINES)
+
+
+def test_index_over_sasl_ssl_with_exactly_its_acls(
+    tmp_path: Path,
+    secured: SecuredCluster,
+    servers: Brokers,
+    new_index_prefix: Callable[[], str],
+    es: object,
+) -> None:
+    from elasticsearch import Elasticsearch
+
+    assert isinstance(es, Elasticsearch)
+    write_numbered_lines(tmp_path / "logs", 1, LINES)
+    topic = secured.new_topic()
+    writer, writer_password = secured.new_user()
+    secured.grant(
+        producer_acls(f"User:{writer}", topic, "logwax-feed-")
+        + readback_acls(f"User:{writer}", topic)
+    )
+    feed = collect_pipeline(
+        tmp_path, secured, topic, secured.security(writer, writer_password), "feed"
+    )
+    run_until_delivered(tmp_path, feed, secured, topic, LINES)
+
+    reader, reader_password = secured.new_user()
+    secured.grant(consumer_acls(f"User:{reader}", topic, INDEX_GROUP))
+    prefix = new_index_prefix()
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    config = write_pipeline(
+        index_dir,
+        "secure_index",
+        flow="index",
+        kafka_input={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topics": [topic],
+            "security": secured.security(reader, reader_password),
+        },
+        elasticsearch=es_sink(servers, prefix),
+    )
+    proc = start(config, index_dir)
+    wait_delivered(proc, index_dir / "logwax.log", LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, index_dir / "logwax.log")
+
+
+def check(config: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "logwax", "check", "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("case", "fix", "reason"),
+    [
+        ("wrong password", "sasl_password", "Authentication failed"),
+        ("unknown user", "sasl_username", "Authentication failed"),
+        ("wrong CA", "ssl_ca_location", "unable to get local issuer certificate"),
+        ("hostname mismatch", "bootstrap_servers", "mismatch"),
+        ("no topic ACL", "ACL: the topic", "TOPIC_AUTHORIZATION_FAILED"),
+    ],
+)
+def test_check_names_the_broker_the_setting_and_the_reason(
+    tmp_path: Path, secured: SecuredCluster, case: str, fix: str, reason: str
+) -> None:
+    import trustme
+
+    topic = secured.new_topic()
+    user, password = secured.new_user()
+    bootstrap = secured.broker.sasl_bootstrap
+    security = secured.security(user, password)
+    if case == "wrong password":
+        security["sasl_password"] = password + "-wrong"
+    elif case == "unknown user":
+        security["sasl_username"] = "nobody-" + user
+    elif case == "wrong CA":
+        other = tmp_path / "other-ca.pem"
+        trustme.CA().cert_pem.write_to_path(str(other))
+        security["ssl_ca_location"] = str(other)
+    elif case == "hostname mismatch":
+        bootstrap = bootstrap.replace("127.0.0.1", "localhost")  # the cert names 127.0.0.1
+    else:
+        pass  # a valid user with no ACL at all
+    if case != "no topic ACL":
+        secured.grant(producer_acls(f"User:{user}", topic, None))
+    config = write_pipeline(
+        tmp_path,
+        "check",
+        sources=[files_source(tmp_path)],
+        kafka={"bootstrap_servers": bootstrap, "topic": topic, "security": security},
+    )
+    code, out = check(config)
+    print(out)
+    lines = [line for line in out.splitlines() if line.startswith("FAIL")]
+    assert code == 1 and len(lines) == 1, out
+    assert f"kafka={bootstrap}" in lines[0] and fix in lines[0] and reason in lines[0]
+    assert "Traceback" not in out
+    assert password not in out and secured.broker.admin_password not in out
