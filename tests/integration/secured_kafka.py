@@ -69,9 +69,26 @@ def producer_acls(principal: str, topic: str, transactional_prefix: str | None) 
     return acls
 
 
+# The read-back consumers' group ids start with this (clients.reader).
+READBACK_GROUPS = "logwax-readback-"
+
+
 def readback_acls(principal: str, topic: str) -> list[AclBinding]:
-    """The exactly-once sink reads its own partitions back after a crash (read_committed)."""
-    return [_binding(ResourceType.TOPIC, topic, principal, AclOperation.READ)]
+    """The exactly-once sink reads its own partitions back after a crash (read_committed).
+
+    Its consumer commits nothing, but librdkafka still looks up the group's coordinator,
+    which needs DESCRIBE on the group.
+    """
+    return [
+        _binding(ResourceType.TOPIC, topic, principal, AclOperation.READ),
+        _binding(
+            ResourceType.GROUP,
+            READBACK_GROUPS,
+            principal,
+            AclOperation.DESCRIBE,
+            ResourcePatternType.PREFIXED,
+        ),
+    ]
 
 
 def consumer_acls(principal: str, topic: str, group: str = INDEX_GROUP) -> list[AclBinding]:

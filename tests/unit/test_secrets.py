@@ -135,3 +135,29 @@ def test_verify_certs_off_is_said_loudly_once(caplog: pytest.LogCaptureFixture) 
         config.client()
     lines = [r.getMessage() for r in caplog.records if "verify_certs" in r.getMessage()]
     assert len(lines) == 1 and "NOT checked" in lines[0] and "https://h:9200" in lines[0]
+
+
+def test_a_refused_credential_is_explained_and_retried_a_few_times_a_minute() -> None:
+    import random
+
+    from logwax.connectors.elasticsearch import refusal
+
+    page = "<html><head><title>401 Authorization Required</title></head><body>x</body></html>"
+    line = refusal.explain(["https://es:9200"], 401, page, "logs-2026")
+    assert line == (
+        "elasticsearch=https://es:9200 fix=elasticsearch.api_key / api_key_file or username / "
+        "password / password_file reason=HTTP 401: 401 Authorization Required"
+    )
+    assert "create_doc on logs-2026" in refusal.explain(["h"], 403, "forbidden", "logs-2026")
+    rng = random.Random(7)
+    waits = [refusal.wait_seconds(attempt, rng) for attempt in range(1, 12)]
+    assert 4 <= waits[0] <= 6 and max(waits) <= 72
+    assert sum(1 for total in _running_sums(waits) if total <= 60) <= 4  # attempts in a minute
+
+
+def _running_sums(values: list[float]) -> list[float]:
+    sums, total = [], 0.0
+    for value in values:
+        total += value
+        sums.append(total)
+    return sums

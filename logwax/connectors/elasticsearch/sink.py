@@ -21,7 +21,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from elastic_transport import TransportError
 from elasticsearch import helpers
 
-from logwax.connectors.elasticsearch import template
+from logwax.connectors.elasticsearch import refusal, template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
@@ -62,6 +62,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         self._config = config
         self._sink_name = sink_name
         self._client = config.client()
+        self._refused: str | None = None  # the last 401/403 line, while the server refuses
+        self._announcer = refusal.Announcer()
         if config.install_template:
             template.install(self._client, config.index)
         self._limit, self._limit_words = document_limit(self._client, int(config.bulk_max_bytes))
@@ -114,11 +116,15 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
     def write_batch(self, batches: list[list[Record]]) -> None:
         items = self._fit([record for batch in batches for record in batch])
         started = time.monotonic()
-        pending, attempt = items, 0
+        pending, attempt, refused_attempt = items, 0, 0
         while True:
             pending = self._send(pending)
             if not pending:
                 break
+            if self._refused is not None:
+                refused_attempt += 1
+                self._wait_for_credential(self._refused, len(pending), refused_attempt)
+                continue
             attempt += 1
             if self._config.max_retries is not None and attempt > self._config.max_retries:
                 SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
@@ -134,6 +140,18 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         observability.sink_succeeded(self._sink_name)
         SINK_RECORDS.labels(self._sink_name).inc(len(items))
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
+
+    def _wait_for_credential(self, line: str, held: int, attempt: int) -> None:
+        """401/403: say why, wait (a few attempts a minute), then try with a fresh client,
+        which reads secret files again."""
+        wait = refusal.wait_seconds(attempt)
+        SINK_ERRORS.labels(self._sink_name, "refused").inc()
+        observability.sink_failed(self._sink_name, line)
+        self._announcer.say(line, held, wait)
+        time.sleep(wait)
+        self._refused = None
+        self._client.close()
+        self._client = self._config.client()
 
     def _backoff(self, attempt: int) -> float:
         first = self._config.retry_backoff.total_seconds()
@@ -177,6 +195,11 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             outcome = classify(int(item.get("status", 500)))
             if outcome is Outcome.RETRY:
                 retry.append(record)
+            elif outcome is Outcome.REFUSED:
+                retry.append(record)
+                self._refused = refusal.explain(
+                    self._config.hosts, int(item["status"]), item.get("error"), item.get("_index")
+                )
             elif outcome is Outcome.REJECTED:
                 rejected.append((record, item))
         if rejected:
