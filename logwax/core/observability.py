@@ -112,3 +112,6 @@ def setup_logging(level: str, style: str = "kv") -> None:
     if logging.getLogger().level > logging.DEBUG:
         # One line per HTTP request (every bulk, every count) drowns logwax's own lines.
         logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
+        # A failing node is logged with a full traceback on every retry; the sinks say why in
+        # one line instead (logwax.connectors.elasticsearch.refusal).
+        logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)

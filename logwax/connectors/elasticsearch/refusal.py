@@ -40,6 +40,22 @@ def explain(hosts: list[str], status: int, error: object, index: str | None) -> 
     return f"elasticsearch={','.join(hosts)} fix={fix} reason={server_words(status, error)}"
 
 
+def explain_transport(hosts: list[str], error: Exception) -> str:
+    """A connection failure as one line: TLS failures name ``ca_certs`` or ``hosts``."""
+    text = " ".join(str(error).split())
+    verify = re.search(r"certificate verify failed: ([^(]*)", text)
+    if verify:
+        detail = verify.group(1).strip()
+        fix = "elasticsearch.hosts (must be a name the certificate holds)"
+        if "mismatch" not in detail.lower():
+            fix = "elasticsearch.ca_certs (the CA that signed the server certificate)"
+        return (
+            f"elasticsearch={','.join(hosts)} fix={fix} reason=certificate verify failed: {detail}"
+        )
+    # Not the operator's to fix (an outage, a restart): no "fix=", it passes by itself.
+    return f"elasticsearch={','.join(hosts)} unreachable ({type(error).__name__}): {text[:300]}"
+
+
 def wait_seconds(attempt: int, rng: random.Random | None = None) -> float:
     """5 s, 10 s, 20 s, 40 s, then 60 s, each ±20 %: at most a few attempts a minute."""
     base = min(FIRST_WAIT_S * 2 ** max(attempt - 1, 0), MAX_WAIT_S)
@@ -52,9 +68,10 @@ class Announcer:
     def __init__(self) -> None:
         self._said: dict[str, float] = {}
 
-    def say(self, line: str, held: int, wait: float) -> None:
+    def say(self, line: str, held: int, wait: float | None = None) -> None:
         now = time.monotonic()
         if now - self._said.get(line, -REPEAT_SECONDS) < REPEAT_SECONDS:
             return
         self._said = {line: now}
-        log.error("%s; %d records held, next attempt in %.0fs", line, held, wait)
+        then = f", next attempt in {wait:.0f}s" if wait is not None else ", retrying"
+        log.error("%s; %d records held%s", line, held, then)

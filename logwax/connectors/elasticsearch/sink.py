@@ -168,12 +168,9 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             return self._send_round(records)
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
-            observability.sink_failed(self._sink_name, f"unreachable: {type(exc).__name__}")
-            log.warning(
-                "sink=%s elasticsearch unreachable (%s); retrying",
-                self._sink_name,
-                type(exc).__name__,
-            )
+            line = refusal.explain_transport(self._config.hosts, exc)
+            observability.sink_failed(self._sink_name, line)
+            self._announcer.say(line, len(records))
             return records
 
     def _send_round(self, records: list[Record]) -> list[Record]:
