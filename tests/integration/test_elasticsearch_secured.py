@@ -4,7 +4,6 @@ README's Security section for what is proven this way)."""
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -24,8 +23,8 @@ from devtools.es_proxy import SecuredElasticsearch
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
-    STARTED,
     es_event_ids,
+    launch,
     stop_gracefully,
     wait_delivered,
     wait_for,
@@ -49,22 +48,6 @@ def proxy(
     )
     yield started
     es_proxy.stop(started)
-
-
-def run(
-    config: Path, tmp_path: Path, *args: str, extra: tuple[str, ...] | list[str] = ()
-) -> subprocess.Popen[bytes]:
-    """``logwax [args] run -c config [extra]``, its output in ``logwax.log``."""
-    log = open(tmp_path / "logwax.log", "ab")  # noqa: SIM115 - owned by the child
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "logwax", *args, "run", "-c", str(config), *extra],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        env=dict(os.environ),
-    )
-    STARTED.append(proc)
-    return proc
 
 
 def pipeline(tmp_path: Path, prefix: str, **elasticsearch: Any) -> Path:
@@ -103,7 +86,7 @@ def test_records_arrive_through_tls_with_each_credential(
     else:
         settings["ca_certs"] = str(proxy.ca_file)
     config = pipeline(tmp_path, prefix, **settings)
-    proc = run(config, tmp_path)
+    proc = launch(config, tmp_path)
     log = tmp_path / "logwax.log"
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
     stop_gracefully(proc, log)
@@ -126,7 +109,11 @@ def check(config: Path) -> str:
 
 @pytest.mark.parametrize(
     ("case", "expected"),
-    [("wrong CA", "CERTIFICATE_VERIFY_FAILED"), ("hostname", "Hostname mismatch"), ("403", "403")],
+    [
+        ("wrong CA", "fix=elasticsearch.ca_certs reason=certificate verify failed: unable to get"),
+        ("hostname", "fix=elasticsearch.hosts reason=certificate verify failed: Hostname mismatch"),
+        ("403", "fix=the credential's privileges reason=HTTP 403: 403 Forbidden"),
+    ],
 )
 def test_check_says_why_elasticsearch_refuses(
     tmp_path: Path, proxy: SecuredElasticsearch, case: str, expected: str
@@ -175,7 +162,7 @@ def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed
     )
     port = free_port()
     outputs = [check(config)]
-    proc = run(config, tmp_path, "--log-level", "DEBUG", extra=["--metrics-port", str(port)])
+    proc = launch(config, tmp_path, "--log-level", "DEBUG", extra=("--metrics-port", str(port)))
     log = tmp_path / "logwax.log"
     wait_for("the refusal", lambda: "fix=elasticsearch." in log.read_text(), proc, log, timeout=60)
     status, why = get(f"http://127.0.0.1:{port}/readyz")

@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from devtools.home import free_port
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully, wait_delivered
+from tests.integration.flow_runs import (
+    kafka_event_ids,
+    launch,
+    start,
+    stop_gracefully,
+    wait_delivered,
+    wait_for,
+)
 from tests.integration.pipelines import es_sink, files_source, write_numbered_lines, write_pipeline
 from tests.integration.secured_kafka import (
     INDEX_GROUP,
@@ -184,3 +195,70 @@ def test_check_names_the_broker_the_setting_and_the_reason(
     assert f"kafka={bootstrap}" in lines[0] and fix in lines[0] and reason in lines[0]
     assert "Traceback" not in out
     assert password not in out and secured.broker.admin_password not in out
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
+    tmp_path: Path, secured: SecuredCluster
+) -> None:
+    """The password file is wrong, then the transactional-id ACL is missing: each is said in
+    one line (and on /readyz), attempts back off, and once the operator fixes the file and
+    grants the ACL every record arrives exactly once, the job never restarted. No secret shows
+    in the DEBUG log, /metrics or /readyz."""
+    write_numbered_lines(tmp_path / "logs", 1, LINES)
+    topic = secured.new_topic()
+    user, password = secured.new_user()
+    name = "patient_collect"
+    principal = f"User:{user}"
+    secured.grant(producer_acls(principal, topic, None) + readback_acls(principal, topic))
+    secret = tmp_path / "password"
+    wrong = f"wrong-{password[::-1]}"
+    secret.write_text(wrong + "\n")
+    security = secured.security(user, password)
+    del security["sasl_password"]
+    security["sasl_password_file"] = str(secret)
+    config = collect_pipeline(tmp_path, secured, topic, security, name)
+    port = free_port()
+    proc = launch(config, tmp_path, "--log-level", "DEBUG", extra=("--metrics-port", str(port)))
+    log = tmp_path / "logwax.log"
+    outputs: list[str] = []
+
+    credential = "fix=security.sasl_username / security.sasl_password"
+    wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 90)
+    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    assert code == 503 and credential in why and "Authentication failed" in why
+    outputs += [why, get(f"http://127.0.0.1:{port}/metrics")[1]]
+    time.sleep(15)  # further attempts, each refused, must not repeat the line
+    assert log.read_text().count(credential) == 1
+
+    secret.write_text(password + "\n")  # the operator fixes the Secret: no restart
+    acl = "fix=an ACL: TransactionalId WRITE and DESCRIBE"
+    wait_for("the ACL refusal", lambda: acl in log.read_text(), proc, log, 120)
+    outputs.append(get(f"http://127.0.0.1:{port}/readyz")[1])
+    assert kafka_event_ids(secured.broker.admin_config(), topic) == {}
+
+    secured.grant(producer_acls(principal, topic, f"logwax-{name}-")[2:])  # the two txn ACLs
+    wait_delivered(
+        proc, log, LINES, kafka_config=secured.broker.admin_config(), topic=topic, timeout=180
+    )
+    assert proc.poll() is None  # the same process all along
+    outputs += [
+        get(f"http://127.0.0.1:{port}/readyz")[1],
+        get(f"http://127.0.0.1:{port}/metrics")[1],
+    ]
+    stop_gracefully(proc, log)
+    ids = kafka_event_ids(secured.broker.admin_config(), topic)
+    assert len(ids) == LINES and max(ids.values()) == 1
+    text = log.read_text()
+    said = [line for line in text.splitlines() if acl in line]
+    assert len(said) == 1 and "Traceback" not in text, said
+    outputs.append(text)
+    for shown in outputs:
+        assert password not in shown and wrong not in shown

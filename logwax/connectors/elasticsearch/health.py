@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from elastic_transport import TransportError
+from elastic_transport import TlsError
 from elasticsearch import ApiError
 
 from logwax.connectors.elasticsearch import refusal
@@ -20,7 +20,7 @@ def probe(config: ElasticsearchSinkConfig) -> str:
             line = refusal.explain(config.hosts, exc.meta.status, exc.body, None)
             raise LogwaxError(line) from None
         raise
-    except TransportError as exc:
+    except TlsError as exc:
         raise LogwaxError(refusal.explain_transport(config.hosts, exc)) from None
     finally:
         client.close()

@@ -36,19 +36,37 @@ def explain(hosts: list[str], status: int, error: object, index: str | None) -> 
     if status == 401:
         fix = "elasticsearch.api_key / api_key_file or username / password / password_file"
     else:
-        fix = f"the credential's privileges (create_doc on {index or 'the target index'})"
+        fix = "the credential's privileges"
+        if index:
+            fix += f" (create_doc on {index})"
     return f"elasticsearch={','.join(hosts)} fix={fix} reason={server_words(status, error)}"
+
+
+def _causes(error: BaseException) -> str:
+    """The error's text and its causes': elastic-transport's own says only "TLS error"."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending and len(parts) < 10:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        parts.append(str(current))
+        pending += [e for e in getattr(current, "errors", ()) if isinstance(e, BaseException)]
+        pending += [e for e in (current.__cause__, current.__context__) if e is not None]
+    return " | ".join(parts)
 
 
 def explain_transport(hosts: list[str], error: Exception) -> str:
     """A connection failure as one line: TLS failures name ``ca_certs`` or ``hosts``."""
-    text = " ".join(str(error).split())
+    text = " ".join(_causes(error).split())
     verify = re.search(r"certificate verify failed: ([^(]*)", text)
     if verify:
         detail = verify.group(1).strip()
-        fix = "elasticsearch.hosts (must be a name the certificate holds)"
+        fix = "elasticsearch.hosts"  # must be a name the server certificate holds
         if "mismatch" not in detail.lower():
-            fix = "elasticsearch.ca_certs (the CA that signed the server certificate)"
+            fix = "elasticsearch.ca_certs"  # the CA that signed the server certificate
         return (
             f"elasticsearch={','.join(hosts)} fix={fix} reason=certificate verify failed: {detail}"
         )

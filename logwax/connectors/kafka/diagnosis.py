@@ -11,19 +11,24 @@ repeats of the same line are held back for a minute. The latest reason per broke
 from __future__ import annotations
 
 import logging
+import random
 import re
 import socket
 import ssl
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError
+from confluent_kafka import Consumer, KafkaError, KafkaException
 
 from logwax.core import observability
+from logwax.core.errors import LogwaxError
 
 log = logging.getLogger("logwax.kafka")
 REPEAT_SECONDS = 60.0
+GIVE_UP_AFTER_S = 3600.0
+T = TypeVar("T")
 
 # librdkafka's words → the setting an operator changes.
 _SETTINGS = (
@@ -104,12 +109,14 @@ def last_reason(bootstrap: str) -> str | None:
 
 
 def _say(line: str) -> None:
-    """Log ``line`` unless the same line went out less than a minute ago."""
+    """Log ``line`` unless one about the same broker and setting went out less than a minute
+    ago (librdkafka words one refusal several ways: log line, error callback, exception)."""
+    key = line.split(" reason=")[0]
     now = time.monotonic()
     with _lock:
-        if now - _last_said.get(line, -REPEAT_SECONDS) < REPEAT_SECONDS:
+        if now - _last_said.get(key, -REPEAT_SECONDS) < REPEAT_SECONDS:
             return
-        _last_said[line] = now
+        _last_said[key] = now
         if len(_last_said) > 1000:
             _last_said.clear()
     log.error("%s", line)
@@ -160,3 +167,62 @@ def client_hooks(bootstrap: str, ca_file: str | None) -> dict[str, Any]:
             record(bootstrap, text, ca_file)
 
     return {"logger": _ClientLog(bootstrap, ca_file), "error_cb": on_error}
+
+
+def wait_seconds(attempt: int) -> float:
+    """5 s, 10 s, 20 s, 40 s, then 60 s, each ±20 %: at most a few attempts a minute."""
+    return float(min(5.0 * 2 ** max(attempt - 1, 0), 60.0) * random.uniform(0.8, 1.2))
+
+
+def _security_line(bootstrap: str, exc: KafkaException) -> str | None:
+    error = exc.args[0] if exc.args else None
+    text = f"{error.name()}: {error.str()}" if isinstance(error, KafkaError) else str(exc)
+    if setting_for(text):
+        record(bootstrap, text)
+    return last_reason(bootstrap)
+
+
+def patiently(
+    bootstrap: str, attempt: Callable[[], T], give_up_after: float = GIVE_UP_AFTER_S
+) -> T:
+    """``attempt()`` until it succeeds, waiting out credential, certificate and ACL refusals.
+
+    Each attempt builds its clients anew, so a corrected Secret file or a granted ACL counts
+    at the next one. Other failures raise at once, as before; after ``give_up_after`` seconds
+    of refusals the one line is raised (the job stops and its supervisor restarts it).
+    """
+    started, tries = time.monotonic(), 0
+    while True:
+        try:
+            result = attempt()
+        except KafkaException as exc:
+            line = _security_line(bootstrap, exc)
+            if line is None:
+                raise
+            tries += 1
+            if time.monotonic() - started > give_up_after:
+                raise LogwaxError(line) from None
+            time.sleep(wait_seconds(tries))
+            continue
+        if tries:
+            log.warning("kafka=%s accepted again after %d refused attempts", bootstrap, tries)
+        cleared(bootstrap)
+        return result
+
+
+def topic_metadata(client: dict[str, Any], topic: str, timeout: float = 10.0) -> Any:
+    """One topic's metadata (confluent-kafka's TopicMetadata); a refusal raises with its reason.
+
+    Asked for by name: a listing of all topics silently leaves out unauthorized ones.
+    """
+    consumer = Consumer(client)
+    try:
+        described = consumer.list_topics(topic, timeout=timeout).topics[topic]
+    except KafkaException:
+        consumer.poll(0.5)  # serves the error callback and log lines that say why
+        raise
+    finally:
+        consumer.close()
+    if described.error is not None and setting_for(described.error.name()):
+        raise KafkaException(described.error)
+    return described
