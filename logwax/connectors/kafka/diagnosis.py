@@ -30,6 +30,7 @@ REPEAT_SECONDS = 60.0
 GIVE_UP_AFTER_S = 3600.0
 T = TypeVar("T")
 
+_GROUP = "an ACL: the group (index: READ on logwax-index; read-back: DESCRIBE)"
 # librdkafka's words → the setting an operator changes.
 _SETTINGS = (
     ("SASL authentication error", "security.sasl_username / security.sasl_password"),
@@ -40,8 +41,8 @@ _SETTINGS = (
     ("Topic authorization failed", "an ACL: the topic (WRITE/READ and DESCRIBE)"),
     ("TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "an ACL: TransactionalId WRITE and DESCRIBE"),
     ("Transactional Id authorization failed", "an ACL: TransactionalId WRITE and DESCRIBE"),
-    ("GROUP_AUTHORIZATION_FAILED", "an ACL: group READ"),
-    ("Group authorization failed", "an ACL: group READ"),
+    ("GROUP_AUTHORIZATION_FAILED", _GROUP),
+    ("Group authorization failed", _GROUP),
     ("CLUSTER_AUTHORIZATION_FAILED", "an ACL: cluster IDEMPOTENT_WRITE"),
     ("Cluster authorization failed", "an ACL: cluster IDEMPOTENT_WRITE"),
 )
