@@ -89,12 +89,23 @@ class SecuredKafka:
             "ssl.ca.location": str(self.ca_file),
         }
 
-    def client_certificate(self, principal: str) -> tuple[Path, Path]:
-        """A client certificate whose common name is ``principal`` (PEM cert, PEM key)."""
+    def client_certificate(
+        self, principal: str, key_password: str | None = None
+    ) -> tuple[Path, Path]:
+        """A client certificate whose common name is ``principal`` (PEM cert, PEM key; the key
+        encrypted with ``key_password`` when given)."""
         leaf = self.ca.issue_cert(f"{principal}.client.invalid", common_name=principal)
         cert, key = self.home / f"{principal}.pem", self.home / f"{principal}.key"
         leaf.cert_chain_pems[0].write_to_path(str(cert))
-        leaf.private_key_pem.write_to_path(str(key))
+        loaded = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), password=None)
+        encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+        if key_password is not None:
+            encryption = serialization.BestAvailableEncryption(key_password.encode())
+        key.write_bytes(
+            loaded.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+            )
+        )
         key.chmod(0o600)
         return cert, key
 

@@ -92,11 +92,13 @@ def readback_acls(principal: str, topic: str) -> list[AclBinding]:
 
 
 def consumer_acls(principal: str, topic: str, group: str = INDEX_GROUP) -> list[AclBinding]:
-    """index reading ``topic``; positions live in snapshots, the group is only named."""
+    """index reading ``topic``. Positions live in snapshots: the consumer assigns partitions
+    itself and never joins, commits or fetches offsets, so the group needs no READ; librdkafka
+    only looks up its coordinator (DESCRIBE; without it every start logs a refusal)."""
     return [
         _binding(ResourceType.TOPIC, topic, principal, AclOperation.READ),
         _binding(ResourceType.TOPIC, topic, principal, AclOperation.DESCRIBE),
-        _binding(ResourceType.GROUP, group, principal, AclOperation.READ),
+        _binding(ResourceType.GROUP, group, principal, AclOperation.DESCRIBE),
     ]
 
 
@@ -146,13 +148,17 @@ class SecuredCluster:
             **extra,
         }
 
-    def mtls_security(self, principal: str) -> dict[str, Any]:
-        cert, key = self.broker.client_certificate(principal)
+    def mtls_security(self, principal: str, key_password_file: Path) -> dict[str, Any]:
+        """Mutual TLS with an encrypted client key, its password in a file."""
+        key_password = f"key-{secrets.token_hex(8)}"
+        key_password_file.write_text(key_password + "\n")
+        cert, key = self.broker.client_certificate(principal, key_password)
         return {
             "protocol": "SSL",
             "ssl_ca_location": str(self.broker.ca_file),
             "ssl_certificate_location": str(cert),
             "ssl_key_location": str(key),
+            "ssl_key_password_file": str(key_password_file),
         }
 
 

@@ -91,9 +91,14 @@ def test_collect_over_mutual_tls_with_exactly_its_acls(
         producer_acls(f"User:{principal}", topic, f"logwax-{name}-")
         + readback_acls(f"User:{principal}", topic)
     )
-    security = {**secured.mtls_security(principal), "bootstrap": secured.broker.mtls_bootstrap}
+    key_password = tmp_path / "key-password"
+    security = {
+        **secured.mtls_security(principal, key_password),
+        "bootstrap": secured.broker.mtls_bootstrap,
+    }
     config = collect_pipeline(tmp_path, secured, topic, security, name)
     run_until_delivered(tmp_path, config, secured, topic, LINES)
+    assert key_password.read_text().strip() not in (tmp_path / "logwax.log").read_text()
 
 
 def test_index_over_sasl_ssl_with_exactly_its_acls(
@@ -135,8 +140,10 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
         elasticsearch=es_sink(servers, prefix),
     )
     proc = start(config, index_dir)
-    wait_delivered(proc, index_dir / "logwax.log", LINES, es=es, prefix=prefix, timeout=120)
-    stop_gracefully(proc, index_dir / "logwax.log")
+    log = index_dir / "logwax.log"
+    wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, log)
+    assert "AUTHORIZATION_FAILED" not in log.read_text()  # the set is enough, no refusal
 
 
 def check(config: Path) -> tuple[int, str]:

@@ -38,8 +38,8 @@ SASL_LOG = (
         (
             "GROUP_AUTHORIZATION_FAILED: FindCoordinator response error: "
             "Group authorization failed.",
-            "kafka=b:9093 fix=an ACL: the group (index: READ on logwax-index; read-back: "
-            "DESCRIBE) "
+            "kafka=b:9093 fix=an ACL: group DESCRIBE (logwax-index, or logwax-readback-* for "
+            "the read-back) "
             "reason=FindCoordinator response error: Group authorization failed.",
         ),
     ],

@@ -30,7 +30,7 @@ REPEAT_SECONDS = 60.0
 GIVE_UP_AFTER_S = 3600.0
 T = TypeVar("T")
 
-_GROUP = "an ACL: the group (index: READ on logwax-index; read-back: DESCRIBE)"
+_GROUP = "an ACL: group DESCRIBE (logwax-index, or logwax-readback-* for the read-back)"
 # librdkafka's words → the setting an operator changes.
 _SETTINGS = (
     ("SASL authentication error", "security.sasl_username / security.sasl_password"),
