@@ -211,3 +211,35 @@ def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed
     outputs.append(log.read_text())
     for shown in outputs:
         assert wrong not in shown and PASSWORD not in shown
+
+
+def test_a_wrong_ca_waits_says_why_and_delivers_once_the_ca_file_is_fixed(
+    tmp_path: Path,
+    proxy: SecuredElasticsearch,
+    es: Elasticsearch,
+    new_index_prefix: Callable[[], str],
+) -> None:
+    """The CA file (a mounted ConfigMap) holds the wrong CA; once it is replaced in place the
+    job goes on by itself, every record once."""
+    import trustme
+
+    prefix = new_index_prefix()
+    ca = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca))
+    config = pipeline(
+        tmp_path, prefix, hosts=[proxy.api_key_url], api_key=API_KEY, ca_certs=str(ca)
+    )
+    port = free_port()
+    proc = launch(config, tmp_path, extra=("--metrics-port", str(port)))
+    log = tmp_path / "logwax.log"
+    fix = "fix=elasticsearch.ca_certs reason=certificate verify failed: unable to get local"
+    wait_for("the certificate refusal", lambda: fix in log.read_text(), proc, log, timeout=60)
+    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    assert code == 503 and fix in why
+    ca.write_bytes(proxy.ca_file.read_bytes())
+    wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, log)
+    ids = es_event_ids(es, prefix)
+    assert len(ids) == LINES and max(ids.values()) == 1
+    text = log.read_text()
+    assert text.count(fix) == 1 and "Traceback" not in text and API_KEY not in text

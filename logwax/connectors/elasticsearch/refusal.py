@@ -1,4 +1,5 @@
-"""Elasticsearch refusing the credential (401) or its privileges (403): one line, then patience.
+"""Elasticsearch refusing the credential (401) or its privileges (403), or TLS refusing its
+certificate: one line, then patience.
 
 A refused credential is the operator's to fix, not the document's fault: the records are kept
 (never dead-lettered), the job says once a minute at most which setting to fix and what the

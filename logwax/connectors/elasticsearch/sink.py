@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from elastic_transport import TransportError
-from elasticsearch import helpers
+from elastic_transport import TlsError, TransportError
+from elasticsearch import ApiError, helpers
 
 from logwax.connectors.elasticsearch import refusal, template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
@@ -64,8 +64,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         self._client = config.client()
         self._refused: str | None = None  # the last 401/403 line, while the server refuses
         self._announcer = refusal.Announcer()
-        if config.install_template:
-            template.install(self._client, config.index)
+        self._template_pending = config.install_template
+        self._install_template()
         self._limit, self._limit_words = document_limit(self._client, int(config.bulk_max_bytes))
         # strftime per record was an eighth of the index flow's time; names change per second
         # at most (see the config's check), so they are cached by the record's second.
@@ -113,7 +113,19 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             self._dead_letter(oversized)
         return fitting
 
+    def _install_template(self) -> None:
+        """At start, or with the first batch once the server accepts the credential or is
+        reachable: a refusal here must not stop the job (the bulk path waits and says why)."""
+        if not self._template_pending:
+            return
+        try:
+            template.install(self._client, self._config.index)
+        except (ApiError, TransportError):
+            return
+        self._template_pending = False
+
     def write_batch(self, batches: list[list[Record]]) -> None:
+        self._install_template()
         items = self._fit([record for batch in batches for record in batch])
         started = time.monotonic()
         pending, attempt, refused_attempt = items, 0, 0
@@ -142,8 +154,8 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
     def _wait_for_credential(self, line: str, held: int, attempt: int) -> None:
-        """401/403: say why, wait (a few attempts a minute), then try with a fresh client,
-        which reads secret files again."""
+        """401/403 or a refused certificate: say why, wait (a few attempts a minute), then try
+        with a fresh client, which reads the secret and CA files again."""
         wait = refusal.wait_seconds(attempt)
         SINK_ERRORS.labels(self._sink_name, "refused").inc()
         observability.sink_failed(self._sink_name, line)
@@ -169,6 +181,9 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
             line = refusal.explain_transport(self._config.hosts, exc)
+            if isinstance(exc, TlsError) and " fix=" in line:
+                self._refused = line  # the operator's to fix: waited out like a 401
+                return records
             observability.sink_failed(self._sink_name, line)
             self._announcer.say(line, len(records))
             return records
