@@ -269,3 +269,65 @@ def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
     outputs.append(text)
     for shown in outputs:
         assert password not in shown and wrong not in shown
+
+
+def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
+    tmp_path: Path,
+    secured: SecuredCluster,
+    servers: Brokers,
+    new_index_prefix: Callable[[], str],
+    es: object,
+) -> None:
+    """No silent stall: the wrong password file, then the missing READ, are each one line and
+    /readyz's reason; fixing the file and granting READ lets the running job read every record,
+    once."""
+    from elasticsearch import Elasticsearch
+
+    assert isinstance(es, Elasticsearch)
+    topic = secured.new_topic()
+    admin = secured.broker.admin_config()
+    from confluent_kafka import Producer
+
+    producer = Producer(admin)
+    for i in range(LINES):
+        producer.produce(topic, value=f'{{"message": "line {i}"}}'.encode(), key=str(i).encode())
+    assert producer.flush(30) == 0
+    reader, reader_password = secured.new_user()
+    principal = f"User:{reader}"
+    secured.grant(consumer_acls(principal, topic, INDEX_GROUP)[1:])  # all but topic READ
+    prefix = new_index_prefix()
+    secret = tmp_path / "password"
+    secret.write_text("not-" + reader_password)
+    security = secured.security(reader, reader_password)
+    del security["sasl_password"]
+    security["sasl_password_file"] = str(secret)
+    config = write_pipeline(
+        tmp_path,
+        "acl_index",
+        flow="index",
+        kafka_input={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topics": [topic],
+            "security": security,
+        },
+        elasticsearch=es_sink(servers, prefix),
+    )
+    port = free_port()
+    proc = launch(config, tmp_path, extra=("--metrics-port", str(port)))
+    log = tmp_path / "logwax.log"
+    credential = "fix=security.sasl_username / security.sasl_password"
+    wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 60)
+    assert credential in get(f"http://127.0.0.1:{port}/readyz")[1]
+    secret.write_text(reader_password)  # the operator fixes the Secret file
+    fix = "fix=an ACL: the topic (WRITE/READ and DESCRIBE) reason="
+    wait_for("the ACL refusal", lambda: fix in log.read_text(), proc, log, timeout=120)
+    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    assert code == 503 and fix in why and "Topic authorization failed" in why
+    time.sleep(5)
+    secured.grant(consumer_acls(principal, topic, INDEX_GROUP)[:1])  # the operator grants READ
+    wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, log)
+    text = log.read_text()
+    said = [line for line in text.splitlines() if fix in line]
+    assert len(said) == 1 and "Traceback" not in text and reader_password not in text, said
+    assert text.count(credential) == 1

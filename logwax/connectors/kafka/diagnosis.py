@@ -127,7 +127,10 @@ def record(bootstrap: str, reason: str, ca_file: str | None = None) -> None:
     """A security failure seen by a client: said once, kept for /readyz and later errors."""
     line = explain(bootstrap, reason, ca_file)
     with _lock:
+        changed = _reasons.get(bootstrap) != line
         _reasons[bootstrap] = line
+    if changed:  # /readyz shows the current reason, not the first one
+        observability.sink_succeeded(f"kafka {bootstrap}")
     observability.sink_failed(f"kafka {bootstrap}", line)
     _say(line)
 

@@ -13,10 +13,17 @@ from datetime import UTC, datetime, timedelta
 from zlib import adler32
 
 from bytewax.inputs import FixedPartitionedSource
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 
 from logwax.connectors.base import SourcePartition
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, diagnosis
 from logwax.connectors.kafka.decode import decode
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_RECORDS
@@ -37,6 +44,7 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
         self._consumer = Consumer(clients.consumer(config))
         self._assigned: set[str] = set()
         self._next_scan = 0.0
+        self._refusals = 0
         self._awake: datetime | None = None
 
     def _owns(self, key: str) -> bool:
@@ -44,10 +52,20 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
 
     def _scan(self) -> None:
         """Assign partitions of ours not yet assigned (new topics' partitions included)."""
-        metadata = self._consumer.list_topics(timeout=10)
+        try:
+            metadata = self._consumer.list_topics(timeout=10)
+        except KafkaException:
+            if not self._waited_out_refusal():
+                raise
+            return
+        if self._refusals:
+            self._refusals = 0
+            diagnosis.cleared(self._config.bootstrap_servers)
         new: list[TopicPartition] = []
         for topic in self._config.topics:
             described = metadata.topics.get(topic)
+            if described is not None and described.error is not None:
+                self._refused(described.error, topic)
             if described is None or described.error is not None:
                 continue
             for partition in described.partitions:
@@ -81,16 +99,42 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
             if error is not None or offset is None:
                 reason = error.name() if error is not None else "no_offset"
                 SOURCE_ERRORS.labels(self._name, reason).inc()
-                log.warning("source=%s kafka error: %s", self._name, error)
+                if error is None or not self._refused(error, message.topic()):
+                    log.warning("source=%s kafka error: %s", self._name, error)
                 continue
             received += len(message.value() or b"")
             records.append(decode(message))
             self._positions[f"{message.topic()}/{message.partition()}"] = offset + 1
         if records:
+            if diagnosis.last_reason(self._config.bootstrap_servers) is not None:
+                diagnosis.cleared(self._config.bootstrap_servers)  # an ACL granted meanwhile
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             SOURCE_BYTES.labels(self._name).inc(received)
         self._awake = None if records else datetime.now(UTC) + timedelta(milliseconds=100)
         return records
+
+    def _waited_out_refusal(self) -> bool:
+        """After a failed metadata request: if the broker refused the credential or the
+        certificate, scan again later (a few times a minute) with a consumer built anew, which
+        reads the secret files again; False for any other failure."""
+        if self._assigned:
+            return diagnosis.last_reason(self._config.bootstrap_servers) is not None
+        self._consumer.poll(0.5)  # nothing assigned, so nothing to lose: serves the callbacks
+        if diagnosis.last_reason(self._config.bootstrap_servers) is None:
+            return False
+        self._refusals += 1
+        self._next_scan = time.monotonic() + diagnosis.wait_seconds(self._refusals)
+        self._consumer.close()
+        self._consumer = Consumer(clients.consumer(self._config))
+        return True
+
+    def _refused(self, error: KafkaError, topic: str | None) -> bool:
+        """An ACL refusal is said once a minute at most, and on /readyz (see ``diagnosis``)."""
+        reason = f"{error.name()}: {error.str()} (topic {topic})"
+        if diagnosis.setting_for(reason) is None:
+            return False
+        diagnosis.record(self._config.bootstrap_servers, reason)
+        return True
 
     def position(self) -> KafkaPositions:
         SOURCE_LAG.labels(self._name).set(len(self._assigned))
