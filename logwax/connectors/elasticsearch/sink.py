@@ -135,6 +135,9 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                 break
             if self._refused is not None:
                 refused_attempt += 1
+                limit = self._config.max_retries
+                if limit is not None and refused_attempt > limit:
+                    raise DeliveryError(f"{self._refused}; still refused after {limit} retries")
                 self._wait_for_credential(self._refused, len(pending), refused_attempt)
                 continue
             attempt += 1
