@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # xunit1 keeps per-test properties (the brokers each test used) in the junit reports.
 JUNIT := -o junit_family=xunit1
 
-.PHONY: demo test test-suites unit integration lint bench bench-record dev-up dev-down \
+.PHONY: demo test test-containers unit integration lint bench bench-record dev-up dev-down \
 	docker-up docker-down clean
 
 $(BIN)/python:
@@ -26,21 +26,25 @@ demo:
 	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m devtools demo
 
-# The whole suite runs with the project's Docker engine when one can be had (root: installed and
-# started here, stopped again afterwards): brokers from testcontainers, the image tests on. The
-# broker smoke tests then run once more on local processes, the path machines without an engine
-# take. pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail.
+# The whole suite runs on real Kafka and Elasticsearch as local processes (the path every
+# machine has); then, with the project's Docker engine (root: installed and started here, stopped
+# again afterwards), the broker smoke tests on testcontainers brokers and the product image tests.
+# pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail.
+IMAGE_TESTS := tests/integration/test_image_run.py tests/integration/test_image_journal.py
+
 test:
 	@bash devtools/system-packages.sh test
 	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m devtools up --kubernetes
-	$(BIN)/python -m devtools docker with -- $(MAKE) --no-print-directory test-suites
-
-test-suites:
-	@rc=0; $(BIN)/python -m pytest tests $(JUNIT) --junitxml=build/junit/tests.xml || rc=$$?; \
+	@rc=0; LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m pytest tests $(foreach f,$(IMAGE_TESTS),--ignore=$(f)) \
+	  $(JUNIT) --junitxml=build/junit/local-processes.xml || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
-	LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m pytest tests/integration/test_brokers_smoke.py \
-	  $(JUNIT) --junitxml=build/junit/local-processes.xml || rc=$$?; exit $$rc
+	$(BIN)/python -m devtools docker with -- $(MAKE) --no-print-directory test-containers || rc=$$?; \
+	exit $$rc
+
+test-containers:
+	$(BIN)/python -m pytest tests/integration/test_brokers_smoke.py $(IMAGE_TESTS) \
+	  $(JUNIT) --junitxml=build/junit/testcontainers.xml
 
 docker-up: $(STAMP)
 	$(BIN)/python -m devtools docker up --images
