@@ -4,7 +4,8 @@ At least once: batches spread over workers, each worker's idempotent producer co
 delivery. Exactly once: batches keyed by the Kafka partition their stream maps to, because each
 sink partition is the only transactional writer of its Kafka partition; a start-up input wakes
 every sink partition so that a killed run's open transactions are fenced at once (see
-``WakeEveryPartition``).
+``WakeEveryPartition``); with a dead-letter topic, all of them are fenced before the run starts
+(see ``fencing``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bytewax.dataflow import Stream
 
 from logwax.connectors.descriptor import Chunk, SinkWiring
 from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.connectors.kafka.fencing import fence_earlier_runs
 from logwax.connectors.kafka.sink import KafkaSink
 from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, WakeEveryPartition
 
@@ -35,8 +37,10 @@ def output(records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring) 
 def exactly_once_output(
     records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring
 ) -> None:
-    sink = ExactlyOnceKafkaSink(config, f"logwax-{wiring.pipeline}")
+    prefix = f"logwax-{wiring.pipeline}"
+    sink = ExactlyOnceKafkaSink(config, prefix)
     parts = sink.list_parts()  # asks the broker; once is enough
+    fence_earlier_runs(config, prefix, parts)
 
     def kafka_partition(chunk: Chunk) -> str:
         return parts[adler32(chunk[0].stream.encode()) % len(parts)]

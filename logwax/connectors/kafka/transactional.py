@@ -44,6 +44,7 @@ from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import EpochTransaction
+from logwax.connectors.kafka.fencing import transactional_id
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
 from logwax.connectors.kafka.readback import committed_event_ids
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
@@ -246,9 +247,9 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], SinkState]):
     def build_part(
         self, step_id: str, for_part: str, resume_state: SinkState
     ) -> _TransactionalPartition:
-        transactional_id = f"{self._prefix}-{self._config.topic}-{for_part}"
+        producer_id = transactional_id(self._prefix, self._config.topic, for_part)
         return _TransactionalPartition(
-            self._config, self._name, transactional_id, int(for_part), resume_state
+            self._config, self._name, producer_id, int(for_part), resume_state
         )
 
 
