@@ -12,10 +12,16 @@ import os
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from devtools import engine, images
+from logwax.connectors.kafka.admin import topic_end_offsets
+from tests.integration.flow_runs import kafka_event_ids
 
 STATE = "/var/lib/logwax"
 STARTED: list[str] = []
@@ -120,3 +126,67 @@ def get(port: int, path: str) -> tuple[int, str]:
 def remove_started() -> None:
     while STARTED:
         images.docker(os.environ[engine.HOST_ENV], "rm", "--force", "--volumes", STARTED.pop())
+
+
+def write_pipeline_dir(
+    directory: Path, name: str, source: dict[str, object], kafka: dict[str, object], **more: object
+) -> Path:
+    """``<directory>/pipeline.yaml`` readable by the image user, snapshots on the state volume.
+    Sources are rate-limited by the callers so the kills land mid-stream however fast the
+    reader gets."""
+    directory.mkdir()
+    document = {
+        "name": name,
+        "sources": [source],
+        "kafka": {**kafka, "exactly_once": True},
+        "recovery": {"directory": f"{STATE}/recovery", "snapshot_interval": "500ms"},
+        **more,
+    }
+    (directory / "pipeline.yaml").write_text(yaml.safe_dump(document))
+    readable_by_all(directory)
+    return directory
+
+
+def produced(kafka_config: dict[str, Any], topic: str) -> int:
+    """Records written so far, committed or not: enough to place a kill mid-stream."""
+    return sum(topic_end_offsets(kafka_config, topic).values())
+
+
+def kill_mid_stream(
+    start: Callable[[], str],
+    kafka_config: dict[str, Any],
+    topic: str,
+    steps: tuple[int, ...],
+    after_kill: Callable[[int], None] | None = None,
+) -> list[int]:
+    """Start a container and ``docker kill`` it once it wrote ``step`` records past where the
+    last one left off, once per step; returns the committed records at each kill."""
+    at_kill = []
+    for kill_number, step in enumerate(steps):
+        container = start()
+        threshold = produced(kafka_config, topic) + step
+        wait_until(
+            f"{threshold} records",
+            lambda t=threshold: produced(kafka_config, topic) >= t,
+            container,
+            timeout=120,
+        )
+        kill(container)
+        at_kill.append(sum(kafka_event_ids(kafka_config, topic).values()))
+        if after_kill is not None:
+            after_kill(kill_number)
+    return at_kill
+
+
+def finish(container: str, kafka_config: dict[str, Any], topic: str, count: int) -> Counter[str]:
+    """Wait for ``count`` committed records, stop the container as Kubernetes would (it must
+    exit 0) and return the event ids in the topic."""
+    wait_until(
+        f"{count} records in kafka",
+        lambda: sum(kafka_event_ids(kafka_config, topic).values()) >= count,
+        container,
+        timeout=180,
+        poll=2,
+    )
+    assert stop(container) == 0
+    return kafka_event_ids(kafka_config, topic)

@@ -101,34 +101,33 @@ def cron_job_job(api_client: client.ApiClient, namespace: str, name: str) -> Any
 
 
 def stateful_set(api_client: client.ApiClient, namespace: str, name: str) -> Any:
-    apps = client.AppsV1Api(api_client)
-    labels = {"app": name}
-    made = apps.create_namespaced_stateful_set(
-        namespace,
-        {
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": 0,
-                "serviceName": name,
-                "selector": {"matchLabels": labels},
-                "template": _template(labels),
-            },
-        },
+    return _apps_workload(
+        api_client, namespace, name, "StatefulSet", {"replicas": 0, "serviceName": name}
     )
-    return reference(made, "StatefulSet", "apps/v1")
 
 
 def daemon_set(api_client: client.ApiClient, namespace: str, name: str) -> Any:
+    return _apps_workload(api_client, namespace, name, "DaemonSet", {})
+
+
+def _apps_workload(
+    api_client: client.ApiClient, namespace: str, name: str, kind: str, spec: dict[str, Any]
+) -> Any:
+    """An apps/v1 workload whose pods are labelled ``app=<name>``; its owner reference."""
     apps = client.AppsV1Api(api_client)
+    create = {
+        "StatefulSet": apps.create_namespaced_stateful_set,
+        "DaemonSet": apps.create_namespaced_daemon_set,
+    }[kind]
     labels = {"app": name}
-    made = apps.create_namespaced_daemon_set(
+    made = create(
         namespace,
         {
             "metadata": {"name": name},
-            "spec": {"selector": {"matchLabels": labels}, "template": _template(labels)},
+            "spec": {**spec, "selector": {"matchLabels": labels}, "template": _template(labels)},
         },
     )
-    return reference(made, "DaemonSet", "apps/v1")
+    return reference(made, kind, "apps/v1")
 
 
 def pod_body(

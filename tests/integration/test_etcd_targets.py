@@ -72,17 +72,11 @@ def test_targets_follow_etcd_live(
         files[name] = tmp_path / name / "app.log"
     settings = EtcdTargetsConfig(endpoints=[etcd.url], key="/logwax/targets/test-node")
     gateway = EtcdGateway(settings)
-    gateway.put(
-        settings.key,
-        json.dumps(
-            {
-                "targets": [
-                    target("stay", tmp_path, topics["stay"]),
-                    target("leave", tmp_path, topics["leave"]),
-                ]
-            }
-        ).encode(),
-    )
+
+    def publish(*targets: dict[str, Any]) -> None:
+        gateway.put(settings.key, json.dumps({"targets": list(targets)}).encode())
+
+    publish(target("stay", tmp_path, topics["stay"]), target("leave", tmp_path, topics["leave"]))
     config = write_pipeline(
         tmp_path,
         "targets_test",
@@ -102,17 +96,7 @@ def test_targets_follow_etcd_live(
         time.sleep(1)
         assert "targets rejected" in log.read_text()
 
-        gateway.put(
-            settings.key,
-            json.dumps(
-                {
-                    "targets": [
-                        target("stay", tmp_path, topics["stay"]),
-                        target("join", tmp_path, topics["join"]),
-                    ]
-                }
-            ).encode(),
-        )
+        publish(target("stay", tmp_path, topics["stay"]), target("join", tmp_path, topics["join"]))
         wait_for(
             "the new target",
             lambda: len(messages(kafka_config, topics["join"])) > 20,
@@ -123,10 +107,7 @@ def test_targets_follow_etcd_live(
         left_at = appender.written["leave"]
 
         changed = {**target("stay", tmp_path, topics["stay"]), "format": "json"}
-        gateway.put(
-            settings.key,
-            json.dumps({"targets": [changed, target("join", tmp_path, topics["join"])]}).encode(),
-        )
+        publish(changed, target("join", tmp_path, topics["join"]))
         wait_for(
             "the changed setting",
             lambda: any(

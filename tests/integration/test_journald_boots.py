@@ -7,6 +7,8 @@ cursor was saved in, missing).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,15 @@ from tests.integration.journal_files import append_entries, boot_id, rotate
 PER_BOOT = 300
 
 
-def part(directory: Path, cursor: str | None = None, **options: Any) -> Any:
+@contextmanager
+def part(directory: Path | None, cursor: str | None = None, **options: Any) -> Iterator[Any]:
+    """A partition of a journald source on ``directory``, closed (journalctl stopped) after."""
     config = JournaldSourceConfig(type="journald", name="boots", directory=directory, **options)
-    return JournaldSource(config).build_part("s", "boots", cursor)
+    built = JournaldSource(config).build_part("s", "boots", cursor)
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 def read_until_quiet(part: Any, want: int) -> list[Record]:
@@ -55,15 +63,12 @@ def test_every_entry_of_three_boots_and_another_machine_is_read_once(tmp_path: P
     three_boots(journal)
     # Another machine's journal in the same directory (its own file, seqnum id and boot).
     append_entries(journal.with_name("remote-other.journal"), 10_000, 50, boot=boot_id(9))
-    source = part(journal.parent)
-    try:
+    with part(journal.parent) as source:
         got = read_until_quiet(source, 3 * PER_BOOT + 50)
         # Still followed. Later in time than the other machine's entries: journalctl's merged
         # view skips an entry older than the last one it printed from another journal.
         append_entries(journal, 20_000, 20, boot=boot_id(2))
         got += read_until_quiet(source, 20)
-    finally:
-        source.close()
     expected = [*range(3 * PER_BOOT), *range(10_000, 10_050), *range(20_000, 20_020)]
     assert sorted(numbers(got)) == expected
     assert len({r.event_id for r in got}) == len(got)
@@ -75,13 +80,10 @@ def test_every_entry_of_three_boots_and_another_machine_is_read_once(tmp_path: P
 def test_current_boot_only_reads_exactly_the_last_boot(tmp_path: Path) -> None:
     journal = tmp_path / "journal" / "system.journal"
     three_boots(journal)
-    source = part(journal.parent, current_boot_only=True)
-    try:
+    with part(journal.parent, current_boot_only=True) as source:
         got = read_until_quiet(source, PER_BOOT)
         append_entries(journal, 3 * PER_BOOT, 20, boot=boot_id(2))
         got += read_until_quiet(source, 20)
-    finally:
-        source.close()
     assert numbers(got) == list(range(2 * PER_BOOT, 3 * PER_BOOT + 20))
 
 
@@ -89,22 +91,16 @@ def test_resuming_in_an_earlier_boot_reads_its_tail_then_each_later_boot(tmp_pat
     """logwax stopped mid-boot; the boot's last entries and two more boots came meanwhile."""
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 200, boot=boot_id(0))
-    source = part(journal.parent)
-    try:
+    with part(journal.parent) as source:
         before = read_partition(source, 120, timeout=30)[:120]
-    finally:
-        source.close()
     cursor = str(before[-1].fields["journald_cursor"])  # stopped after entry 119
 
     append_entries(journal, 200, 100, boot=boot_id(0))  # the shutdown logs
     rotate(journal, "0002")
     append_entries(journal, 300, PER_BOOT, boot=boot_id(1))
     append_entries(journal, 300 + PER_BOOT, PER_BOOT, boot=boot_id(2))
-    resumed = part(journal.parent, cursor)
-    try:
+    with part(journal.parent, cursor) as resumed:
         after = read_until_quiet(resumed, 180 + 2 * PER_BOOT)
-    finally:
-        resumed.close()
     assert numbers(after) == list(range(120, 300 + 2 * PER_BOOT))  # once each, in order
 
 
@@ -112,20 +108,14 @@ def test_a_cursor_of_a_vacuumed_file_falls_back_to_the_oldest_entry(tmp_path: Pa
     """journalctl --after-cursor would silently skip the first entry still held (entry 200)."""
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 200, boot=boot_id(0))
-    source = part(journal.parent)
-    try:
+    with part(journal.parent) as source:
         cursor = str(read_partition(source, 200)[100].fields["journald_cursor"])
-    finally:
-        source.close()
     archived = rotate(journal, "0003")
     append_entries(journal, 200, 50, boot=boot_id(1))
     archived.unlink()  # journald --vacuum-* removed the archived file
     errors = cursor_errors()
-    resumed = part(journal.parent, cursor)
-    try:
+    with part(journal.parent, cursor) as resumed:
         got = read_until_quiet(resumed, 50)
-    finally:
-        resumed.close()
     assert numbers(got) == list(range(200, 250))
     assert cursor_errors() == errors + 1
 
@@ -133,19 +123,14 @@ def test_a_cursor_of_a_vacuumed_file_falls_back_to_the_oldest_entry(tmp_path: Pa
 def test_a_cursor_of_another_journal_falls_back_to_the_oldest_entry(tmp_path: Path) -> None:
     other = tmp_path / "other" / "system.journal"
     append_entries(other, 5_000, 10, boot=boot_id(7))
-    source = part(other.parent)
-    try:
+    with part(other.parent) as source:
         foreign = str(read_partition(source, 10)[-1].fields["journald_cursor"])
-    finally:
-        source.close()
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 100, boot=boot_id(0))
     errors = cursor_errors()
-    resumed = part(journal.parent, foreign, since_now=True)  # the fallback ignores since_now
-    try:
+    # The fallback ignores since_now.
+    with part(journal.parent, foreign, since_now=True) as resumed:
         got = read_until_quiet(resumed, 100)
-    finally:
-        resumed.close()
     assert numbers(got) == list(range(100))
     assert cursor_errors() == errors + 1
 
@@ -154,14 +139,8 @@ def test_explicit_files_of_three_boots_rotated_and_active_are_read_once(tmp_path
     journal = tmp_path / "journal" / "system.journal"
     three_boots(journal)
     append_entries(journal.with_name("ignored.journal"), 10_000, 5, boot=boot_id(9))
-    config = JournaldSourceConfig(
-        type="journald", name="boots", files=[str(journal.parent / "system*.journal")]
-    )
-    source = JournaldSource(config).build_part("s", "boots", None)
-    try:
+    with part(None, files=[str(journal.parent / "system*.journal")]) as source:
         got = read_until_quiet(source, 3 * PER_BOOT)
-    finally:
-        source.close()
     assert numbers(got) == list(range(3 * PER_BOOT))
 
 
@@ -171,19 +150,13 @@ def test_current_boot_only_resumed_after_a_reboot_reads_the_new_boot_whole(
     """The saved cursor is in the previous boot, which this source no longer reads."""
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 100, boot=boot_id(0))
-    source = part(journal.parent, current_boot_only=True)
-    try:
+    with part(journal.parent, current_boot_only=True) as source:
         cursor = str(read_partition(source, 100)[50].fields["journald_cursor"])
-    finally:
-        source.close()
     append_entries(journal, 100, 50, boot=boot_id(0))
     append_entries(journal, 150, 80, boot=boot_id(1))
     errors = cursor_errors()
-    resumed = part(journal.parent, cursor, current_boot_only=True)
-    try:
+    with part(journal.parent, cursor, current_boot_only=True) as resumed:
         got = read_until_quiet(resumed, 80)
-    finally:
-        resumed.close()
     assert numbers(got) == list(range(150, 230))
     assert cursor_errors() == errors + 1
 
@@ -195,10 +168,7 @@ def test_a_damaged_cursor_falls_back_to_the_oldest_entry_not_a_restart_loop(
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 100, boot=boot_id(0))
     errors = cursor_errors()
-    resumed = part(journal.parent, "s=not;a=cursor")
-    try:
+    with part(journal.parent, "s=not;a=cursor") as resumed:
         got = read_until_quiet(resumed, 100)
-    finally:
-        resumed.close()
     assert numbers(got) == list(range(100))
     assert cursor_errors() == errors + 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -25,6 +27,16 @@ def source(kube: Cluster, namespace: str) -> KubernetesEventsSource:
     )
 
 
+@contextmanager
+def opened(kube: Cluster, namespace: str, resume: Any) -> Iterator[Any]:
+    """A partition of the source, closed (its watcher thread stopped) whatever the test does."""
+    part = source(kube, namespace).build_part("s", "events", resume)
+    try:
+        yield part
+    finally:
+        part.close()
+
+
 def read(part: Any, want: int, timeout: float = 30) -> list[Record]:
     return read_partition(part, want, timeout)
 
@@ -45,8 +57,7 @@ def test_list_then_watch_updates_and_deletes_then_resume(
     core = core_api(kube.kubeconfig)
     for i in range(20):
         create_event(core, kube_namespace, f"ev{i}")
-    part = source(kube, kube_namespace).build_part("s", "events", None)
-    try:
+    with opened(kube, kube_namespace, None) as part:
         listed = read(part, 20)
         for i in range(5):  # count bumps are new observations with their own ids
             bump_event(core, kube_namespace, f"ev{i}", count=2)
@@ -54,8 +65,6 @@ def test_list_then_watch_updates_and_deletes_then_resume(
             core.delete_namespaced_event(f"ev{i}", kube_namespace)
         updates = read(part, 5) + settle(part)
         version = part.snapshot()
-    finally:
-        part.close()
     assert sorted(r.message for r in listed) == sorted(f"ev{i} happened" for i in range(20))
     assert sorted(r.message for r in updates) == sorted(f"ev{i} happened x2" for i in range(5))
     assert [r.fields["kubernetes"]["event"]["count"] for r in updates] == [2] * 5
@@ -64,11 +73,8 @@ def test_list_then_watch_updates_and_deletes_then_resume(
 
     for i in range(20, 25):  # while the source is down
         create_event(core, kube_namespace, f"ev{i}")
-    resumed = source(kube, kube_namespace).build_part("s", "events", version)
-    try:
+    with opened(kube, kube_namespace, version) as resumed:
         after = read(resumed, 5) + settle(resumed)
-    finally:
-        resumed.close()
     assert sorted(r.message for r in after) == sorted(f"ev{i} happened" for i in range(20, 25))
 
 
@@ -78,23 +84,17 @@ def test_410_gone_relists_without_repeating_what_was_emitted(
     core = core_api(kube.kubeconfig)
     for i in range(10):
         create_event(core, kube_namespace, f"old{i}")
-    part = source(kube, kube_namespace).build_part("s", "events", None)
-    try:
+    with opened(kube, kube_namespace, None) as part:
         first = read(part, 10) + settle(part, 0.5)
         version = part.snapshot()
-    finally:
-        part.close()
     for i in range(10, 15):
         create_event(core, kube_namespace, f"new{i}")
     bump_event(core, kube_namespace, "old3", count=7)
     compact_etcd(kube.etcd_url)  # the saved resourceVersion is now history: watch → 410 Gone
     relists_before = relists()
 
-    resumed = source(kube, kube_namespace).build_part("s", "events", version)
-    try:
+    with opened(kube, kube_namespace, version) as resumed:
         after = read(resumed, 6) + settle(resumed)
-    finally:
-        resumed.close()
     assert relists() == relists_before + 1  # the server really answered 410
     assert len(first) == 10
     assert sorted(r.message for r in after) == sorted(
