@@ -20,8 +20,7 @@ from tests.integration.image_runs import (
     writable_by_image_user,
     write_pipeline_dir,
 )
-from tests.integration.journal_files import append_entries, rotate
-from tests.integration.test_journald_flow import journal_ids
+from tests.integration.journal_files import append_entries, journal_ids, rotate
 
 
 def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -> None:

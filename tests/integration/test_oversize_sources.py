@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from logwax.connectors.journald.entries import cursor_event_id
 from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import start, stop_gracefully
-from tests.integration.journal_files import BOOT_ID, JOURNAL_REMOTE
+from tests.integration.journal_files import BOOT_ID, JOURNAL_REMOTE, journal_ids
 from tests.integration.kafka_helpers import read_all
 from tests.integration.oversize_helpers import (
     LOWERED,
@@ -55,15 +54,6 @@ def write_journal(journal: Path) -> None:
     path.unlink()
 
 
-def journal_ids(directory: Path) -> set[str]:
-    out = subprocess.run(
-        ["journalctl", f"--directory={directory}", "-o", "json", "--no-pager"],
-        capture_output=True,
-        check=True,
-    ).stdout.splitlines()
-    return {cursor_event_id(json.loads(line)["__CURSOR"]) for line in out}
-
-
 @pytest.mark.parametrize("policy", ["truncate", "dead_letter"])
 def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
     tmp_path: Path,
@@ -74,7 +64,7 @@ def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
 ) -> None:
     journal = tmp_path / "journal" / "system.journal"
     write_journal(journal)
-    expected = journal_ids(journal.parent)
+    expected = set(journal_ids(journal.parent))
     assert len(expected) == OTHER + 5
     topic, dead = new_topic(2), new_topic(1)
     lower_limit(kafka_config, topic)
