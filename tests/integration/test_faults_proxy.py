@@ -282,7 +282,7 @@ def proxied_kafka(toxiproxy: Toxiproxy, tmp_path: Path) -> Iterator[tuple[str, s
     try:
         yield f"127.0.0.1:{proxy_port}", server.bootstrap
     finally:
-        process.terminate(server.pid, grace=10)
+        process.terminate(server.pid, "kafka.Kafka", grace=10)
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
