@@ -160,6 +160,16 @@ def test_a_watch_cut_halfway_through_an_event_is_watched_again_without_loss(
     assert counter("logwax_source_retries_total", "connection") - before >= 1
 
 
+def test_a_list_answer_that_is_not_an_event_list_is_retried(case: Case) -> None:
+    """A 410 makes the source list again; that list is answered 200 with a Status object."""
+    before = counter("logwax_source_retries_total", "unparseable_answer")
+    restarts = REGISTRY.get_sample_value("logwax_source_restarts_total", {"source": NAME}) or 0
+    through_fault(case, Fault("gone"), Fault("status", status=200))
+    assert counter("logwax_source_retries_total", "unparseable_answer") - before == 1
+    now = REGISTRY.get_sample_value("logwax_source_restarts_total", {"source": NAME}) or 0
+    assert now == restarts  # retried, not a thread that ended
+
+
 def test_an_event_of_1_mib_and_events_with_missing_fields_or_unknown_kinds(case: Case) -> None:
     namespace = case.namespace
     got = read_partition(case.part, 10**9, 1)

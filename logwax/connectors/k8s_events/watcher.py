@@ -124,8 +124,10 @@ class EventWatcher:
                 self._step()
             except ApiException as exc:
                 self._api_failed(exc)
-            except (HTTPError, OSError, ValueError) as exc:
+            except (HTTPError, OSError) as exc:
                 self._retry.failed("connection", f"{type(exc).__name__}: {exc}")
+            except ValueError as exc:  # an answer that is not what the API promises
+                self._retry.failed("unparseable_answer", f"{type(exc).__name__}: {exc}")
 
     def _step(self) -> None:
         """One list (first start, or after 410) or one watch until the server ends it."""
@@ -219,9 +221,13 @@ class EventWatcher:
         with health.in_flight(f"source {self._name}", "list Events"):
             response = function(_preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs)
             listed = json.loads(response.data)
-        if not isinstance(listed, dict) or not isinstance(listed.get("metadata"), dict):
+        metadata = listed.get("metadata") if isinstance(listed, dict) else None
+        items = (listed.get("items") or []) if isinstance(listed, dict) else None
+        if not isinstance(metadata, dict) or not metadata.get("resourceVersion"):
             raise ValueError(f"a list answer that is not an EventList: {response.data[:200]!r}")
-        events = [e for e in listed.get("items") or [] if self._wanted(e)]
+        if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
+            raise ValueError(f"a list answer whose items are not Events: {response.data[:200]!r}")
+        events = [e for e in items if self._wanted(e)]
         events.sort(key=lambda e: resource_version_number(e) or 0)
         threshold = int(after) if after is not None and after.isdigit() else None
         oldest_ns = (time.time() - self._settings.max_event_age.total_seconds()) * 1e9
@@ -232,6 +238,6 @@ class EventWatcher:
             if threshold is not None and number is not None and number <= threshold:
                 continue
             self._hand_on(WatchItem(event["metadata"]["resourceVersion"], event))
-        version = str(listed["metadata"]["resourceVersion"])
+        version = str(metadata["resourceVersion"])
         self._hand_on(WatchItem(version, None))
         return version
