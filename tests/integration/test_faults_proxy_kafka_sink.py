@@ -140,6 +140,8 @@ def test_kafka_sink_through_a_faulty_network(
     copies = sum(counts.values()) - len(expected)
     assert copies == 0 if mode == "exactly_once" else copies <= writer.replayed
     assert resumed_after < RESUME_WITHIN
-    assert attempts <= max(10.0, held * 3)  # librdkafka's capped reconnects: no hot loop
+    # librdkafka's own reconnects to the bootstrap address (2.4-3.3 a second measured while
+    # the port refuses; they do not follow reconnect.backoff.max.ms there): bounded, no spin
+    assert attempts <= max(10.0, held * 4)
     if fault in ("down_30s", "timeout"):
         assert not_ready, "/readyz never said the sink was waiting"
