@@ -18,7 +18,7 @@ from collections.abc import Callable
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, transport
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, record_key, who
@@ -54,7 +54,9 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         self._sink_name = sink_name
         limits = sink_limits(config)
         self._shaper = Shaper(config, limits, sink_name)
-        self._producer = Producer(producer_settings(config, limits))
+        self._producer = Producer(
+            {**producer_settings(config, limits), **transport.counted(sink_name)}
+        )
         self._flush_timeout = config.delivery_timeout.total_seconds() + 10
 
     def write_batch(self, batches: list[list[Record]]) -> None:
@@ -93,7 +95,9 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                     failures.append((item, error))
 
             self._produce(item, on_delivery)
-        if self._producer.flush(self._flush_timeout) > 0:
+        with transport.awaiting(self._sink_name, f"{len(outgoing)} records awaiting acks"):
+            unconfirmed = self._producer.flush(self._flush_timeout)
+        if unconfirmed > 0:
             SINK_ERRORS.labels(self._sink_name, "flush_timeout").inc()
             raise DeliveryError(
                 f"sink={self._sink_name} Kafka topic {self._config.topic}: deliveries "

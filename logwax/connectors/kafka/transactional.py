@@ -40,7 +40,7 @@ from confluent_kafka import (
     Producer,
 )
 
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, transport
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import EpochTransaction
@@ -117,6 +117,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
             {
                 **clients.transactional_producer(config, transactional_id),
                 **producer_settings(config, limits),
+                **transport.counted(sink_name),
             }
         )
         # Fences a zombie with the same id and aborts whatever it left open.
@@ -170,7 +171,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         """Commit the epoch's transaction; the new resume point is after what it committed."""
         if self._epoch.open:
             started = time.monotonic()
-            written, main_last, dead_last = self._epoch.commit()
+            with transport.awaiting(self._name, "transaction commit"):
+                written, main_last, dead_last = self._epoch.commit()
             _crash_point_after_commit()
             if main_last is not None:
                 self._next_offset = main_last + 1
