@@ -20,18 +20,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
-from urllib3.util.retry import Retry
 
+from logwax.connectors import kubernetes_api
 from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.k8s_events.events import last_seen_ns, resource_version_number
 from logwax.connectors.k8s_events.retry import classify
@@ -51,23 +50,7 @@ class WatchItem(NamedTuple):
 
 
 def api_client(settings: KubernetesEventsSourceConfig) -> client.ApiClient:
-    """kubeconfig if given, in-cluster inside a pod, else the user's default kubeconfig.
-
-    urllib3 would wait out a 429's (or 503's) ``Retry-After`` by itself, unseen: no metric, no
-    WARNING, no ``/readyz``. Its retries are kept for dropped connections only, so a throttled
-    answer reaches the retry path, which waits as long as the server asks and counts it.
-    """
-    configuration = client.Configuration()
-    if settings.kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=configuration)
-    else:
-        config.load_kube_config(
-            str(settings.kubeconfig) if settings.kubeconfig is not None else None,
-            context=settings.context,
-            client_configuration=configuration,
-        )
-    configuration.retries = Retry(total=3, respect_retry_after_header=False)
-    return client.ApiClient(configuration)
+    return kubernetes_api.api_client(settings.kubeconfig, settings.context)
 
 
 class EventWatcher:

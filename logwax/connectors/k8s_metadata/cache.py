@@ -8,11 +8,11 @@ is shared by every files source of the process: two sources tailing the same nod
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
-from kubernetes import client, config
+from kubernetes import client
 
+from logwax.connectors import kubernetes_api
 from logwax.connectors.k8s_metadata.config import KubernetesMetadataConfig
 from logwax.connectors.k8s_metadata.owners import OwnerResolver
 from logwax.connectors.k8s_metadata.reflector import Reflector
@@ -22,14 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def api_client(settings: KubernetesMetadataConfig) -> client.ApiClient:
-    """kubeconfig if given, in-cluster inside a pod, else the user's default kubeconfig."""
-    if settings.kubeconfig is not None:
-        return config.new_client_from_config(str(settings.kubeconfig), context=settings.context)
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        configuration = client.Configuration()
-        config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    return config.new_client_from_config(context=settings.context)
+    return kubernetes_api.api_client(settings.kubeconfig, settings.context)
 
 
 class MetadataCache:
