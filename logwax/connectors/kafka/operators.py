@@ -52,5 +52,6 @@ def exactly_once_output(
         return parts[adler32(chunk[0].stream.encode()) % len(parts)]
 
     batches = wiring.batch("batch_kafka", records, kafka_partition)
-    wake = op.input(f"{STEP}_wake", batches.flow(), WakeEveryPartition(parts))
+    wake_every = WakeEveryPartition(parts, every=wiring.max_latency / 2)
+    wake = op.input(f"{STEP}_wake", batches.flow(), wake_every)
     op.output(STEP, op.merge(f"{STEP}_items", batches, wake), sink)

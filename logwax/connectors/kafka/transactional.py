@@ -3,11 +3,11 @@
 bytewax writes every item of epoch E to a sink partition before it asks that partition for its
 ``snapshot()``, and writes nothing of E+1 before. Each sink partition (one per Kafka partition,
 the only writer of it) opens a transaction on its first write and commits it in ``write_batch``
-once it is ``commit_after`` old (the batch ``max_latency``) or when a batch closed by its timer
-arrives (the stream is slow and nothing may follow for a while), and in ``snapshot()`` whatever
-is still open; the snapshot holds the offset after everything committed. So a record reaches
-``read_committed`` readers within about two ``max_latency``, not at the next snapshot. The crash
-windows:
+once it is ``commit_after`` old (the batch ``max_latency``), when a batch closed by its timer
+arrives (the stream is slow and nothing may follow for a while) or when an empty wake-up batch
+finds it that old (see ``WakeEveryPartition``); ``snapshot()`` commits whatever is still open
+and holds the offset after everything committed. So a record reaches ``read_committed`` readers
+within about two ``max_latency``, not at the next snapshot. The crash windows:
 
 * before a commit: the restarted producer, using the same stable ``transactional.id``, fences
   the old one and aborts its transaction; ``read_committed`` readers never see those records,
@@ -37,7 +37,7 @@ import logging
 import os
 import signal
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
@@ -55,6 +55,7 @@ from logwax.connectors.kafka.fencing import transactional_id
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
 from logwax.connectors.kafka.readback import committed_event_ids
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
+from logwax.core import shutdown
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_RECORDS, SINK_SKIPPED
 from logwax.core.record import Record
@@ -290,29 +291,39 @@ class ExactlyOnceKafkaSink(FixedPartitionedSink[list[Record], SinkState]):
 
 
 class _WakePartition(StatelessSourcePartition[tuple[str, list[Record]]]):
-    def __init__(self, keys: list[str]) -> None:
-        self._keys: list[str] | None = keys
+    def __init__(self, keys: list[str], every: float) -> None:
+        self._keys, self._every = keys, every
+        self._next = 0.0
 
     def next_batch(self) -> list[tuple[str, list[Record]]]:
-        if self._keys is None:
+        if not self._keys or shutdown.requested():
             raise StopIteration
-        items: list[tuple[str, list[Record]]] = [(key, []) for key in self._keys]
-        self._keys = None
-        return items
+        now = time.monotonic()
+        if now < self._next:
+            return []
+        self._next = now + self._every
+        return [(key, []) for key in self._keys]
+
+    def next_awake(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=max(0.0, self._next - time.monotonic()))
 
 
 class WakeEveryPartition(DynamicSource[tuple[str, list[Record]]]):
-    """One empty batch for every sink partition at start-up, then end of input.
+    """An empty batch for every sink partition at start-up, then every ``every`` until the flow
+    stops.
 
     bytewax builds a sink partition only when its first item arrives. After a crash, a partition
     that gets no new records would never run ``init_transactions``, so the transaction its
     killed producer left open would hold back ``read_committed`` readers of that Kafka
     partition until the broker's transaction timeout. Waking every partition fences and aborts
-    those at once (and runs their read-back).
+    those at once (and runs their read-back). The later wakes let a partition commit a
+    transaction that no further batch comes to: records of a full batch followed by silence
+    waited for the next snapshot (measured: 8.6 s at the end of a burst).
     """
 
-    def __init__(self, partition_keys: list[str]) -> None:
+    def __init__(self, partition_keys: list[str], every: timedelta = timedelta(seconds=1)) -> None:
         self._keys = partition_keys
+        self._every = every.total_seconds()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _WakePartition:
-        return _WakePartition(self._keys if worker_index == 0 else [])
+        return _WakePartition(self._keys if worker_index == 0 else [], self._every)
