@@ -43,7 +43,10 @@ def exactly_once_output(
     records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring
 ) -> None:
     prefix = f"logwax-{wiring.pipeline}"
-    commit = CommitPolicy(after=wiring.max_latency, full_batch=wiring.max_records)
+    # Half the batch bound: a record of a full batch then waits at most about that plus a
+    # wake-up in its transaction (measured at 10,000 lines/s: p99 1.6-2.0 s with the whole bound,
+    # the sawtooth of one commit a second). Two commits a second per partition cost little.
+    commit = CommitPolicy(after=wiring.max_latency / 2, full_batch=wiring.max_records)
     sink = ExactlyOnceKafkaSink(config, prefix, commit=commit)
     parts = sink.list_parts()  # asks the broker; once is enough
     fence_earlier_runs(config, prefix, parts)
@@ -52,6 +55,6 @@ def exactly_once_output(
         return parts[adler32(chunk[0].stream.encode()) % len(parts)]
 
     batches = wiring.batch("batch_kafka", records, kafka_partition)
-    wake_every = WakeEveryPartition(parts, every=wiring.max_latency / 2)
+    wake_every = WakeEveryPartition(parts, every=wiring.max_latency / 4)
     wake = op.input(f"{STEP}_wake", batches.flow(), wake_every)
     op.output(STEP, op.merge(f"{STEP}_items", batches, wake), sink)

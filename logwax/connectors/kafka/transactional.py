@@ -3,11 +3,12 @@
 bytewax writes every item of epoch E to a sink partition before it asks that partition for its
 ``snapshot()``, and writes nothing of E+1 before. Each sink partition (one per Kafka partition,
 the only writer of it) opens a transaction on its first write and commits it in ``write_batch``
-once it is ``commit_after`` old (the batch ``max_latency``), when a batch closed by its timer
+once it is ``commit_after`` old (half the batch ``max_latency``), when a batch closed by its timer
 arrives (the stream is slow and nothing may follow for a while) or when an empty wake-up batch
 finds it that old (see ``WakeEveryPartition``); ``snapshot()`` commits whatever is still open
 and holds the offset after everything committed. So a record reaches ``read_committed`` readers
-within about two ``max_latency``, not at the next snapshot. The crash windows:
+within about one ``max_latency`` of leaving its batch, not at the next snapshot. The crash
+windows:
 
 * before a commit: the restarted producer, using the same stable ``transactional.id``, fences
   the old one and aborts its transaction; ``read_committed`` readers never see those records,
