@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import shutil
 import statistics
 import tempfile
 import time
@@ -146,11 +147,13 @@ def measure(
         reader.join(timeout=10)
         if reader.is_alive():
             reader.kill()
+        tail = log.read_text()[-2000:] if log.exists() else ""
+        shutil.rmtree(work, ignore_errors=True)
     skip = int(rate * warmup)
     latencies = sorted(ms for seq, ms in seen.items() if seq >= skip)
     missing = total - skip - len(latencies)
     if not latencies:
-        raise RuntimeError(f"no line became visible: {log.read_text()[-2000:]}")
+        raise RuntimeError(f"no line became visible: {tail}")
     step = max(1, len(latencies) // 200)
     return {
         "lines": len(latencies),
