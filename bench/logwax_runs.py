@@ -28,6 +28,8 @@ from logwax.core import gctuning
 from logwax.core.record import Record
 from logwax.steps.dedup import dedup_mapper
 
+CHECKOUT = Path(__file__).resolve().parents[1]
+
 
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -59,15 +61,19 @@ def _wait(
         for proc in procs:
             peak = max(peak, peak_rss_mb(proc.pid))
     finally:  # a failed run must not leave logwax (and its journalctl) running
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()  # SIGTERM: logwax stops its journalctl child too
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        stop(procs)
     return elapsed, peak
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()  # SIGTERM: logwax stops its journalctl child too
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def collect_to_kafka(
@@ -105,19 +111,23 @@ def collect_to_kafka(
         )
     )
     started = time.monotonic()
-    procs, log = _launch(work, config, "logwax.flows.collect", processes)
+    procs, log = launch(work, config, "logwax.flows.collect", processes)
     client = {"bootstrap.servers": bootstrap}
     return _wait(
         lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
     )
 
 
-def _launch(
+def launch(
     work: Path, config: Path, flow: str, processes: int
 ) -> tuple[list[subprocess.Popen[bytes]], Path]:
-    """One ``logwax run`` process, or a cluster of ``processes`` bytewax processes."""
+    """One ``logwax run`` process, or a cluster of ``processes`` bytewax processes.
+
+    They import logwax from this checkout (not whichever copy the virtualenv installed), so
+    the figures are of the code beside this file."""
     log = work / "log"
-    env = {**os.environ, "LOGWAX_CONFIG": str(config)}
+    path = os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "LOGWAX_CONFIG": str(config), "PYTHONPATH": path}
     if processes == 1:
         commands = [
             [sys.executable, "-m", "logwax", "--log-level", "WARNING", "run", "-c", str(config)]
@@ -180,7 +190,7 @@ def journald_to_kafka(
         )
     )
     started = time.monotonic()
-    procs, log = _launch(work, config, "logwax.flows.collect", 1)
+    procs, log = launch(work, config, "logwax.flows.collect", 1)
     client = {"bootstrap.servers": bootstrap}
 
     def delivered() -> bool:
@@ -230,7 +240,7 @@ def index_to_es(
             return False
 
     started = time.monotonic()
-    procs, log = _launch(work, config, "logwax.flows.index", processes)
+    procs, log = launch(work, config, "logwax.flows.index", processes)
     return _wait(indexed, procs, log, started)
 
 

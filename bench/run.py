@@ -24,12 +24,14 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 import devtools
-from bench import logwax_runs, peers
+from bench import latency, logwax_runs, peers
 from logwax.connectors.kafka.admin import delete_topics, ensure_topic
 
 RESULTS = Path(__file__).parent / "results"
-# Scenario groups --only can pick: files and Kafka/Elasticsearch peers, and the journald ones.
-SCENARIOS = frozenset({"files", "journald"})
+# Scenario groups --only can pick: files and Kafka/Elasticsearch peers, the journald ones, and
+# end-to-end latency (file append → visible to a read_committed consumer).
+SCENARIOS = frozenset({"files", "journald", "latency"})
+LATENCY_MODES = {"at_least_once": False, "exactly_once": True}
 PRODUCER = {"acks": "all", "enable.idempotence": True, "compression.type": "lz4", "linger.ms": 20}
 
 
@@ -67,6 +69,7 @@ class Bench:
         self.topics: list[str] = []
         self.rates: dict[str, list[float]] = {}
         self.rss: dict[str, list[float]] = {}
+        self.latencies: dict[str, list[dict[str, Any]]] = {}
 
     def topic(self) -> str:
         name = f"bench-{time.monotonic_ns()}"
@@ -105,8 +108,36 @@ class Bench:
             ratios |= self.files_and_es()
         if "journald" in self.only:
             ratios |= self.journald(journal, journal_entries)
+        if "latency" in self.only:
+            self.latency()
         delete_topics(self.kafka, self.topics)
         return ratios
+
+    def latency(self) -> None:
+        """Append → visible at 10,000 lines/s, logwax with default settings, both guarantees."""
+        for mode, exactly_once in LATENCY_MODES.items():
+            topic = self.topic()
+            self.topics.append(topic)
+            figures = latency.measure(self.endpoints.kafka_bootstrap, topic, exactly_once)
+            self.latencies.setdefault(mode, []).append(figures)
+            print(
+                f"  latency {mode:24s} p50 {figures['p50_ms']:8.0f} ms  p99 "
+                f"{figures['p99_ms']:8.0f} ms  max {figures['max_ms']:8.0f} ms "
+                f"({figures['lines']:,} lines, {figures['missing']} not seen)",
+                flush=True,
+            )
+
+    def latency_summary(self) -> dict[str, Any]:
+        """Per mode: the median run's figures (by p99) with its CDF, and every run's p50/p99."""
+        out: dict[str, Any] = {}
+        for mode, runs in self.latencies.items():
+            ranked = sorted(runs, key=lambda r: r["p99_ms"])
+            out[mode] = {
+                **ranked[len(ranked) // 2],
+                "p50_ms_runs": [r["p50_ms"] for r in runs],
+                "p99_ms_runs": [r["p99_ms"] for r in runs],
+            }
+        return out
 
     def journald(self, journal: Path, entries: int) -> dict[str, float]:
         """The source alone in-process, and the collect flow journald → Kafka end to end, each
@@ -212,16 +243,41 @@ def make_journal(directory: Path, entries: int) -> None:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
+    """Throughput bars and, when measured, the latency CDF beside them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = [key for key in ("throughput", "latency") if result.get(key)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(10 * len(panels), 5), squeeze=False)
+    for axis, panel in zip(axes[0], panels, strict=True):
+        (plot_throughput if panel == "throughput" else plot_latency)(result, axis)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def plot_latency(result: dict[str, Any], axis: Any) -> None:
+    for mode, figures in result["latency"].items():
+        values = figures["cdf_ms"]
+        fractions = [i / (len(values) - 1) for i in range(len(values))]
+        label = f"{mode}: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms"
+        axis.plot([v / 1000 for v in values], fractions, label=label)
+    axis.axhline(0.99, color="#bbbbbb", linewidth=0.8)
+    axis.set_xlabel("seconds from file append to visible (read_committed consumer)")
+    axis.set_ylabel("fraction of lines")
+    axis.set_title(
+        f"logwax latency at {latency.RATE:,} lines/s, default settings, commit "
+        f"{result['machine']['git_commit']}"
+    )
+    axis.legend(loc="lower right")
+
+
+def plot_throughput(result: dict[str, Any], axis: Any) -> None:
     names = list(result["throughput"])
     medians = [result["throughput"][n]["median"] for n in names]
     lows = [m - result["throughput"][n]["min"] for n, m in zip(names, medians, strict=True)]
     highs = [result["throughput"][n]["max"] - m for n, m in zip(names, medians, strict=True)]
-    figure, axis = plt.subplots(figsize=(10, 5))
     colours = [
         "#888888" if n.startswith(("raw", "rsyslog", "journalctl")) else "#2a7ab0" for n in names
     ]
@@ -232,8 +288,6 @@ def plot(result: dict[str, Any], path: Path) -> None:
         f"logwax (blue) vs raw clients and rsyslog (grey): {result['lines']:,} lines, "
         f"{facts['cores']} cores, commit {facts['git_commit']}"
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
 
 
 def main() -> None:
@@ -269,6 +323,15 @@ def main() -> None:
         "throughput": {k: summary(v) for k, v in bench.rates.items()},
         "ratios": {k: round(statistics.median(v), 3) for k, v in ratio_runs.items()},
         "peak_rss_mb": {k: summary(v) for k, v in bench.rss.items()},
+        "latency": bench.latency_summary(),
+        "latency_scenario": (
+            f"lines with their write time appended at {latency.RATE:,}/s for "
+            f"{latency.SECONDS:.0f} s (first {latency.WARMUP:.0f} s left out) to a file "
+            "logwax ships with default settings; a read_committed consumer notes when each "
+            "became visible"
+        )
+        if bench.latencies
+        else None,
         "dedup_state_bytes_per_id": logwax_runs.dedup_state_bytes_per_id(),
         "machine": machine_facts(),
         "seconds": round(time.monotonic() - started),
@@ -294,6 +357,11 @@ def main() -> None:
     for name, figures in result["throughput"].items():
         print(
             f"{name:32s} {figures['median']:12,.0f} {figures['min']:12,.0f} {figures['max']:12,.0f}"
+        )
+    for mode, figures in result["latency"].items():
+        print(
+            f"latency {mode}: p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms "
+            f"(runs: p99 {figures['p99_ms_runs']})"
         )
     print("ratios:", result["ratios"])
     print("peak RSS MB:", {k: v["median"] for k, v in result["peak_rss_mb"].items()})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
 from bytewax.dataflow import Stream
@@ -35,10 +36,13 @@ class Batcher(Protocol):
 
 @dataclass(frozen=True)
 class SinkWiring:
-    """What a flow gives a sink besides its settings: its name and its batching step."""
+    """What a flow gives a sink besides its settings: its name, its batching step and that
+    step's bounds (a transactional sink commits on the same latency bound)."""
 
     pipeline: str
     batch: Batcher
+    max_latency: timedelta = timedelta(seconds=1)
+    max_records: int = 1000
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,12 @@ def batcher(config: PipelineConfig) -> Batcher:
 
 def deliver(records: Stream[Chunk], config: PipelineConfig) -> None:
     """Batch and write to every configured sink."""
-    wiring = SinkWiring(pipeline=config.name, batch=batcher(config))
+    wiring = SinkWiring(
+        pipeline=config.name,
+        batch=batcher(config),
+        max_latency=config.batch.max_latency,
+        max_records=config.batch.max_records,
+    )
     for key, sink in SINKS.items():
         settings = getattr(config, key)
         if settings is not None:

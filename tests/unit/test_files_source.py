@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,22 @@ def test_backfill_of_files_found_at_start_reports_progress(
     bars = [r.getMessage() for r in caplog.records if "backfill [" in r.getMessage()]
     assert " 33% " in bars[0]  # 3 of 9 lines (batch_lines=3) after the first poll
     assert "100%" in bars[-1] and "[####################]" in bars[-1]
+
+
+def test_a_file_empty_at_the_scan_is_read_when_it_grows_not_at_the_next_scan(
+    tmp_path: Path,
+) -> None:
+    """An application creates its log file, then writes: those lines used to wait for the
+    next scan (10 s by default) instead of the poll interval."""
+    (tmp_path / "new.log").touch()
+    part = FilesSource(config(tmp_path, scan_interval="1h", poll_interval="10ms")).build_part(
+        "s", "t", None
+    )
+    assert drain(part, rounds=3) == []
+    write_lines(tmp_path / "new.log", 0, 2)
+    got: list[Record] = []
+    deadline = time.monotonic() + 5
+    while len(got) < 2 and time.monotonic() < deadline:
+        got.extend(part.next_batch())
+        time.sleep(0.01)
+    assert [r.message for r in got] == ["new 0", "new 1"]

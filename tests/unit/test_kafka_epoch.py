@@ -79,12 +79,12 @@ class _Producer:
         self.open = []
 
 
-def _epoch(producer: _Producer) -> tuple[epoch.EpochTransaction, Shaper]:
+def _epoch(producer: _Producer) -> tuple[epoch.SinkTransaction, Shaper]:
     config = KafkaSinkConfig(
         bootstrap_servers="b:9092", topic="logs", exactly_once=True, dead_letter_topic="dead"
     )
     shaper = Shaper(config, _Limits(), "kafka")  # type: ignore[arg-type]
-    return epoch.EpochTransaction(producer, config, "kafka", shaper, 0, 0), shaper  # type: ignore[arg-type]
+    return epoch.SinkTransaction(producer, config, "kafka", shaper, 0, 0), shaper  # type: ignore[arg-type]
 
 
 def _items(shaper: Shaper, count: int) -> list[Outgoing]:

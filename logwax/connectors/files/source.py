@@ -32,6 +32,7 @@ from logwax.connectors.files.refusals import Refusals
 from logwax.connectors.files.registry import FileRegistry
 from logwax.connectors.files.rotated import rotated_siblings
 from logwax.connectors.files.tail import Line, TailedFile
+from logwax.connectors.files.waiting import Waiting
 from logwax.connectors.k8s_metadata import Enricher
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS, SOURCE_LAG, SOURCE_OPEN, SOURCE_RECORDS
 from logwax.core.ratelimit import TokenBucket
@@ -56,6 +57,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._first_scan = resume is None
         self._next_scan = 0.0
         self._rescan_now = False
+        self._waiting = Waiting()
         self._awake: datetime | None = None
         self._bucket = TokenBucket(config.rate_limit, config.name)
         metadata = config.kubernetes_metadata
@@ -76,6 +78,7 @@ class _FilesPartition(SourcePartition[FilesState]):
         identity = self._config.file_identity
         matched: set[str] = set()
         fresh: list[Seen] = []
+        self._waiting.clear()
         for path in self._matches():
             quick = quick_key(identity, path)
             if quick is not None and quick in self._readers:
@@ -85,6 +88,7 @@ class _FilesPartition(SourcePartition[FilesState]):
                 continue
             seen = self._identify(path)
             if seen is None:
+                self._waiting.add(path)  # empty, or no complete first line yet
                 continue
             if seen.key in matched:  # a hard link; or, by fingerprint alone, a same-head file
                 if identity == "fingerprint":
@@ -186,6 +190,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             return False
         self._files.state[key] = entry
         if size <= entry.offset:
+            self._waiting.add(path, size)
             return False  # nothing new; stays closed until it grows
         if len(self._readers) >= self._config.max_open_files and not self._make_room():
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
@@ -253,6 +258,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         if records:
             SOURCE_RECORDS.labels(self._name).inc(len(records))
         self._awake = None if records else self._idle_until(now)
+        if not records and self._waiting.grown(now, self._config.poll_interval.total_seconds()):
+            self._next_scan, self._awake = 0.0, None  # a waiting file grew: scan now
         self._backfill.report(self._backlog, now)
         return records
 
@@ -281,6 +288,7 @@ class _FilesPartition(SourcePartition[FilesState]):
             and reader.partial is None
         ):
             self._close(key, "inactive")
+            self._waiting.add(tailed.path, tailed.offset)
         return self._records(reader, entries)
 
     def _entries(self, reader: OpenFile, lines: list[Line], now: float) -> list[Entry]:

@@ -108,7 +108,9 @@ class KafkaSinkConfig(BaseModel):
         timedelta(minutes=2), description="after this a record counts as undeliverable"
     )
     exactly_once: bool = Field(
-        False, description="transactions per snapshot; exactly once for read_committed readers"
+        False,
+        description="Kafka transactions committed every half batch.max_latency and at each "
+        "snapshot; exactly once for read_committed readers",
     )
     create_topic: TopicCreation | None = Field(
         None,

@@ -1,17 +1,20 @@
-"""One epoch's transaction of an exactly-once sink partition, with per-record refusals contained.
+"""One transaction of an exactly-once sink partition, with per-record refusals contained.
 
-A record the broker refuses inside a transaction (too large, invalid) puts the whole transaction
-in librdkafka's abortable error state: nothing of it may be committed. So the epoch's outgoing
-records are kept until its commit. On a refusal the transaction is aborted and the epoch is
-produced again in a new one: records refused become suspects; a suspect is next produced alone
-(a refusal can be its batch's, not its own) and, when refused alone, replaced by its dead
-letter, which then commits in the same transaction as the rest of the epoch. Each round either
-commits or learns about at least one record, and the rounds are bounded. The rounds cost only
-when a record is refused; keeping the records costs memory, so it is bounded: an epoch larger
-than ``MAX_KEPT_BYTES`` (measured: 250,000 kept records of ~200 bytes took the process from 140 MB
-to 1.5 GB and halved its rate through garbage collection) is not kept, and a refusal in such an
-epoch stops the flow with one line instead (the restart re-reads the topic's limits, which the
-sink then applies before sending, and recovery replays the epoch).
+A sink partition commits several transactions per bytewax epoch (one at least every
+``max_latency``, see ``transactional``); this is one of them. A record the broker refuses inside
+a transaction (too large, invalid) puts the whole transaction in librdkafka's abortable error
+state: nothing of it may be committed. So the transaction's outgoing records are kept until its
+commit. On a refusal the transaction is aborted and its records are produced again in a new one:
+records refused become suspects; a suspect is next produced alone (a refusal can be its batch's,
+not its own) and, when refused alone, replaced by its dead letter, which then commits in the
+same transaction as the rest. Each round either commits or learns about at least one record,
+and the rounds are bounded. The rounds cost only when a record is refused; keeping the records
+costs memory, so it is bounded: the sink partition commits before a transaction would keep more
+than ``MAX_KEPT_BYTES`` (measured: 250,000 kept records of ~200 bytes took the process from
+140 MB to 1.5 GB and halved its rate through garbage collection). Only a single write larger
+than that is not kept, and a refusal in it stops the flow with one line instead (the restart
+re-reads the topic's limits, which the sink then applies before sending, and recovery replays
+the epoch).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 Report = Callable[[KafkaError | None, Message | None], None]
 
 
-class EpochTransaction:
+class SinkTransaction:
     def __init__(
         self,
         producer: Producer,
@@ -49,11 +52,12 @@ class EpochTransaction:
         self._partition, self._dead_partition = partition, dead_partition
         self._timeout = config.delivery_timeout.total_seconds()
         self.open = False
+        self.opened = 0.0  # time.monotonic() of the begin, while open
         self._reset()
 
     def _reset(self) -> None:
         self._items: list[Outgoing] = []
-        self._kept = True  # False once the epoch outgrew MAX_KEPT_BYTES: no replay possible
+        self._kept = True  # False once it outgrew MAX_KEPT_BYTES: no replay round possible
         self._kept_bytes = 0
         self._count = 0
         self._written = 0
@@ -66,7 +70,7 @@ class EpochTransaction:
     def write(self, items: list[Outgoing]) -> None:
         if not self.open:
             self._producer.begin_transaction()
-            self.open = True
+            self.open, self.opened = True, time.monotonic()
         first = self._count
         self._count += len(items)
         self._written += sum(1 for item in items if item.reason is None)
@@ -84,6 +88,10 @@ class EpochTransaction:
         for offset, item in enumerate(items):
             self._produce(first + offset, report=True, item=item)
         self._producer.poll(0)
+
+    def fits(self, items: list[Outgoing]) -> bool:
+        """Whether ``items`` can join this transaction and still be kept for a replay round."""
+        return self._kept_bytes + sum(len(item.value) for item in items) <= MAX_KEPT_BYTES
 
     def _on_delivery(self, index: int) -> Report:
         def report(error: KafkaError | None, message: Message | None) -> None:
@@ -155,7 +163,7 @@ class EpochTransaction:
         return failures
 
     def commit(self) -> tuple[int, int | None, int | None]:
-        """Commit the epoch; returns the records committed to the topic and the last offsets."""
+        """Commit; returns the records committed to the topic and the last offsets."""
         failures = self._flush()
         for _round in range(MAX_ROUNDS):
             if not failures:
@@ -175,7 +183,7 @@ class EpochTransaction:
             self._producer.begin_transaction()
             failures = self._replay()
         raise DeliveryError(
-            f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: the epoch still "
+            f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: a transaction still "
             f"failed after {MAX_ROUNDS} transaction rounds; the flow stops and recovery replays it"
         )
 
@@ -187,6 +195,7 @@ class EpochTransaction:
         )
         result = (written, self._main_last, self._dead_last)
         self.open = False
+        self.opened = 0.0  # time.monotonic() of the begin, while open
         self._reset()
         return result
 
@@ -197,10 +206,10 @@ class EpochTransaction:
             SINK_ERRORS.labels(self._name, error.name()).inc()
             raise DeliveryError(
                 f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: a record "
-                f"was refused ({error.str()}) in an epoch over {MAX_KEPT_BYTES >> 20} MiB, "
+                f"was refused ({error.str()}) in one write over {MAX_KEPT_BYTES >> 20} MiB, "
                 "too large to replay here; the flow stops, the transaction is aborted, the "
                 "restart re-reads the topic's limits and recovery replays the epoch "
-                "(a shorter recovery.snapshot_interval keeps epochs replayable)"
+                "(a smaller batch.max_bytes keeps each write replayable)"
             )
         for index, error in failures:
             if error.fatal():
@@ -226,7 +235,7 @@ class EpochTransaction:
         self._isolated = None
 
     def _replay(self) -> list[tuple[int | None, KafkaError]]:
-        """Produce the epoch again, reports for each record, suspects one at a time."""
+        """Produce the transaction again, reports for each record, suspects one at a time."""
         self._main_last = self._dead_last = None
         for index in range(len(self._items)):
             if index not in self._suspects:

@@ -5,7 +5,8 @@ delivery. Exactly once: batches keyed by the Kafka partition their stream maps t
 sink partition is the only transactional writer of its Kafka partition; a start-up input wakes
 every sink partition so that a killed run's open transactions are fenced at once (see
 ``WakeEveryPartition``); with a dead-letter topic, all of them are fenced before the run starts
-(see ``fencing``).
+(see ``fencing``). The batches' own bounds tell the sink when to commit (``CommitPolicy``), so
+records do not wait for the next snapshot to become visible.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ from logwax.connectors.descriptor import Chunk, SinkWiring
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.fencing import fence_earlier_runs
 from logwax.connectors.kafka.sink import KafkaSink
-from logwax.connectors.kafka.transactional import ExactlyOnceKafkaSink, WakeEveryPartition
+from logwax.connectors.kafka.transactional import (
+    CommitPolicy,
+    ExactlyOnceKafkaSink,
+    WakeEveryPartition,
+)
 
 STEP = "sink_kafka"
 
@@ -38,7 +43,11 @@ def exactly_once_output(
     records: Stream[Chunk], config: KafkaSinkConfig, wiring: SinkWiring
 ) -> None:
     prefix = f"logwax-{wiring.pipeline}"
-    sink = ExactlyOnceKafkaSink(config, prefix)
+    # Half the batch bound: a record of a full batch then waits at most about that plus a
+    # wake-up in its transaction (measured at 10,000 lines/s: p99 1.6-2.0 s with the whole bound,
+    # the sawtooth of one commit a second). Two commits a second per partition cost little.
+    commit = CommitPolicy(after=wiring.max_latency / 2, full_batch=wiring.max_records)
+    sink = ExactlyOnceKafkaSink(config, prefix, commit=commit)
     parts = sink.list_parts()  # asks the broker; once is enough
     fence_earlier_runs(config, prefix, parts)
 
@@ -46,5 +55,6 @@ def exactly_once_output(
         return parts[adler32(chunk[0].stream.encode()) % len(parts)]
 
     batches = wiring.batch("batch_kafka", records, kafka_partition)
-    wake = op.input(f"{STEP}_wake", batches.flow(), WakeEveryPartition(parts))
+    wake_every = WakeEveryPartition(parts, every=wiring.max_latency / 4)
+    wake = op.input(f"{STEP}_wake", batches.flow(), wake_every)
     op.output(STEP, op.merge(f"{STEP}_items", batches, wake), sink)
