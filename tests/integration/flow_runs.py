@@ -56,6 +56,20 @@ def start(
     return proc
 
 
+def crash_after_commit(
+    config: Path, tmp_path: Path, commit: str = "1", timeout: float = 120
+) -> None:
+    """Run until the process SIGKILLs itself right after its ``commit``-th Kafka commit
+    (``"N"``, or ``"batch:N"`` for commits made inside ``write_batch``), before bytewax stored
+    the epoch: the window the exactly-once read-back exists for."""
+    from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
+
+    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: commit})
+    code = proc.wait(timeout=timeout)
+    tail = (tmp_path / "logwax.log").read_text()[-3000:]
+    assert code == -signal.SIGKILL, f"exited {code}, not killed after commit {commit}:\n{tail}"
+
+
 def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:
     es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
     found: Counter[str] = Counter()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, C
 
 from logwax.connectors.kafka.limits import PRODUCER_DEFAULT, record_size
 from logwax.core.record import Record
+from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import kafka_event_ids, wait_for
 from tests.integration.kafka_helpers import read_all
+from tests.integration.pipelines import files_source, kafka_sink, write_pipeline
 
 LOWERED = 64 * 1024
 # The limit a test meets, by whether it lowered the topic's max.message.bytes.
@@ -49,6 +52,43 @@ def lower_limit(kafka_config: dict[str, Any], topic: str, limit: int = LOWERED) 
                 return
         time.sleep(0.2)
     raise AssertionError(f"{topic}: max.message.bytes never became {limit}")
+
+
+def topic_and_dead_letters(
+    kafka_config: dict[str, Any], new_topic: Callable[..., str], lowered: bool = True
+) -> tuple[str, str]:
+    """A two-partition topic (its limit lowered to 64 KiB unless ``lowered`` is False) and a
+    one-partition dead-letter topic, which both sink partitions then share."""
+    topic, dead = new_topic(2), new_topic(1)
+    if lowered:
+        lower_limit(kafka_config, topic)
+    return topic, dead
+
+
+def files_to_kafka(
+    tmp_path: Path,
+    servers: Brokers,
+    name: str,
+    topic: str,
+    dead: str | None,
+    exactly_once: bool = True,
+    snapshot_interval: str = "500ms",
+) -> Path:
+    """Every file under ``<tmp_path>/logs`` into Kafka; with ``dead``, lines up to 4 MiB reach
+    the sink and go to the dead letters when over its limit."""
+    kafka = kafka_sink(servers, topic, exactly_once=exactly_once)
+    source = files_source(tmp_path, include=[f"{tmp_path}/logs/*"])
+    if dead:
+        kafka.update(dead_letter_topic=dead, oversize="dead_letter")
+        source["max_line_bytes"] = "4MiB"
+    return write_pipeline(
+        tmp_path,
+        name,
+        snapshot_interval=snapshot_interval,
+        sources=[source],
+        kafka=kafka,
+        batch={"max_records": 500, "max_latency": "200ms"},
+    )
 
 
 def documents(kafka_config: dict[str, Any], topic: str) -> list[dict[str, Any]]:

@@ -4,12 +4,11 @@ exactly once and in Elasticsearch exactly once."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.flow_runs import (
+    crash_after_commit,
     kafka_messages,
     kill_at_random_moments,
     start,
@@ -73,8 +72,7 @@ def test_crash_between_kafka_commit_and_snapshot_is_not_replayed(
     log = tmp_path / "logwax.log"
 
     for commit in ("4", "2"):
-        crashing = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: commit})
-        assert crashing.wait(timeout=120) == -signal.SIGKILL
+        crash_after_commit(config, tmp_path, commit)
     proc = start(config, tmp_path)
     sinks.wait_delivered(proc, log, len(expected))
     stop_gracefully(proc)

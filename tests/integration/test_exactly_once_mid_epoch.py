@@ -13,16 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import kafka_event_ids, start, stop_gracefully
+from tests.integration.flow_runs import crash_after_commit, kafka_event_ids, start, stop_gracefully
 from tests.integration.oversize_helpers import (
     LOWERED,
-    lower_limit,
+    files_to_kafka,
+    topic_and_dead_letters,
     wait_split,
     where,
 )
-from tests.integration.pipelines import files_source, kafka_sink, write_pipeline
 
 # A live file: 12,000 lines appended 30 at a time every 30 ms (~1,000 lines/s for ~12 s), one
 # line in 1,500 over the topic's limit; and a file written up front (a second stream).
@@ -43,21 +42,6 @@ def append_live(path: Path, stop: threading.Event) -> None:
         time.sleep(PAUSE)
 
 
-def pipeline(tmp_path: Path, servers: Brokers, topic: str, dead: str) -> Path:
-    kafka = kafka_sink(
-        servers, topic, exactly_once=True, dead_letter_topic=dead, oversize="dead_letter"
-    )
-    source = files_source(tmp_path, include=[f"{tmp_path}/logs/*"], max_line_bytes="4MiB")
-    return write_pipeline(
-        tmp_path,
-        "eo_mid_epoch",
-        snapshot_interval="2s",
-        sources=[source],
-        kafka=kafka,
-        batch={"max_records": 500, "max_latency": "200ms"},
-    )
-
-
 def test_sigkill_right_after_commits_inside_an_epoch_keeps_each_line_exactly_once(
     tmp_path: Path,
     servers: Brokers,
@@ -68,9 +52,8 @@ def test_sigkill_right_after_commits_inside_an_epoch_keeps_each_line_exactly_onc
     logs.mkdir()
     with open(logs / "other.log", "w") as out:
         out.writelines(f"other {i} {'o' * 120}\n" for i in range(OTHER_LINES))
-    topic, dead = new_topic(2), new_topic(1)
-    lower_limit(kafka_config, topic)
-    config = pipeline(tmp_path, servers, topic, dead)
+    topic, dead = topic_and_dead_letters(kafka_config, new_topic)
+    config = files_to_kafka(tmp_path, servers, "eo_mid_epoch", topic, dead, snapshot_interval="2s")
     log = tmp_path / "logwax.log"
     stop = threading.Event()
     writer = threading.Thread(target=append_live, args=(logs / "live.log", stop), daemon=True)
@@ -78,13 +61,11 @@ def test_sigkill_right_after_commits_inside_an_epoch_keeps_each_line_exactly_onc
     try:
         # The 12th commit made in write_batch comes seconds in: after snapshots, with
         # several transactions committed since the last one.
-        proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "batch:12"})
-        assert proc.wait(timeout=60) == -9, log.read_text()[-3000:]
+        crash_after_commit(config, tmp_path, "batch:12", timeout=60)
         after_first = sum(kafka_event_ids(kafka_config, topic).values())
         # Then right after the restarted run's 3rd write_batch commit: it is replaying, skipping
         # what it read back, and commits of its own land beyond that read-back region.
-        proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "batch:3"})
-        assert proc.wait(timeout=60) == -9, log.read_text()[-3000:]
+        crash_after_commit(config, tmp_path, "batch:3", timeout=60)
         proc = start(config, tmp_path)
         writer.join(timeout=60)
         assert not writer.is_alive()

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
-from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers, Cluster
-from tests.integration.flow_runs import start, stop_gracefully
+from tests.integration.flow_runs import crash_after_commit, start, stop_gracefully
 from tests.integration.kafka_helpers import read_all
 from tests.integration.kube_helpers import core_api, create_event
 from tests.integration.oversize_helpers import (
     LIMITS,
     assert_split_exactly_once,
-    lower_limit,
+    topic_and_dead_letters,
     wait_split,
 )
 from tests.integration.pipelines import events_source, kafka_sink, write_pipeline
@@ -58,9 +57,7 @@ def test_events_over_the_limit_survive_a_sigkill_exactly_once(
                 kube_namespace,
                 {"message": "e" * int(limit * factors[i // 40])},
             )
-    topic, dead = new_topic(2), new_topic(1)
-    if lowered:
-        lower_limit(kafka_config, topic)
+    topic, dead = topic_and_dead_letters(kafka_config, new_topic, lowered)
     config = write_pipeline(
         tmp_path,
         "events_oversize",
@@ -72,8 +69,7 @@ def test_events_over_the_limit_survive_a_sigkill_exactly_once(
         ),
     )
     log = tmp_path / "logwax.log"
-    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
-    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
+    crash_after_commit(config, tmp_path, "1")
     proc = start(config, tmp_path)
     listed = core.list_namespaced_event(kube_namespace).items
     expected = {f"{e.metadata.uid}:{e.metadata.resource_version}" for e in listed}

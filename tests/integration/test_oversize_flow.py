@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
+    crash_after_commit,
     kafka_event_ids,
     kill_at_random_moments,
     start,
@@ -26,8 +26,13 @@ from tests.integration.flow_runs import (
     wait_for,
 )
 from tests.integration.kafka_helpers import read_all
-from tests.integration.oversize_helpers import LOWERED, lower_limit, wait_split
-from tests.integration.pipelines import files_source, kafka_sink, write_pipeline
+from tests.integration.oversize_helpers import (
+    LOWERED,
+    files_to_kafka,
+    lower_limit,
+    topic_and_dead_letters,
+    wait_split,
+)
 
 OTHER_LINES = 30_000
 # Lines at 0.99x, 1x, 1.01x, 2x and 10x the lowered topic limit; with its envelope (~300
@@ -53,23 +58,6 @@ def write_logs(directory: Path) -> None:
             out.write(f"other.log line {i} {'o' * 100}\n")
 
 
-def pipeline(tmp_path: Path, servers: Brokers, topic: str, dead: str, exactly_once: bool) -> Path:
-    """Files → Kafka; with ``dead``, lines up to 4 MiB reach the sink and go there when over."""
-    kafka = kafka_sink(servers, topic, exactly_once=exactly_once)
-    source = files_source(tmp_path, include=[f"{tmp_path}/logs/*"])
-    if dead:
-        kafka.update(dead_letter_topic=dead, oversize="dead_letter")
-        source["max_line_bytes"] = "4MiB"
-    return write_pipeline(
-        tmp_path,
-        "oversize",
-        snapshot_interval="500ms",
-        sources=[source],
-        kafka=kafka,
-        batch={"max_records": 500, "max_latency": "200ms"},
-    )
-
-
 def test_sigkill_after_the_commit_holding_oversized_lines_keeps_each_line_exactly_once(
     tmp_path: Path,
     servers: Brokers,
@@ -77,20 +65,17 @@ def test_sigkill_after_the_commit_holding_oversized_lines_keeps_each_line_exactl
     new_topic: Callable[..., str],
 ) -> None:
     write_logs(tmp_path / "logs")
-    topic, dead = new_topic(2), new_topic(1)
-    lower_limit(kafka_config, topic)
-    config = pipeline(tmp_path, servers, topic, dead, exactly_once=True)
+    topic, dead = topic_and_dead_letters(kafka_config, new_topic)
+    config = files_to_kafka(tmp_path, servers, "oversize", topic, dead)
     log = tmp_path / "logwax.log"
     total = 400 + OTHER_LINES
 
     # Killed by itself right after its first commit: the oversized lines' dead letters and the
     # records around them are committed, bytewax never stored the epoch; all are replayed.
-    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
-    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
+    crash_after_commit(config, tmp_path, "1")
     after_kill = sum(kafka_event_ids(kafka_config, topic).values())
     # And once more right after the first commit of the restarted run, while it replays.
-    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
-    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
+    crash_after_commit(config, tmp_path, "1")
     proc, delays = kill_at_random_moments(config, tmp_path, kills=3, seed=2026112821)
     wait_split(proc, log, kafka_config, (topic, dead), total)
     stop_gracefully(proc, log)
@@ -121,7 +106,7 @@ def test_one_line_of_1_2_mb_with_default_settings_ships_cut_and_the_rest_flows(
                 ("{" + '"blob":"' + "A" * 1_200_000 + '"}' if i == 1000 else f"line {i}") + "\n"
             )
     topic = new_topic(1)
-    config = pipeline(tmp_path, servers, topic, "", exactly_once=exactly_once)
+    config = files_to_kafka(tmp_path, servers, "oversize", topic, None, exactly_once)
     log = tmp_path / "logwax.log"
     proc = start(config, tmp_path)
     wait_for(
@@ -150,7 +135,7 @@ def test_a_record_with_nowhere_to_go_stops_the_flow_with_one_line_naming_it(
     read it): the flow must stop, and say which sink, which setting, which record."""
     (tmp_path / "logs").mkdir()
     topic = new_topic(1)
-    config = pipeline(tmp_path, servers, topic, "", exactly_once=False)
+    config = files_to_kafka(tmp_path, servers, "oversize", topic, None, exactly_once=False)
     log = tmp_path / "logwax.log"
     proc = start(config, tmp_path)
     time.sleep(2)  # the sink partition reads its limits when the flow builds it

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
-from logwax.connectors.kafka.transactional import CRASH_AFTER_COMMIT_ENV
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import start, stop_gracefully
+from tests.integration.flow_runs import crash_after_commit, start, stop_gracefully
 from tests.integration.journal_files import BOOT_ID, JOURNAL_REMOTE, journal_ids
 from tests.integration.kafka_helpers import read_all
 from tests.integration.oversize_helpers import (
     LIMITS,
     assert_split_exactly_once,
-    lower_limit,
+    topic_and_dead_letters,
     wait_split,
 )
 from tests.integration.pipelines import kafka_sink, write_pipeline
@@ -70,9 +69,7 @@ def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
     write_journal(journal, limit)
     expected = set(journal_ids(journal.parent))
     assert len(expected) == OTHER + 5
-    topic, dead = new_topic(2), new_topic(1)
-    if lowered:
-        lower_limit(kafka_config, topic)
+    topic, dead = topic_and_dead_letters(kafka_config, new_topic, lowered)
     config = write_pipeline(
         tmp_path,
         "journal_oversize",
@@ -84,8 +81,7 @@ def test_journald_entries_over_the_limit_survive_a_sigkill_exactly_once(
         batch={"max_records": 200, "max_latency": "200ms"},
     )
     log = tmp_path / "logwax.log"
-    proc = start(config, tmp_path, env={CRASH_AFTER_COMMIT_ENV: "1"})
-    assert proc.wait(timeout=120) == -9, log.read_text()[-3000:]
+    crash_after_commit(config, tmp_path, "1")
     proc = start(config, tmp_path)
 
     wait_split(proc, log, kafka_config, (topic, dead), len(expected))
