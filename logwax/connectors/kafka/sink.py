@@ -44,7 +44,6 @@ def producer_settings(config: KafkaSinkConfig, limits: SizeLimits) -> dict[str, 
     return {
         **clients.producer(config),
         "batch.size": limits.batch_size(int(configured) if configured is not None else None),
-        "logger": log,
     }
 
 

@@ -36,15 +36,16 @@ import time
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import (
-    Consumer,
+    KafkaException,
     Producer,
 )
 
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, diagnosis
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import EpochTransaction
 from logwax.connectors.kafka.fencing import transactional_id
+from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
 from logwax.connectors.kafka.readback import committed_event_ids
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
@@ -79,17 +80,35 @@ def _crash_point_after_commit() -> None:
 
 
 def _partitions(config: KafkaSinkConfig, topic: str) -> list[int]:
-    consumer = Consumer(clients.reader(config.bootstrap_servers, config.security, "metadata"))
-    try:
-        described = consumer.list_topics(topic, timeout=30).topics[topic]
-    finally:
-        consumer.close()
+    bootstrap, security = config.bootstrap_servers, config.security
+    # A refused credential, certificate or topic ACL is waited out, said once (diagnosis).
+    described = diagnosis.patiently(
+        bootstrap,
+        lambda: diagnosis.topic_metadata(clients.reader(bootstrap, security, "metadata"), topic),
+    )
     if described.error is not None:
         raise DeliveryError(
             f"Kafka topic {topic}: {described.error.str()}; create it first"
             " (the topic's partition count fixes the sink's partitions)"
         )
     return sorted(described.partitions)
+
+
+def _initialised(config: KafkaSinkConfig, transactional_id: str, limits: SizeLimits) -> Producer:
+    """A transactional producer past ``init_transactions``, its settings (and secret files)
+    read now, so a corrected Secret counts at the next attempt."""
+    producer = Producer(
+        {
+            **clients.transactional_producer(config, transactional_id),
+            **producer_settings(config, limits),
+        }
+    )
+    try:
+        producer.init_transactions(60)
+    except KafkaException:
+        producer.poll(0)  # serves the error callback that says why
+        raise
+    return producer
 
 
 def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
@@ -113,14 +132,11 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         limits = sink_limits(config)
         owner = f"{config.topic}/{partition}"
         self._shaper = Shaper(config, limits, sink_name, dead_letter_of=owner)
-        self._producer = Producer(
-            {
-                **clients.transactional_producer(config, transactional_id),
-                **producer_settings(config, limits),
-            }
+        # Fences a zombie with the same id and aborts whatever it left open; a refused
+        # credential or transactional-id ACL is waited out, said once (diagnosis).
+        self._producer = diagnosis.patiently(
+            config.bootstrap_servers, lambda: _initialised(config, transactional_id, limits)
         )
-        # Fences a zombie with the same id and aborts whatever it left open.
-        self._producer.init_transactions(60)
         client = clients.reader(
             config.bootstrap_servers, config.security, "readback", until_eof=True
         )
