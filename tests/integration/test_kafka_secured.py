@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import trustme
 
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
@@ -169,8 +170,6 @@ def check(config: Path) -> tuple[int, str]:
 def test_check_names_the_broker_the_setting_and_the_reason(
     tmp_path: Path, secured: SecuredCluster, case: str, fix: str, reason: str
 ) -> None:
-    import trustme
-
     topic = secured.new_topic()
     user, password = secured.new_user()
     bootstrap = secured.broker.sasl_bootstrap
@@ -331,3 +330,43 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     said = [line for line in text.splitlines() if fix in line]
     assert len(said) == 1 and "Traceback" not in text and reader_password not in text, said
     assert text.count(credential) == 1
+
+
+def test_at_least_once_collect_waits_out_a_missing_write_acl(
+    tmp_path: Path, secured: SecuredCluster
+) -> None:
+    """The at-least-once sink's records are refused (no topic WRITE): one line, the job keeps
+    running and retrying (a stopped job would be refused again after every restart), and once
+    the operator grants WRITE every record arrives, once, in the same process."""
+    write_numbered_lines(tmp_path / "logs", 1, LINES)
+    topic = secured.new_topic()
+    user, password = secured.new_user()
+    write, describe = producer_acls(f"User:{user}", topic, None)
+    secured.grant([describe])
+    config = write_pipeline(
+        tmp_path,
+        "alo_collect",
+        snapshot_interval="500ms",
+        sources=[files_source(tmp_path)],
+        kafka={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topic": topic,
+            "security": secured.security(user, password),
+        },
+    )
+    proc = launch(config, tmp_path)
+    log = tmp_path / "logwax.log"
+    admin = secured.broker.admin_config()
+    # With no WRITE on any topic the idempotent producer is refused its producer id first.
+    fix = "fix=an ACL: the topic's WRITE (before Kafka 3.0: cluster IDEMPOTENT_WRITE)"
+    wait_for("the ACL refusal", lambda: fix in log.read_text(), proc, log, 120)
+    time.sleep(12)  # refused again at least once meanwhile: neither a stop nor a second line
+    assert proc.poll() is None and kafka_event_ids(admin, topic) == {}
+
+    secured.grant([write])
+    wait_delivered(proc, log, LINES, kafka_config=admin, topic=topic, timeout=180)
+    stop_gracefully(proc, log)
+    ids = kafka_event_ids(admin, topic)
+    assert len(ids) == LINES and max(ids.values()) == 1
+    text = log.read_text()
+    assert text.count(fix) == 1 and "Traceback" not in text and password not in text

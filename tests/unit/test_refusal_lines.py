@@ -73,3 +73,18 @@ def test_waits_are_a_few_a_minute_with_jitter() -> None:
     waits = [diagnosis.wait_seconds(attempt) for attempt in range(1, 10)]
     assert 4.0 <= waits[0] <= 6.0 and all(w <= 72.0 for w in waits)
     assert len({round(w, 3) for w in waits[5:]}) > 1  # jitter: capped waits still differ
+
+
+def test_a_delivery_report_is_a_refusal_only_for_an_acl_or_while_the_broker_refuses() -> None:
+    """The at-least-once sink waits out what this says is a refusal and stops on the rest."""
+    from confluent_kafka import KafkaError
+
+    bootstrap = "reports-test:9093"
+    timed_out = KafkaError(KafkaError._MSG_TIMED_OUT)
+    assert diagnosis.refusal(bootstrap, timed_out) is None  # an outage: not waited out here
+    assert diagnosis.refusal(bootstrap, KafkaError(KafkaError.INVALID_RECORD)) is None
+    line = diagnosis.refusal(bootstrap, KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+    assert line is not None and "fix=an ACL: the topic" in line
+    assert diagnosis.refusal(bootstrap, timed_out) == line  # queued behind the refusal
+    diagnosis.cleared(bootstrap)
+    assert diagnosis.refusal(bootstrap, timed_out) is None

@@ -30,6 +30,9 @@ REPEAT_SECONDS = 60.0
 GIVE_UP_AFTER_S = 3600.0
 T = TypeVar("T")
 
+# An idempotent producer needs WRITE on some topic (Kafka 3.0+) or cluster IDEMPOTENT_WRITE;
+# refused, its producer-id request says "cluster authorization failed".
+_IDEMPOTENT = "an ACL: the topic's WRITE (before Kafka 3.0: cluster IDEMPOTENT_WRITE)"
 _GROUP = "an ACL: group DESCRIBE (logwax-index, or logwax-readback-* for the read-back)"
 # librdkafka's words → the setting an operator changes.
 _SETTINGS = (
@@ -43,8 +46,8 @@ _SETTINGS = (
     ("Transactional Id authorization failed", "an ACL: TransactionalId WRITE and DESCRIBE"),
     ("GROUP_AUTHORIZATION_FAILED", _GROUP),
     ("Group authorization failed", _GROUP),
-    ("CLUSTER_AUTHORIZATION_FAILED", "an ACL: cluster IDEMPOTENT_WRITE"),
-    ("Cluster authorization failed", "an ACL: cluster IDEMPOTENT_WRITE"),
+    ("CLUSTER_AUTHORIZATION_FAILED", _IDEMPOTENT),
+    ("Cluster authorization failed", _IDEMPOTENT),
 )
 
 _lock = threading.Lock()
@@ -98,6 +101,8 @@ def explain(bootstrap: str, reason: str, ca_file: str | None = None) -> str:
         if detail:
             if "mismatch" in detail.lower():
                 setting = "bootstrap_servers (must be a name the broker certificate holds)"
+            elif "expired" in detail.lower() or "not yet valid" in detail.lower():
+                setting = "the broker certificate (outside its validity dates; renew it)"
             else:
                 setting = "security.ssl_ca_location (the CA that signed the broker certificate)"
             words = f"{words}: {detail}"
@@ -178,11 +183,29 @@ def wait_seconds(attempt: int) -> float:
     return float(min(5.0 * 2 ** max(attempt - 1, 0), 60.0) * random.uniform(0.8, 1.2))
 
 
-def _security_line(bootstrap: str, exc: KafkaException) -> str | None:
-    error = exc.args[0] if exc.args else None
-    text = f"{error.name()}: {error.str()}" if isinstance(error, KafkaError) else str(exc)
+# What a refused credential or certificate looks like in a delivery report: librdkafka keeps
+# the records queued until their delivery timeout, then fails them with one of these.
+_WHILE_REFUSED = frozenset({KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT})
+
+
+def refusal(bootstrap: str, error: KafkaError) -> str | None:
+    """The one line when ``error`` (a delivery report's) is a refusal an operator must fix: an
+    ACL in the error itself, or a timeout or a producer's fatal state (an idempotent producer
+    refused its id) while the broker refuses."""
+    text = f"{error.name()}: {error.str()}"
     if setting_for(text):
         record(bootstrap, text)
+        return last_reason(bootstrap)
+    if error.code() in _WHILE_REFUSED or error.fatal():
+        return last_reason(bootstrap)
+    return None
+
+
+def raised_refusal(bootstrap: str, exc: KafkaException) -> str | None:
+    """The one line when a client call raised because the broker refuses; None otherwise."""
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError):
+        return refusal(bootstrap, error)
     return last_reason(bootstrap)
 
 
@@ -200,7 +223,7 @@ def patiently(
         try:
             result = attempt()
         except KafkaException as exc:
-            line = _security_line(bootstrap, exc)
+            line = raised_refusal(bootstrap, exc)
             if line is None:
                 raise
             tries += 1

@@ -47,7 +47,7 @@ from logwax.connectors.kafka.epoch import EpochTransaction
 from logwax.connectors.kafka.fencing import transactional_id
 from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
-from logwax.connectors.kafka.readback import committed_event_ids
+from logwax.connectors.kafka.readback import read_back
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_RECORDS, SINK_SKIPPED
@@ -137,17 +137,15 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._producer = diagnosis.patiently(
             config.bootstrap_servers, lambda: _initialised(config, transactional_id, limits)
         )
-        client = clients.reader(
-            config.bootstrap_servers, config.security, "readback", until_eof=True
-        )
-        self._skip, _end = committed_event_ids(client, config.topic, partition, resume_from(resume))
+        # A refused READ (topic or group) is waited out too, said once (readback, diagnosis).
+        self._skip, _end = read_back(config, config.topic, partition, resume_from(resume))
         self._dead_partition: int | None = None
         dead_from = self._dead_next
         if config.dead_letter_topic is not None:
             dead_parts = _partitions(config, config.dead_letter_topic)
             self._dead_partition = dead_parts[partition % len(dead_parts)]
-            found, self._dead_next = committed_event_ids(
-                client,
+            found, self._dead_next = read_back(
+                config,
                 config.dead_letter_topic,
                 self._dead_partition,
                 dead_from or 0,
