@@ -9,17 +9,26 @@ ARG PIP_NO_INDEX=0
 ARG PIP_FIND_LINKS=
 WORKDIR /src
 COPY . .
-# Smaller runtime: bytewax's extension ships its debug info (~15 MB; binutils' strip stays in
-# this stage) and the kubernetes client's asyncio twin (kubernetes/aio, ~70 MB) is never
-# imported by logwax.
+# Smaller runtime (~38 MB less than a plain install):
+# - bytewax's extension ships its debug info (~15 MB; binutils' strip stays in this stage);
+# - the kubernetes client's asyncio twin (kubernetes/aio, ~70 MB) is never imported by logwax,
+#   nor is the aiohttp family only it needs (~5 MB);
+# - the kubernetes client's generated API and model classes are kept as byte code only (its
+#   sources are ~34 MB; a traceback inside it shows no source lines, logwax's own frames do).
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends binutils \
  && rm -rf /var/lib/apt/lists/* \
  && python3.11 -m venv /opt/logwax \
  && /opt/logwax/bin/pip install --no-cache-dir . \
+ && /opt/logwax/bin/pip uninstall --yes aiohttp aiohttp-retry aiosignal aiohappyeyeballs \
+      frozenlist multidict propcache yarl \
  && /opt/logwax/bin/pip uninstall --yes pip setuptools wheel \
- && rm -rf /opt/logwax/lib/python3.11/site-packages/kubernetes/aio \
+ && SITE=/opt/logwax/lib/python3.11/site-packages \
+ && rm -rf "$SITE/kubernetes/aio" \
+ && /opt/logwax/bin/python -m compileall -q -b -j 0 "$SITE/kubernetes" \
+ && find "$SITE/kubernetes" -name '*.py' -delete \
+ && find "$SITE/kubernetes" -name __pycache__ -prune -exec rm -rf {} + \
  && find /opt/logwax -name '*.so' -exec strip --strip-debug {} +
 
 FROM ${BASE_IMAGE}

@@ -61,6 +61,7 @@ def up(log: Log = print) -> Endpoints:
         state = read_state(dev)
         state["kafka"] = _ensure(
             dev,
+            "kafka",
             state.get("kafka"),
             "Kafka",
             "bootstrap",
@@ -71,6 +72,7 @@ def up(log: Log = print) -> Endpoints:
         write_state(dev, state)  # before the next start, so a failure there orphans nothing
         state["elasticsearch"] = _ensure(
             dev,
+            "elasticsearch",
             state.get("elasticsearch"),
             "Elasticsearch",
             "url",
@@ -84,6 +86,7 @@ def up(log: Log = print) -> Endpoints:
 
 def _ensure(
     dev: DevPaths,
+    kind: str,
     known: dict[str, Any] | None,
     name: str,
     endpoint_key: str,
@@ -95,7 +98,7 @@ def _ensure(
         log(f"{name}: reusing {known[endpoint_key]} (pid {known['pid']})")
         return known
     if known:
-        _stop(known)
+        _stop(kind, known)
     log(f"{name}: starting (downloads are cached under {dev.cache}) ...")
     began = time.monotonic()
     server, waited = start()
@@ -124,6 +127,7 @@ def up_kubernetes(log: Log = print) -> KubernetesEndpoints:
         known: dict[str, Any] = state.get("kubernetes") or {}
         state["kubernetes"] = _ensure(
             dev,
+            "kubernetes",
             known,
             "Kubernetes API",
             "url",
@@ -136,9 +140,17 @@ def up_kubernetes(log: Log = print) -> KubernetesEndpoints:
     return KubernetesEndpoints(entry["url"], entry["kubeconfig"], entry["etcd_url"])
 
 
-def _stop(entry: dict[str, Any]) -> None:
-    process.terminate(entry.get("pid"))
-    process.terminate(entry.get("etcd_pid"))
+# What each server's command line names, so a recycled pid is never signalled.
+PROGRAMS = {
+    "kafka": "kafka.Kafka",
+    "elasticsearch": "org.elasticsearch",
+    "kubernetes": "kube-apiserver",
+}
+
+
+def _stop(name: str, entry: dict[str, Any]) -> None:
+    process.terminate(entry.get("pid"), PROGRAMS[name])
+    process.terminate(entry.get("etcd_pid"), "etcd")
 
 
 def down(log: Log = print) -> None:
@@ -148,7 +160,7 @@ def down(log: Log = print) -> None:
         for name in SERVERS:
             entry = state.get(name)
             if entry:
-                _stop(entry)
+                _stop(name, entry)
                 log(f"{name}: stopped (pid {entry.get('pid')})")
         shutil.rmtree(dev.run, ignore_errors=True)
 

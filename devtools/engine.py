@@ -21,7 +21,7 @@ from pathlib import Path
 
 from devtools import process
 from devtools.errors import DevServerError
-from devtools.home import DevPaths, paths, pid_alive
+from devtools.home import DevPaths, paths, pid_alive, runs
 
 PACKAGE = "docker.io"
 HOST_ENV = "DOCKER_HOST"
@@ -125,7 +125,7 @@ def running_pid(where: EnginePaths) -> int | None:
         pid = int(where.pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
-    return pid if pid_alive(pid) else None
+    return pid if runs(pid, "dockerd") else None
 
 
 def up(log: Log = print, timeout: float = 60.0) -> EnginePaths | None:
@@ -181,7 +181,7 @@ def down(log: Log = print) -> None:
     pid = running_pid(where)
     if pid is None:
         return
-    process.terminate(pid, grace=60.0)
+    process.terminate(pid, "dockerd", grace=60.0)
     if pid_alive(pid):
         raise DevServerError(f"dockerd (pid {pid}) did not stop")
     log(f"engine: stopped (pid {pid})")

@@ -144,7 +144,7 @@ def start(
             log=home / "error.log",
         )
     except BaseException:
-        process.terminate(pid)
+        process.terminate(pid, str(home))  # its command line holds its own home (-p)
         raise
     return SecuredElasticsearch(
         basic_url=f"https://127.0.0.1:{basic_port}",
@@ -156,4 +156,4 @@ def start(
 
 
 def stop(proxy: SecuredElasticsearch) -> None:
-    process.terminate(proxy.pid, grace=10)
+    process.terminate(proxy.pid, str(proxy.home), grace=10)

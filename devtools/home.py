@@ -105,6 +105,19 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def runs(pid: int | None, program: str) -> bool:
+    """``pid`` is alive and its command line names ``program``. Pids are recycled fast on a busy
+    machine (the pid space here wraps within minutes), so a pid from a state file or from a
+    process already reaped may by now belong to anything: check before signalling it."""
+    if not pid_alive(pid):
+        return False
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return program.encode() in command
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False

@@ -188,10 +188,10 @@ def start(
             log=log,
         )
     except BaseException:
-        process.terminate(pid)
+        process.terminate(pid, str(config))  # its command line holds its own properties file
         raise
     return secured
 
 
 def stop(secured: SecuredKafka) -> None:
-    process.terminate(secured.pid)
+    process.terminate(secured.pid, str(secured.home / "server.properties"))

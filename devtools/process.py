@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from devtools.errors import DevServerError
-from devtools.home import pid_alive
+from devtools.home import pid_alive, runs
 
 
 def spawn(
@@ -56,9 +56,10 @@ def wait_until(
         time.sleep(0.25)
 
 
-def terminate(pid: int | None, grace: float = 30.0) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; quiet if already gone."""
-    if pid is None or not pid_alive(pid):
+def terminate(pid: int | None, program: str, grace: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; quiet if already gone, and nothing at all
+    if ``pid`` is not ``program`` any more (a recycled pid, see ``home.runs``)."""
+    if pid is None or not runs(pid, program):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace

@@ -74,7 +74,7 @@ class Toxiproxy:
         value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        process.terminate(self.pid, grace=5)
+        process.terminate(self.pid, "toxiproxy", grace=5)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(

@@ -6,13 +6,17 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
 
-from devtools.home import paths
+from devtools import kafka, process
+from devtools.home import free_port, paths
+from devtools.toxiproxy import Toxiproxy
 from logwax.connectors.kafka.admin import delete_topics, ensure_topic
+from logwax.core import health
 from tests.integration.brokers import NO_DOCKER_ENV, Brokers, Cluster, brokers, cluster
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers
@@ -191,3 +195,28 @@ def etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEtcd]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def toxiproxy() -> Iterator[Toxiproxy]:
+    health.reset()
+    health.configure(grace=1.0, hung_after=2.0)
+    with Toxiproxy(paths()) as proxy:
+        yield proxy
+    health.reset()
+
+
+@pytest.fixture
+def proxied_kafka(toxiproxy: Toxiproxy, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A broker of this test's own whose clients are sent through the proxy by its advertised
+    listener (a TCP proxy alone would only carry the bootstrap request); returns the proxied
+    bootstrap for logwax and the direct one for the test's producer."""
+    listen = free_port()
+    proxy_port = toxiproxy.proxy("kafka", f"127.0.0.1:{listen}")
+    server, _ = kafka.start(
+        paths(), 384, home=tmp_path / "kafka", behind_proxy=(listen, proxy_port)
+    )
+    try:
+        yield f"127.0.0.1:{proxy_port}", server.bootstrap
+    finally:
+        process.terminate(server.pid, "kafka.Kafka", grace=10)

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,16 @@ def stop_gracefully(proc: subprocess.Popen[bytes], log: Path | None = None) -> N
     code = proc.wait(timeout=60)
     tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
     assert code == 0, f"logwax exited {code} after SIGTERM:\n{tail}"
+
+
+@contextlib.contextmanager
+def opened_partition(source: Any, key: str, resume: Any = None) -> Iterator[Any]:
+    """``source.build_part`` as bytewax calls it, closed (threads and children stopped) after."""
+    part = source.build_part("step", key, resume)
+    try:
+        yield part
+    finally:
+        part.close()
 
 
 def read_partition(part: Any, want: int, timeout: float = 30) -> list[Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import struct
 import subprocess
 from pathlib import Path
+
+from logwax.connectors.journald.entries import cursor_event_id
 
 JOURNAL_REMOTE = "/lib/systemd/systemd-journal-remote"
 BOOT_ID = "0123456789abcdef0123456789abcdef"
@@ -58,3 +61,13 @@ def rotate(journal: Path, suffix: str) -> Path:
     archived = journal.with_name(f"system@{suffix}.journal")
     journal.rename(archived)
     return archived
+
+
+def journal_ids(directory: Path) -> list[str]:
+    """What journalctl itself says the journal holds, as event ids."""
+    out = subprocess.run(
+        ["journalctl", f"--directory={directory}", "-o", "json", "--no-pager"],
+        capture_output=True,
+        check=True,
+    ).stdout.splitlines()
+    return [cursor_event_id(json.loads(line)["__CURSOR"]) for line in out]

@@ -11,12 +11,14 @@ from typing import Any
 
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 
-from logwax.connectors.kafka.limits import record_size
+from logwax.connectors.kafka.limits import PRODUCER_DEFAULT, record_size
 from logwax.core.record import Record
 from tests.integration.flow_runs import kafka_event_ids, wait_for
 from tests.integration.kafka_helpers import read_all
 
 LOWERED = 64 * 1024
+# The limit a test meets, by whether it lowered the topic's max.message.bytes.
+LIMITS = {False: PRODUCER_DEFAULT, True: LOWERED}
 
 
 def sized(event_id: str, target: int, stream: str = "big") -> Record:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devtools import kubernetes, process
-from devtools.home import DevPaths, paths, pid_alive
+from devtools.home import DevPaths, paths, pid_alive, runs
 
 
 @dataclass
@@ -29,6 +29,7 @@ class PrivateApiserver:
         etcd and its data stay."""
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)  # our own child: reaped, so the port is free again
+        self.pid = 0  # its pid may now be any other process's: never signal it again
 
     def restart(self, *extra_args: str) -> None:
         """The same server again: same port, certificates, token and etcd."""
@@ -62,7 +63,7 @@ def private_apiserver(root: Path) -> Iterator[PrivateApiserver]:
     try:
         yield handle
     finally:
-        for pid in (handle.pid, handle.etcd_pid):
-            if pid_alive(pid):
+        for pid, program in ((handle.pid, "kube-apiserver"), (handle.etcd_pid, "etcd")):
+            if runs(pid, program):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)

@@ -8,22 +8,18 @@ it cannot deliver, the attempts stay bounded, and delivery resumes within 10 s o
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 from prometheus_client import REGISTRY
 
-from devtools import kafka, paths, process
-from devtools.home import free_port
 from devtools.toxiproxy import Toxiproxy
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.elasticsearch import ElasticsearchSink
@@ -32,77 +28,18 @@ from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEvent
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.source import KafkaSource
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
-from logwax.core import health, observability
 from logwax.core.record import Record
 from tests.integration.brokers import Brokers, Cluster
+from tests.integration.faults import (
+    FAULTS,
+    QUIET,
+    RESUME_WITHIN,
+    ours,
+    sink_errors,
+    upstream,
+)
 from tests.integration.flow_runs import read_partition
 from tests.integration.kube_helpers import core_api, create_event
-
-RESUME_WITHIN = 10.0
-QUIET = logging.getLogger("tests.faults.producer")  # its broker is gone when it is collected
-QUIET.addHandler(logging.NullHandler())
-QUIET.propagate = False
-
-
-@pytest.fixture
-def toxiproxy() -> Iterator[Toxiproxy]:
-    health.reset()
-    health.configure(grace=1.0, hung_after=2.0)
-    with Toxiproxy(paths()) as proxy:
-        yield proxy
-    health.reset()
-
-
-def upstream(url: str) -> str:
-    parsed = urlparse(url)
-    return f"{parsed.hostname}:{parsed.port}"
-
-
-def ours(name: str) -> list[str]:
-    return [p for p in observability.readiness(3600) if name in p]
-
-
-def sink_errors(sink: str) -> float:
-    total = 0.0
-    for metric in REGISTRY.collect():
-        if metric.name == "logwax_sink_errors":
-            total += sum(
-                s.value
-                for s in metric.samples
-                if s.name.endswith("_total") and s.labels.get("sink") == sink
-            )
-    return total
-
-
-# fault name -> (apply, lift, seconds held)
-Fault = tuple[Callable[[Toxiproxy, str], Any], Callable[[Toxiproxy, str], None], float]
-FAULTS: dict[str, Fault] = {
-    "latency": (
-        lambda t, p: t.toxic(p, "latency", {"latency": 3000}),
-        lambda t, p: t.remove(p, "latency_downstream"),
-        6.0,
-    ),
-    "reset_mid_stream": (
-        lambda t, p: t.toxic(p, "reset_peer", {"timeout": 300}),
-        lambda t, p: t.remove(p, "reset_peer_downstream"),
-        6.0,
-    ),
-    "timeout": (
-        lambda t, p: t.toxic(p, "timeout", {"timeout": 4000}),
-        lambda t, p: t.remove(p, "timeout_downstream"),
-        8.0,
-    ),
-    "bandwidth": (
-        lambda t, p: t.toxic(p, "bandwidth", {"rate": 4}, stream="upstream"),
-        lambda t, p: t.remove(p, "bandwidth_upstream"),
-        6.0,
-    ),
-    "down_30s": (
-        lambda t, p: t.enabled(p, False),
-        lambda t, p: t.enabled(p, True),
-        30.0,
-    ),
-}
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))
@@ -267,22 +204,6 @@ def test_events_source_through_a_faulty_network(
     assert attempts <= max(6.0, held / 60 * 20)  # no hot loop
     if fault == "down_30s":
         assert not_ready, "/readyz never said the source was failing"
-
-
-@pytest.fixture
-def proxied_kafka(toxiproxy: Toxiproxy, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A broker of this test's own whose clients are sent through the proxy by its advertised
-    listener (a TCP proxy alone would only carry the bootstrap request); returns the proxied
-    bootstrap for logwax and the direct one for the test's producer."""
-    listen = free_port()
-    proxy_port = toxiproxy.proxy("kafka", f"127.0.0.1:{listen}")
-    server, _ = kafka.start(
-        paths(), 384, home=tmp_path / "kafka", behind_proxy=(listen, proxy_port)
-    )
-    try:
-        yield f"127.0.0.1:{proxy_port}", server.bootstrap
-    finally:
-        process.terminate(server.pid, grace=10)
 
 
 @pytest.mark.parametrize("fault", list(FAULTS))

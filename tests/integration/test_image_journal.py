@@ -20,8 +20,7 @@ from tests.integration.image_runs import (
     writable_by_image_user,
     write_pipeline_dir,
 )
-from tests.integration.journal_files import append_entries, rotate
-from tests.integration.test_journald_flow import journal_ids
+from tests.integration.journal_files import append_entries, journal_ids, rotate
 
 
 def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -> None:
@@ -49,7 +48,9 @@ def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -
         lines,
         found.stderr,
     )
-    print(f"image {product_image}: {images.size_mb(host, product_image):.0f} MB, {lines[0]}")
+    size = images.size_mb(host, product_image)
+    print(f"image {product_image}: {size:.0f} MB, {lines[0]}")
+    assert size < 250, f"the product image grew to {size:.0f} MB (see the Dockerfile's build stage)"
 
 
 def test_killed_container_resumes_the_journal_from_its_cursor(

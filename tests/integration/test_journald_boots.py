@@ -7,8 +7,6 @@ cursor was saved in, missing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +14,16 @@ from prometheus_client import REGISTRY
 
 from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
 from logwax.core.record import Record
-from tests.integration.flow_runs import read_partition
+from tests.integration.flow_runs import opened_partition, read_partition
 from tests.integration.journal_files import append_entries, boot_id, rotate
 
 PER_BOOT = 300
 
 
-@contextmanager
-def part(directory: Path | None, cursor: str | None = None, **options: Any) -> Iterator[Any]:
+def part(directory: Path | None, cursor: str | None = None, **options: Any) -> Any:
     """A partition of a journald source on ``directory``, closed (journalctl stopped) after."""
     config = JournaldSourceConfig(type="journald", name="boots", directory=directory, **options)
-    built = JournaldSource(config).build_part("s", "boots", cursor)
-    try:
-        yield built
-    finally:
-        built.close()
+    return opened_partition(JournaldSource(config), "boots", cursor)
 
 
 def read_until_quiet(part: Any, want: int) -> list[Record]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any
 import yaml
 from elasticsearch import Elasticsearch
 
-from logwax.connectors.journald.entries import cursor_event_id
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,
@@ -22,19 +20,9 @@ from tests.integration.flow_runs import (
     stop_gracefully,
     wait_for,
 )
-from tests.integration.journal_files import append_entries, boot_id, rotate
+from tests.integration.journal_files import append_entries, boot_id, journal_ids, rotate
 from tests.integration.kafka_helpers import read_all
 from tests.integration.pipelines import kafka_sink, write_pipeline
-
-
-def journal_ids(directory: Path) -> list[str]:
-    """What journalctl itself says the journal holds, as event ids."""
-    out = subprocess.run(
-        ["journalctl", f"--directory={directory}", "-o", "json", "--no-pager"],
-        capture_output=True,
-        check=True,
-    ).stdout.splitlines()
-    return [cursor_event_id(json.loads(line)["__CURSOR"]) for line in out]
 
 
 def test_killed_journald_flow_resumes_from_its_cursor_without_loss(

@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from logwax.connectors.journald import JournaldSource, JournaldSourceConfig
 from logwax.connectors.journald import export as export_format
 from logwax.core.record import Record
-from tests.integration.flow_runs import read_partition
+from tests.integration.flow_runs import opened_partition, read_partition
 from tests.integration.journal_files import JOURNAL_REMOTE, append_entries, rotate
 
 
@@ -35,28 +35,22 @@ def messages(records: list[Record]) -> list[str]:
 def test_follows_appends_and_rotation_then_resumes_at_the_cursor(tmp_path: Path) -> None:
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 500)
-    part = source(journal.parent).build_part("s", "j", None)
-    try:
+    with opened_partition(source(journal.parent), "j", None) as part:
         first = read(part, 500)
         append_entries(journal, 500, 100)  # appended while following
         rotate(journal, "0001")
         append_entries(journal, 600, 50)  # a new active file after rotation
         second = read(part, 150)
         cursor = part.snapshot()
-    finally:
-        part.close()
     assert messages(first + second) == [f"entry {i}" for i in range(650)]
     assert len({r.event_id for r in first + second}) == 650
     assert first[0].fields["journald"]["BLOB"]["base64"]  # binary field kept
 
     append_entries(journal, 650, 20)
-    resumed = source(journal.parent).build_part("s", "j", cursor)
-    try:
+    with opened_partition(source(journal.parent), "j", cursor) as resumed:
         rest = read(resumed, 20)
         time.sleep(0.5)
         extra = resumed.next_batch()
-    finally:
-        resumed.close()
     assert messages(rest) == [f"entry {i}" for i in range(650, 670)] and extra == []
 
 
@@ -64,27 +58,21 @@ def test_a_corrupt_journal_file_does_not_stop_the_source(tmp_path: Path) -> None
     directory = tmp_path / "journal"
     append_entries(directory / "system.journal", 0, 200)
     (directory / "system@broken.journal").write_bytes(b"LPKSHHRH" + b"\x00garbage" * 500)
-    part = source(directory).build_part("s", "j", None)
-    try:
+    with opened_partition(source(directory), "j", None) as part:
         got = read(part, 200)
-    finally:
-        part.close()
     assert messages(got) == [f"entry {i}" for i in range(200)]
 
 
 def test_a_killed_journalctl_is_restarted_from_the_cursor(tmp_path: Path) -> None:
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 300)
-    part = source(journal.parent).build_part("s", "j", None)
-    try:
+    with opened_partition(source(journal.parent), "j", None) as part:
         first = read(part, 300)
         os.kill(part._child._proc.pid, signal.SIGKILL)  # the child dies, as on OOM
         append_entries(journal, 300, 100)
         second = read(part, 100)
         time.sleep(1)
         second += part.next_batch()
-    finally:
-        part.close()
     assert messages(first + second) == [f"entry {i}" for i in range(400)]
 
 
@@ -127,15 +115,12 @@ def test_journalctl_killed_mid_stream_restarts_at_the_cursor_without_loss_or_cop
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 20_000)
     exits = errors("journalctl_exit")
-    part = source(journal.parent).build_part("s", "j", None)
-    try:
+    with opened_partition(source(journal.parent), "j", None) as part:
         first = read(part, 1)
         os.kill(part._child._proc.pid, signal.SIGKILL)
         rest = read(part, 20_000 - len(first), timeout=60)
         time.sleep(1)
         rest += part.next_batch()
-    finally:
-        part.close()
     print(f"read before the kill: {len(first)}; restarts: {errors('journalctl_exit') - exits}")
     assert len(first) < 20_000 and errors("journalctl_exit") == exits + 1
     assert messages(first + rest) == [f"entry {i}" for i in range(20_000)]
@@ -155,15 +140,12 @@ def test_truncated_and_garbage_appended_journal_files(tmp_path: Path) -> None:
     with open(garbled, "ab") as handle:
         handle.write(b"\x00garbage\xff" * 1000)
     complaints, exits = errors("journalctl_stderr"), errors("journalctl_exit")
-    part = source(journal.parent).build_part("s", "j", None)
-    try:
+    with opened_partition(source(journal.parent), "j", None) as part:
         got = read(part, 600)
         append_entries(journal, 1600, 10)  # still followed
         got += read(part, 10)
         time.sleep(1)
         got += part.next_batch()
-    finally:
-        part.close()
     assert messages(got) == [f"entry {i}" for i in range(1000, 1610)]
     assert errors("journalctl_stderr") > complaints and errors("journalctl_exit") == exits
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client import REGISTRY
@@ -11,7 +9,7 @@ from prometheus_client import REGISTRY
 from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEventsSourceConfig
 from logwax.core.record import Record
 from tests.integration.brokers import Cluster
-from tests.integration.flow_runs import read_partition
+from tests.integration.flow_runs import opened_partition, read_partition
 from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_event
 
 
@@ -27,14 +25,8 @@ def source(kube: Cluster, namespace: str) -> KubernetesEventsSource:
     )
 
 
-@contextmanager
-def opened(kube: Cluster, namespace: str, resume: Any) -> Iterator[Any]:
-    """A partition of the source, closed (its watcher thread stopped) whatever the test does."""
-    part = source(kube, namespace).build_part("s", "events", resume)
-    try:
-        yield part
-    finally:
-        part.close()
+def opened(kube: Cluster, namespace: str, resume: Any) -> Any:
+    return opened_partition(source(kube, namespace), "events", resume)
 
 
 def read(part: Any, want: int, timeout: float = 30) -> list[Record]:

@@ -50,6 +50,16 @@ def _node() -> str:
     return f"node-{uuid.uuid4().hex[:8]}"
 
 
+def _namespace(
+    kube: Cluster, namespace: str, labels: dict[str, str]
+) -> tuple[str, client.ApiClient, client.CoreV1Api]:
+    """A fresh node name, and ``namespace`` labelled and ready for pods."""
+    api_client = api(kube.kubeconfig)
+    core = client.CoreV1Api(api_client)
+    prepare_namespace(core, namespace, labels)
+    return _node(), api_client, core
+
+
 def _only(records: list[Any], prefix: str) -> dict[str, Any]:
     """The fields of the records whose message starts with ``prefix`` (all alike)."""
     chosen = [r.fields for r in records if r.message.startswith(prefix)]
@@ -61,10 +71,10 @@ def _only(records: list[Any], prefix: str) -> dict[str, Any]:
 def test_lines_carry_labels_owners_node_and_namespace_labels(
     kube: Cluster, kube_namespace: str, tmp_path: Path
 ) -> None:
-    ns, node = kube_namespace, _node()
-    api_client = api(kube.kubeconfig)
-    core = client.CoreV1Api(api_client)
-    prepare_namespace(core, ns, {"team": "payments", "app.kubernetes.io/part-of": "shop"})
+    ns = kube_namespace
+    node, api_client, core = _namespace(
+        kube, ns, {"team": "payments", "app.kubernetes.io/part-of": "shop"}
+    )
     web = make_pod(
         core,
         ns,
@@ -142,9 +152,8 @@ def test_lines_carry_labels_owners_node_and_namespace_labels(
 def test_a_deleted_pod_is_enriched_for_the_grace_then_flagged(
     kube: Cluster, kube_namespace: str, tmp_path: Path
 ) -> None:
-    ns, node = kube_namespace, _node()
-    core = client.CoreV1Api(api(kube.kubeconfig))
-    prepare_namespace(core, ns, {})
+    ns = kube_namespace
+    node, _api, core = _namespace(kube, ns, {})
     uid = make_pod(core, ns, "short-lived", node, {"app": "short"})
     path = log_path(tmp_path, ns, "short-lived", uid)
     settings = {"deleted_pod_grace": "4s", "metadata_wait": "500ms"}
@@ -173,9 +182,8 @@ def test_a_deleted_pod_is_enriched_for_the_grace_then_flagged(
 def test_a_label_changed_while_running_is_on_later_lines(
     kube: Cluster, kube_namespace: str, tmp_path: Path
 ) -> None:
-    ns, node = kube_namespace, _node()
-    core = client.CoreV1Api(api(kube.kubeconfig))
-    prepare_namespace(core, ns, {"stage": "blue"})
+    ns = kube_namespace
+    node, _api, core = _namespace(kube, ns, {"stage": "blue"})
     uid = make_pod(core, ns, "api-1", node, {"app": "api", "release": "v1"})
     path = log_path(tmp_path, ns, "api-1", uid)
     append(path, ["before"])
@@ -208,9 +216,8 @@ def test_a_label_changed_while_running_is_on_later_lines(
 def test_a_pod_not_cached_waits_at_most_metadata_wait_and_stalls_no_other_file(
     kube: Cluster, kube_namespace: str, tmp_path: Path
 ) -> None:
-    ns, node = kube_namespace, _node()
-    core = client.CoreV1Api(api(kube.kubeconfig))
-    prepare_namespace(core, ns, {})
+    ns = kube_namespace
+    node, _api, core = _namespace(kube, ns, {})
     known = make_pod(core, ns, "known", node, {"app": "known"})
     unknown_uid = str(uuid.uuid4())
     with shared_cache(kube.kubeconfig, node, metadata_wait="2s") as cache:
@@ -274,10 +281,8 @@ def test_logwax_run_ships_enriched_lines_to_elasticsearch(
 ) -> None:
     """The whole collect flow in its own process, node name from ``$NODE_NAME`` as the
     DaemonSet's downward API sets it."""
-    ns, node = kube_namespace, _node()
-    api_client = api(kube.kubeconfig)
-    core = client.CoreV1Api(api_client)
-    prepare_namespace(core, ns, {"team": "search"})
+    ns = kube_namespace
+    node, api_client, core = _namespace(kube, ns, {"team": "search"})
     uid = make_pod(
         core,
         ns,

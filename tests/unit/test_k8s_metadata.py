@@ -128,6 +128,10 @@ class FakeCache:
         self.pods = PodStore(settings, None)
         self.namespaces = NamespaceStore(settings)
         self.owners = None
+        self.listed = True
+
+    def namespaces_listed(self) -> bool:
+        return self.listed
 
 
 def lookups(source: str, result: str) -> float:
@@ -143,6 +147,23 @@ PATH = {
         "container_name": "app",
     }
 }
+
+
+def test_a_cached_pod_waits_for_the_first_namespace_list_at_most_metadata_wait() -> None:
+    """At start the pods' list can arrive before the namespaces': a record enriched then would
+    lack its namespace labels, so the file is held (within ``metadata_wait``) until they come."""
+    cache = FakeCache(KubernetesMetadataConfig(metadata_wait="2s"))
+    cache.pods.replace([pod()])
+    cache.listed = False
+    enricher = Enricher(cache, "unit-ns-wait")  # type: ignore[arg-type]
+    assert not enricher.ready(PATH, 10.0)
+    assert not enricher.ready(PATH, 11.0)
+    cache.listed = True
+    assert enricher.ready(PATH, 11.1)
+    cache.listed = False  # a namespace list that never comes holds a file no longer than the wait
+    other = {"kubernetes": {**PATH["kubernetes"], "container_name": "sidecar"}}
+    assert not enricher.ready(other, 20.0)
+    assert enricher.ready(other, 22.0)
 
 
 def test_a_file_of_an_uncached_pod_waits_then_ships_flagged() -> None:

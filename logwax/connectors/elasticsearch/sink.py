@@ -267,13 +267,17 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
 
     def _dead_letter_source(self, record: Record, item: dict[str, Any]) -> dict[str, Any]:
         """The dead letter: reason, where the record came from, its size, the record as text
-        (cut to fit the limit, flagged ``original_truncated``)."""
+        (cut to fit the limit, flagged ``original_truncated``). A record read from Kafka keeps
+        its topic, partition and offset as a field of their own: the cut original, message
+        first, would lose them exactly when the record is large."""
         try:
             original = record.to_json_bytes().decode()
         except ValueError:
             original = record.message
         room = self._limit - 4096
+        position = record.fields.get("kafka")
         return {
+            **({"kafka": position} if isinstance(position, dict) else {}),
             "@timestamp": iso_timestamp(record.timestamp_ns),
             "event": {"id": record.event_id},
             "logwax": {"source": record.source, "stream": record.stream},

@@ -6,7 +6,13 @@ resourceVersions of bookmarks, so the source's resume point moves only with what
 
 On 410 Gone (the resume point fell out of the server's history) the watcher lists again and
 hands on only the Events whose resourceVersion is newer than the last one it had passed on:
-nothing the flow already emitted comes again, nothing changed during the gap is lost.
+nothing the flow already emitted comes again, nothing changed during the gap is lost. A 410
+again on the watch that follows the re-list (a server that keeps answering Gone) is waited for
+through the retry path, so such a server is not asked in a loop.
+
+A watch line that is not JSON (a proxy's garbage, a stream cut and spliced) ends the watch
+through the retry path and it is opened again from the last version handed on: the Event the
+line may have been comes again from the server, and nothing after it is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, NamedTuple
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
+from urllib3.util.retry import Retry
 
 from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.k8s_events.events import last_seen_ns, resource_version_number
@@ -44,14 +51,23 @@ class WatchItem(NamedTuple):
 
 
 def api_client(settings: KubernetesEventsSourceConfig) -> client.ApiClient:
-    """kubeconfig if given, in-cluster inside a pod, else the user's default kubeconfig."""
-    if settings.kubeconfig is not None:
-        return config.new_client_from_config(str(settings.kubeconfig), context=settings.context)
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        configuration = client.Configuration()
+    """kubeconfig if given, in-cluster inside a pod, else the user's default kubeconfig.
+
+    urllib3 would wait out a 429's (or 503's) ``Retry-After`` by itself, unseen: no metric, no
+    WARNING, no ``/readyz``. Its retries are kept for dropped connections only, so a throttled
+    answer reaches the retry path, which waits as long as the server asks and counts it.
+    """
+    configuration = client.Configuration()
+    if settings.kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config(client_configuration=configuration)
-        return client.ApiClient(configuration)
-    return config.new_client_from_config(context=settings.context)
+    else:
+        config.load_kube_config(
+            str(settings.kubeconfig) if settings.kubeconfig is not None else None,
+            context=settings.context,
+            client_configuration=configuration,
+        )
+    configuration.retries = Retry(total=3, respect_retry_after_header=False)
+    return client.ApiClient(configuration)
 
 
 class EventWatcher:
@@ -75,6 +91,7 @@ class EventWatcher:
         self._name = settings.name
         self.version = resume_version
         self.relist = False
+        self._gone = 0  # 410s since the last watch that delivered or ran its course
         self._stopped = threading.Event()
         self._watch = watch.Watch()
         self._retry = Retrier(
@@ -107,15 +124,18 @@ class EventWatcher:
                 self._step()
             except ApiException as exc:
                 self._api_failed(exc)
-            except (HTTPError, OSError, ValueError) as exc:
+            except (HTTPError, OSError) as exc:
                 self._retry.failed("connection", f"{type(exc).__name__}: {exc}")
+            except ValueError as exc:  # an answer that is not what the API promises
+                self._retry.failed("unparseable_answer", f"{type(exc).__name__}: {exc}")
 
     def _step(self) -> None:
         """One list (first start, or after 410) or one watch until the server ends it."""
         if self.version is None or self.relist:
             self.version = self._list(after=self.version)
             self.relist = False
-            self._retry.succeeded()
+            if not self._gone:  # after a 410 only a watch that works ends the streak
+                self._retry.succeeded()
         self._check_namespaces()
         self._follow()
 
@@ -142,7 +162,9 @@ class EventWatcher:
             SOURCE_ERRORS.labels(self._name, "gone_relist").inc()
             log.info("source=%s resourceVersion %s gone; listing again", self._name, self.version)
             self.relist = True
-            return
+            self._gone += 1
+            if self._gone == 1:
+                return  # the first: list again at once
         reason, detail, retry_after = classify(exc)
         if exc.status == 401:  # a rotated token: read the credentials again before retrying
             self._core = client.CoreV1Api(self._connect())
@@ -156,7 +178,8 @@ class EventWatcher:
         @functools.wraps(function)
         def opened(*args: Any, **call_kwargs: Any) -> Any:
             response = function(*args, **call_kwargs)
-            self._retry.succeeded()  # the server accepted the watch: no longer failing
+            if not self._gone:  # the server accepted the watch: no longer failing
+                self._retry.succeeded()
             return response
 
         timeout = int(self._settings.watch_timeout.total_seconds())
@@ -168,13 +191,25 @@ class EventWatcher:
             _request_timeout=timeout + 30,
             **kwargs,
         ):
+            if not isinstance(change, dict):  # the client yields None for a non-JSON line
+                detail = f"a watch line that is not JSON after resourceVersion {self.version}"
+                self._retry.failed("unparseable_watch_line", detail)
+                return  # watched again from the last version handed on
+            self._watch_worked()
             obj = change["raw_object"]
             kind = change["type"]
             wanted = kind in ("ADDED", "MODIFIED") and self._wanted(obj)
             self._hand_on(WatchItem(obj["metadata"]["resourceVersion"], obj if wanted else None))
             if self._stopped.is_set():
                 break
+        self._watch_worked()
         SOURCE_ERRORS.labels(self._name, "watch_reconnect").inc()
+
+    def _watch_worked(self) -> None:
+        """A watch delivered, or ran until its timeout: a streak of 410s is over."""
+        if self._gone:
+            self._gone = 0
+            self._retry.succeeded()
 
     def _hand_on(self, item: WatchItem) -> None:
         self.items.put(item)
@@ -186,7 +221,13 @@ class EventWatcher:
         with health.in_flight(f"source {self._name}", "list Events"):
             response = function(_preload_content=False, _request_timeout=LIST_TIMEOUT, **kwargs)
             listed = json.loads(response.data)
-        events = [e for e in listed.get("items", []) if self._wanted(e)]
+        metadata = listed.get("metadata") if isinstance(listed, dict) else None
+        items = (listed.get("items") or []) if isinstance(listed, dict) else None
+        if not isinstance(metadata, dict) or not metadata.get("resourceVersion"):
+            raise ValueError(f"a list answer that is not an EventList: {response.data[:200]!r}")
+        if not isinstance(items, list) or not all(isinstance(e, dict) for e in items):
+            raise ValueError(f"a list answer whose items are not Events: {response.data[:200]!r}")
+        events = [e for e in items if self._wanted(e)]
         events.sort(key=lambda e: resource_version_number(e) or 0)
         threshold = int(after) if after is not None and after.isdigit() else None
         oldest_ns = (time.time() - self._settings.max_event_age.total_seconds()) * 1e9
@@ -197,6 +238,6 @@ class EventWatcher:
             if threshold is not None and number is not None and number <= threshold:
                 continue
             self._hand_on(WatchItem(event["metadata"]["resourceVersion"], event))
-        version = str(listed["metadata"]["resourceVersion"])
+        version = str(metadata["resourceVersion"])
         self._hand_on(WatchItem(version, None))
         return version

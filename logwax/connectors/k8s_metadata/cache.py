@@ -74,6 +74,11 @@ class MetadataCache:
     def synced(self) -> bool:
         return all(r.synced.is_set() for r in self.reflectors)
 
+    def namespaces_listed(self) -> bool:
+        """The namespaces' first list arrived (or namespace labels are off): a pod's record
+        enriched before that would lack its namespace labels."""
+        return all(r.synced.is_set() for r in self.reflectors if r.resource == "namespaces")
+
 
 _shared: dict[str, tuple[MetadataCache, int]] = {}
 _shared_lock = threading.Lock()

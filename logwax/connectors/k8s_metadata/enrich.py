@@ -62,11 +62,13 @@ class Enricher:
         return self._cache.pods.find(*key)
 
     def ready(self, path_fields: dict[str, Any], now: float) -> bool:
-        """True when the file's lines may be handed on: pod cached, or waited long enough."""
+        """True when the file's lines may be handed on: pod cached (and the namespaces listed,
+        for their labels), or waited long enough."""
         key = _key(path_fields)
-        if key is None or self._find(key) is not None:
-            if key is not None:
-                self._waiting.pop(key, None)
+        if key is None:
+            return True
+        if self._find(key) is not None and self._cache.namespaces_listed():
+            self._waiting.pop(key, None)
             return True
         first = self._waiting.get(key)
         if first is None:

@@ -5,6 +5,14 @@ watch resumes from the last resourceVersion seen (bookmarks included), so a watc
 after its timeout costs no re-list. When that version fell out of the server's history (410
 Gone), the whole set is listed again, in pages so a node with thousands of pods never holds one
 huge response. Every restart is counted by reason.
+
+Failed calls go through the sources' retry path (``core.retry``): capped backoff with jitter, a
+WARNING with the server's reason, ``logwax_source_retries_total``, and the cache marked failing
+for ``/readyz`` after the grace. The thread itself runs under the sources' supervisor: a bug in
+a store or an answer nobody foresaw ends the thread, which is seen at once (``logwax_source_up``
+0, ``/readyz`` names it) and restarted from the last version applied, so the pods already
+cached stay and no re-list is needed; the same failure ``MAX_FAILURES`` times in a row exits
+the process non-zero, since enrichment that silently stopped would tag every later line wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from kubernetes.watch.watch import iter_resp_lines
 from urllib3.exceptions import HTTPError
 
 from logwax.core.metrics import K8S_METADATA_WATCH_RESTARTS
+from logwax.core.retry import Retrier
+from logwax.core.supervisor import MAX_FAILURES, Supervised, exit_process
 
 log = logging.getLogger(__name__)
 PAGE = 500
@@ -41,8 +51,17 @@ class Store(Protocol):
         """Any watch line arrived (a bookmark too): time for deferred work."""
 
 
+def source_name(resource: str) -> str:
+    """How the reflector of ``resource`` is named in ``logwax_source_up`` and on ``/readyz``."""
+    return f"kubernetes_metadata/{resource}"
+
+
 class Reflector:
-    """One resource (``resource`` names it in logs and metrics), one daemon thread."""
+    """One resource (``resource`` names it in logs and metrics), one supervised daemon thread.
+
+    ``version`` is the resourceVersion of the last change applied to the store (None: list
+    first); it lives on the object so that a restarted thread carries on from it.
+    """
 
     def __init__(
         self,
@@ -52,21 +71,32 @@ class Reflector:
         store: Store,
         watch_timeout_s: float,
         backoff_max_s: float,
+        *,
+        max_failures: int = MAX_FAILURES,
+        give_up: Callable[[str, str], None] = exit_process,
     ) -> None:
         self.resource = resource
+        self.version: str | None = None
         self.synced = threading.Event()
         self._list_function = list_function
         self._kwargs = kwargs
         self._store = store
         self._timeout = max(1, int(watch_timeout_s))
-        self._backoff_max = backoff_max_s
-        self._backoff = 0.5
         self._stopped = threading.Event()
         self._response: Any = None
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"k8s-{resource}")
+        name = source_name(resource)
+        self._retry = Retrier(name, self._stopped, maximum=backoff_max_s)
+        self._supervised = Supervised(
+            name,
+            f"k8s-{resource}",
+            self._run,
+            self._stopped,
+            max_failures=max_failures,
+            give_up=give_up,
+        )
 
     def start(self) -> None:
-        self._thread.start()
+        self._supervised.start()
 
     def stop(self) -> None:
         """End the thread; a watch blocked in a read is woken by shutting its socket down.
@@ -80,22 +110,24 @@ class Reflector:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=5)
+        self._supervised.thread.join(timeout=5)
 
     def _run(self) -> None:
-        version: str | None = None
+        """Supervised: whatever escapes here ends the thread and is restarted from ``version``."""
         while not self._stopped.is_set():
             try:
-                if version is None:
-                    version = self._list()
-                version = self._watch(version)
+                if self.version is None:
+                    self.version = self._list()
+                    self._retry.succeeded()
+                self._watch(self.version)
                 self._restarted("expired")
-                self._backoff = 0.5
             except ApiException as exc:
                 if exc.status == 410:
                     self._restarted("gone")
-                    log.info("resource=%s version %s gone; listing again", self.resource, version)
-                    version = None
+                    log.info(
+                        "resource=%s version %s gone; listing again", self.resource, self.version
+                    )
+                    self.version = None
                 else:
                     self._failed("api_error", exc)
             except (HTTPError, OSError, ValueError, KeyError) as exc:
@@ -108,15 +140,8 @@ class Reflector:
         if self._stopped.is_set():
             return
         self._restarted(reason)
-        log.warning(
-            "resource=%s list/watch failed (%s): %s; retrying in %.1fs",
-            self.resource,
-            reason,
-            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-            self._backoff,
-        )
-        self._stopped.wait(self._backoff)
-        self._backoff = min(self._backoff * 2, self._backoff_max)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        self._retry.failed(reason, f"list/watch of {self.resource}: {detail}")
 
     def _list(self) -> str:
         """Every object, in pages; returns the version to watch from.
@@ -150,8 +175,9 @@ class Reflector:
         log.info("resource=%s listed %d at version %s", self.resource, count, version[0])
         return version[0]
 
-    def _watch(self, version: str) -> str:
-        """Follow changes from ``version`` until the server ends the watch; returns the last."""
+    def _watch(self, version: str) -> None:
+        """Follow changes from ``version`` until the server ends the watch; ``self.version``
+        follows every change applied, so a failure mid-watch resumes after the last one."""
         response = self._list_function(
             watch=True,
             resource_version=version,
@@ -162,6 +188,7 @@ class Reflector:
             **self._kwargs,
         )
         self._response = response
+        self._retry.succeeded()  # the server accepted the watch: no longer failing
         try:
             for line in iter_resp_lines(response):
                 if self._stopped.is_set():
@@ -172,12 +199,11 @@ class Reflector:
                 kind, obj = change.get("type"), change.get("object") or {}
                 if kind == "ERROR":
                     raise ApiException(status=obj.get("code"), reason=obj.get("message"))
-                version = obj["metadata"].get("resourceVersion") or version
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     self._store.apply(kind, obj)
+                self.version = obj["metadata"].get("resourceVersion") or self.version
                 self._store.tick()
         finally:
             self._response = None
             response.close()
             response.release_conn()
-        return version

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from logwax.connectors.kafka import clients, diagnosis
+from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, record_key, who
@@ -57,7 +57,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         limits = sink_limits(config)
         self._shaper = Shaper(config, limits, sink_name)
         self._limits = limits
-        self._producer = Producer(producer_settings(config, limits))
+        self._producer = self._new_producer()
         self._flush_timeout = config.delivery_timeout.total_seconds() + 10
 
     def write_batch(self, batches: list[list[Record]]) -> None:
@@ -106,8 +106,13 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 raise DeliveryError(f"sink={self._sink_name} {line}; the flow stops")
             time.sleep(diagnosis.wait_seconds(attempt))
             self._producer.flush(0)
-            self._producer = Producer(producer_settings(self._config, self._limits))
+            self._producer = self._new_producer()
             pending = blocked
+
+    def _new_producer(self) -> Producer:
+        """Settings (and secret files) read now: a fixed Secret counts at the next attempt."""
+        settings = producer_settings(self._config, self._limits)
+        return Producer(transport.counted(self._sink_name, settings))
 
     def _send(
         self, outgoing: list[Outgoing]
@@ -133,7 +138,8 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                         failures.append((item, error))
 
                 self._produce(item, on_delivery)
-            remaining = self._producer.flush(self._flush_timeout)
+            with transport.awaiting(self._sink_name, f"{len(outgoing)} records awaiting acks"):
+                unconfirmed = self._producer.flush(self._flush_timeout)
         except (KafkaException, SystemError) as exc:
             # A producer refused its id (no topic WRITE) is in a fatal state: it raises from
             # produce, or from flush while serving reports (wrapped in a SystemError).
@@ -145,7 +151,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 raise
             held = [item for i, item in enumerate(outgoing) if i not in confirmed]
             return [], held, line
-        if remaining > 0:
+        if unconfirmed > 0:
             SINK_ERRORS.labels(self._sink_name, "flush_timeout").inc()
             raise DeliveryError(
                 f"sink={self._sink_name} Kafka topic {self._config.topic}: deliveries "

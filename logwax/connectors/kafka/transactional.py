@@ -40,7 +40,7 @@ from confluent_kafka import (
     Producer,
 )
 
-from logwax.connectors.kafka import clients, diagnosis
+from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import EpochTransaction
@@ -94,15 +94,17 @@ def _partitions(config: KafkaSinkConfig, topic: str) -> list[int]:
     return sorted(described.partitions)
 
 
-def _initialised(config: KafkaSinkConfig, transactional_id: str, limits: SizeLimits) -> Producer:
+def _initialised(
+    config: KafkaSinkConfig, sink_name: str, producer_id: str, limits: SizeLimits
+) -> Producer:
     """A transactional producer past ``init_transactions``, its settings (and secret files)
-    read now, so a corrected Secret counts at the next attempt."""
-    producer = Producer(
-        {
-            **clients.transactional_producer(config, transactional_id),
-            **producer_settings(config, limits),
-        }
-    )
+    read now, so a corrected Secret counts at the next attempt; its client errors counted
+    under the sink's name (``transport``)."""
+    settings = {
+        **clients.transactional_producer(config, producer_id),
+        **producer_settings(config, limits),
+    }
+    producer = Producer(transport.counted(sink_name, settings))
     try:
         producer.init_transactions(60)
     except KafkaException:
@@ -135,7 +137,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         # Fences a zombie with the same id and aborts whatever it left open; a refused
         # credential or transactional-id ACL is waited out, said once (diagnosis).
         self._producer = diagnosis.patiently(
-            config.bootstrap_servers, lambda: _initialised(config, transactional_id, limits)
+            config.bootstrap_servers,
+            lambda: _initialised(config, sink_name, transactional_id, limits),
         )
         # A refused READ (topic or group) is waited out too, said once (readback, diagnosis).
         self._skip, _end = read_back(config, config.topic, partition, resume_from(resume))
@@ -184,7 +187,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         """Commit the epoch's transaction; the new resume point is after what it committed."""
         if self._epoch.open:
             started = time.monotonic()
-            written, main_last, dead_last = self._epoch.commit()
+            with transport.awaiting(self._name, "transaction commit"):
+                written, main_last, dead_last = self._epoch.commit()
             _crash_point_after_commit()
             if main_last is not None:
                 self._next_offset = main_last + 1
