@@ -156,9 +156,13 @@ def start(
     return server, waited
 
 
-def is_ready(bootstrap: str) -> bool:
-    """The broker answers metadata and can create a topic (which needs an active controller)."""
-    options: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": _quiet}
+def is_ready(bootstrap: str | dict[str, Any]) -> bool:
+    """The broker answers metadata and can create a topic (which needs an active controller).
+
+    ``bootstrap`` is an address, or a whole client config for a broker that needs credentials.
+    """
+    given = {"bootstrap.servers": bootstrap} if isinstance(bootstrap, str) else bootstrap
+    options: dict[str, Any] = {**given, "logger": _quiet}
     admin = AdminClient(options)
     try:
         admin.list_topics(timeout=2)

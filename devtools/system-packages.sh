@@ -12,6 +12,8 @@ if [ "${1:-test}" = test ]; then
   command -v journalctl >/dev/null 2>&1 || need+=(systemd)
   [ -x /lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
   command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+  # TLS and credentials in front of Elasticsearch for the security suites.
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

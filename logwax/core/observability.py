@@ -115,4 +115,7 @@ def setup_logging(level: str, style: str = "kv") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     if logging.getLogger().level > logging.DEBUG:
         # One line per HTTP request (every bulk, every count) drowns logwax's own lines.
-        logging.getLogger("elastic_transport.transport").setLevel(logging.WARNING)
+        # Below DEBUG, every retried request and failing node would also come with a full
+        # traceback; the sinks say why in one line instead (elasticsearch/refusal.py).
+        logging.getLogger("elastic_transport.transport").setLevel(logging.ERROR)
+        logging.getLogger("elastic_transport.node_pool").setLevel(logging.ERROR)

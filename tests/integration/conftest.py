@@ -21,6 +21,7 @@ from tests.integration.brokers import NO_DOCKER_ENV, Brokers, Cluster, brokers, 
 from tests.integration.etcd_server import LocalEtcd
 from tests.integration.flow_runs import kill_leftovers
 from tests.integration.image_runs import remove_started
+from tests.integration.secured_kafka import secured, secured_broker  # noqa: F401 (fixtures)
 from tests.integration.sinks import TestSinks
 
 REQUIRE_DOCKER_ENV = "LOGWAX_TEST_REQUIRE_DOCKER"

@@ -70,6 +70,22 @@ def crash_after_commit(
     assert code == -signal.SIGKILL, f"exited {code}, not killed after commit {commit}:\n{tail}"
 
 
+def launch(
+    config: Path, tmp_path: Path, *options: str, extra: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """``logwax [options] run -c config [extra]`` at once, without waiting for the flow (which
+    may be waiting for a broker that refuses it); output appended to ``logwax.log``."""
+    log = open(tmp_path / "logwax.log", "ab")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logwax", *options, "run", "-c", str(config), *extra],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    STARTED.append(proc)
+    return proc
+
+
 def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:
     es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
     found: Counter[str] = Counter()

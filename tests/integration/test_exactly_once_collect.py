@@ -5,7 +5,9 @@ exactly once and in Elasticsearch exactly once."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from tests.integration.flow_runs import (
     crash_after_commit,
@@ -15,6 +17,7 @@ from tests.integration.flow_runs import (
     stop_gracefully,
 )
 from tests.integration.pipelines import files_source, write_numbered_lines, write_pipeline
+from tests.integration.secured_kafka import SecuredCluster, producer_acls, readback_acls
 from tests.integration.sinks import TestSinks
 
 LINES_PER_FILE, FILES = 25_000, 4
@@ -25,13 +28,13 @@ def write_files(directory: Path) -> set[str]:
     return write_numbered_lines(directory, FILES, LINES_PER_FILE, mode="w")
 
 
-def exactly_once_pipeline(tmp_path: Path, sinks: TestSinks) -> Path:
+def exactly_once_pipeline(tmp_path: Path, sinks: TestSinks, **kafka: Any) -> Path:
     return write_pipeline(
         tmp_path,
         "eo_collect",
         snapshot_interval="500ms",
         sources=[files_source(tmp_path)],
-        kafka=sinks.kafka(exactly_once=EXACTLY_ONCE),
+        kafka=sinks.kafka(exactly_once=EXACTLY_ONCE, **kafka),
         elasticsearch=sinks.elasticsearch(),
         batch={"max_records": 2000, "max_latency": "300ms"},
     )
@@ -40,9 +43,31 @@ def exactly_once_pipeline(tmp_path: Path, sinks: TestSinks) -> Path:
 def test_five_sigkills_leave_every_line_exactly_once_in_kafka_and_elasticsearch(
     tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
-    expected = write_files(tmp_path / "logs")
     sinks = new_sinks(partitions=3)
-    config = exactly_once_pipeline(tmp_path, sinks)
+    five_sigkills(tmp_path, sinks, exactly_once_pipeline(tmp_path, sinks))
+
+
+def test_five_sigkills_over_sasl_ssl_with_only_the_collect_acls(
+    tmp_path: Path, new_sinks: Callable[..., TestSinks], secured: SecuredCluster
+) -> None:
+    """The same crashes against the secured broker, the job holding its documented ACLs only
+    (the read-back after a crash needs the topic's READ)."""
+    plain = new_sinks()
+    topic = secured.new_topic(partitions=3)
+    user, password = secured.new_user()
+    secured.grant(
+        producer_acls(f"User:{user}", topic, "logwax-eo_collect-")
+        + readback_acls(f"User:{user}", topic)
+    )
+    broker = replace(plain.servers, kafka_bootstrap=secured.broker.sasl_bootstrap)
+    sinks = replace(plain, servers=broker, kafka_config=secured.broker.admin_config(), topic=topic)
+    config = exactly_once_pipeline(tmp_path, sinks, security=secured.security(user, password))
+    five_sigkills(tmp_path, sinks, config)
+    assert password not in (tmp_path / "logwax.log").read_text()
+
+
+def five_sigkills(tmp_path: Path, sinks: TestSinks, config: Path) -> None:
+    expected = write_files(tmp_path / "logs")
 
     proc, delays = kill_at_random_moments(config, tmp_path, kills=5, seed=20261123)
     sinks.wait_delivered(proc, tmp_path / "logwax.log", len(expected))

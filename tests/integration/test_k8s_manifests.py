@@ -132,3 +132,47 @@ def test_server_side_dry_run_accepts_every_object(
         dry_run_create(api_client, path, doc)
         accepted.append(f"{doc['kind']}/{doc['metadata']['name']}")
     assert len(accepted) == len(rendered) - 1
+
+
+def _secret_paths(section: Any, trail: str = "") -> list[tuple[str, str]]:
+    """(setting, path) for every secret file and CA a pipeline names, at any depth."""
+    found: list[tuple[str, str]] = []
+    if isinstance(section, dict):
+        for key, value in section.items():
+            if isinstance(value, (dict, list)):
+                found += _secret_paths(value, f"{trail}{key}.")
+            elif key.endswith("_file") or key in ("ssl_ca_location", "ca_certs"):
+                found.append((f"{trail}{key}", str(value)))
+    elif isinstance(section, list):
+        for item in section:
+            found += _secret_paths(item, trail)
+    return found
+
+
+def test_each_job_mounts_its_secret_files_and_ca_where_its_pipeline_reads_them(
+    rendered: list[dict[str, Any]],
+) -> None:
+    config_maps = {doc["metadata"]["name"]: doc for doc in rendered if doc["kind"] == "ConfigMap"}
+    checked = Counter[str]()
+    for doc in rendered:
+        if doc["kind"] not in ("DaemonSet", "StatefulSet", "Deployment"):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        mounts = pod["containers"][0]["volumeMounts"]
+        pipeline_map = volumes["config"]["configMap"]["name"]
+        pipeline = yaml.safe_load(config_maps[pipeline_map]["data"]["pipeline.yaml"])
+        wanted = _secret_paths(pipeline)
+        assert wanted, f"{doc['metadata']['name']}: no credential or CA files in its pipeline"
+        for setting, path in wanted:
+            mount = next(
+                (m for m in mounts if path.startswith(m["mountPath"].rstrip("/") + "/")), None
+            )
+            assert mount is not None, f"{doc['metadata']['name']}: {setting} {path} not mounted"
+            volume = volumes[mount["name"]]
+            if setting.endswith("_file"):  # secrets only from Secrets, readable by the group
+                assert "secret" in volume and volume["secret"]["defaultMode"] == 0o440
+            else:
+                assert "configMap" in volume or "secret" in volume
+            checked[doc["kind"]] += 1
+    assert checked == {"DaemonSet": 2, "Deployment": 2, "StatefulSet": 4}

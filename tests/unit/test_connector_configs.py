@@ -70,6 +70,8 @@ def test_elasticsearch_rejects_uppercase_index_and_mixed_auth() -> None:
         (503, Outcome.RETRY),
         (400, Outcome.REJECTED),
         (404, Outcome.REJECTED),
+        (401, Outcome.REFUSED),
+        (403, Outcome.REFUSED),
     ],
 )
 def test_bulk_item_classification(status: int, outcome: Outcome) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -10,7 +11,10 @@ from elasticsearch import Elasticsearch
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, model_validator
 
 from logwax.connectors.elasticsearch.serializer import FastJsonSerializer
+from logwax.core import secrets
 from logwax.core.units import Duration
+
+log = logging.getLogger(__name__)
 
 
 class ElasticsearchSinkConfig(BaseModel):
@@ -24,11 +28,15 @@ class ElasticsearchSinkConfig(BaseModel):
 
     hosts: list[str] = Field(min_length=1)
     index: str = Field("logwax-%Y.%m.%d", min_length=1)
-    api_key: SecretStr | None = None
+    api_key: SecretStr | None = Field(None, description="base64 id:key, as Elasticsearch gives it")
+    api_key_file: Path | None = Field(None, description="a file holding api_key (a mounted Secret)")
     username: str | None = None
     password: SecretStr | None = None
-    ca_certs: Path | None = None
-    verify_certs: bool = True
+    password_file: Path | None = Field(None, description="a file holding password")
+    ca_certs: Path | None = Field(None, description="PEM bundle of the CA(s) to trust")
+    verify_certs: bool = Field(
+        True, description="false accepts any certificate: anyone on the path can read and change"
+    )
     request_timeout: Duration = timedelta(seconds=30)
     max_retries: int | None = Field(
         None, ge=0, description="retries of 429/5xx/unreachable before failing; None: forever"
@@ -54,10 +62,14 @@ class ElasticsearchSinkConfig(BaseModel):
 
     @model_validator(mode="after")
     def _one_auth_method(self) -> ElasticsearchSinkConfig:
-        if self.api_key and (self.username or self.password):
+        secrets.one_of("api_key", self.api_key, self.api_key_file)
+        secrets.one_of("password", self.password, self.password_file)
+        has_key = self.api_key is not None or self.api_key_file is not None
+        has_password = self.password is not None or self.password_file is not None
+        if has_key and (self.username or has_password):
             raise ValueError("give either api_key or username/password, not both")
-        if bool(self.username) != bool(self.password):
-            raise ValueError("username and password go together")
+        if bool(self.username) != has_password:
+            raise ValueError("username and password (or password_file) go together")
         if "%f" in self.index.replace("%%", ""):
             raise ValueError(f"index {self.index!r}: names may change per second at most, not %f")
         sample = self.index_for(datetime(2024, 1, 31, 23, 59, tzinfo=UTC))
@@ -71,6 +83,7 @@ class ElasticsearchSinkConfig(BaseModel):
         return timestamp_utc.strftime(self.index)
 
     def client(self) -> Elasticsearch:
+        """A client with the secrets read now (a rotated Secret file counts from here on)."""
         options: dict[str, Any] = {
             "request_timeout": self.request_timeout.total_seconds(),
             "verify_certs": self.verify_certs,
@@ -78,8 +91,19 @@ class ElasticsearchSinkConfig(BaseModel):
         }
         if self.ca_certs:
             options["ca_certs"] = str(self.ca_certs)
-        if self.api_key:
-            options["api_key"] = self.api_key.get_secret_value()
-        if self.username and self.password:
-            options["basic_auth"] = (self.username, self.password.get_secret_value())
+        if not self.verify_certs:
+            # urllib3 would warn on every request; one loud line per client says it once.
+            options["ssl_show_warn"] = False
+            log.warning(
+                "elasticsearch=%s verify_certs is false: TLS certificates are NOT checked, "
+                "anyone on the network path can read and change what is sent; set ca_certs "
+                "and verify_certs: true",
+                ",".join(self.hosts),
+            )
+        api_key = secrets.reveal("api_key", self.api_key, self.api_key_file)
+        if api_key is not None:
+            options["api_key"] = api_key
+        password = secrets.reveal("password", self.password, self.password_file)
+        if self.username and password is not None:
+            options["basic_auth"] = (self.username, password)
         return Elasticsearch(self.hosts, **options)

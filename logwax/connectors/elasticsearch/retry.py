@@ -8,6 +8,7 @@ from enum import Enum
 class Outcome(Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
+    REFUSED = "refused"  # 401/403: the credential, not the document; kept until it is fixed
     REJECTED = "rejected"
 
 
@@ -17,4 +18,6 @@ def classify(status: int) -> Outcome:
         return Outcome.DELIVERED
     if status == 429 or status >= 500:
         return Outcome.RETRY
+    if status in (401, 403):
+        return Outcome.REFUSED
     return Outcome.REJECTED

@@ -18,10 +18,10 @@ from functools import lru_cache
 from typing import Any
 
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
-from elastic_transport import TransportError
-from elasticsearch import helpers
+from elastic_transport import TlsError, TransportError
+from elasticsearch import ApiError, helpers
 
-from logwax.connectors.elasticsearch import template
+from logwax.connectors.elasticsearch import refusal, template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
@@ -62,8 +62,10 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         self._config = config
         self._sink_name = sink_name
         self._client = config.client()
-        if config.install_template:
-            template.install(self._client, config.index)
+        self._refused: str | None = None  # the last 401/403 line, while the server refuses
+        self._announcer = refusal.Announcer()
+        self._template_pending = config.install_template
+        self._install_template()
         self._limit, self._limit_words = document_limit(self._client, int(config.bulk_max_bytes))
         # strftime per record was an eighth of the index flow's time; names change per second
         # at most (see the config's check), so they are cached by the record's second.
@@ -111,14 +113,33 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             self._dead_letter(oversized)
         return fitting
 
+    def _install_template(self) -> None:
+        """At start, or with the first batch once the server accepts the credential or is
+        reachable: a refusal here must not stop the job (the bulk path waits and says why)."""
+        if not self._template_pending:
+            return
+        try:
+            template.install(self._client, self._config.index)
+        except (ApiError, TransportError):
+            return
+        self._template_pending = False
+
     def write_batch(self, batches: list[list[Record]]) -> None:
+        self._install_template()
         items = self._fit([record for batch in batches for record in batch])
         started = time.monotonic()
-        pending, attempt = items, 0
+        pending, attempt, refused_attempt = items, 0, 0
         while True:
             pending = self._send(pending)
             if not pending:
                 break
+            if self._refused is not None:
+                refused_attempt += 1
+                limit = self._config.max_retries
+                if limit is not None and refused_attempt > limit:
+                    raise DeliveryError(f"{self._refused}; still refused after {limit} retries")
+                self._wait_for_credential(self._refused, len(pending), refused_attempt)
+                continue
             attempt += 1
             if self._config.max_retries is not None and attempt > self._config.max_retries:
                 SINK_ERRORS.labels(self._sink_name, "retries_exhausted").inc(len(pending))
@@ -134,6 +155,18 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         observability.sink_succeeded(self._sink_name)
         SINK_RECORDS.labels(self._sink_name).inc(len(items))
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
+
+    def _wait_for_credential(self, line: str, held: int, attempt: int) -> None:
+        """401/403 or a refused certificate: say why, wait (a few attempts a minute), then try
+        with a fresh client, which reads the secret and CA files again."""
+        wait = refusal.wait_seconds(attempt)
+        SINK_ERRORS.labels(self._sink_name, "refused").inc()
+        observability.sink_failed(self._sink_name, line)
+        self._announcer.say(line, held, wait)
+        time.sleep(wait)
+        self._refused = None
+        self._client.close()
+        self._client = self._config.client()
 
     def _backoff(self, attempt: int) -> float:
         first = self._config.retry_backoff.total_seconds()
@@ -151,12 +184,12 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
                 return self._send_round(records)
         except TransportError as exc:
             SINK_ERRORS.labels(self._sink_name, type(exc).__name__).inc()
-            observability.sink_failed(self._sink_name, f"unreachable: {type(exc).__name__}")
-            log.warning(
-                "sink=%s elasticsearch unreachable (%s); retrying",
-                self._sink_name,
-                type(exc).__name__,
-            )
+            line = refusal.explain_transport(self._config.hosts, exc)
+            if isinstance(exc, TlsError) and " fix=" in line:
+                self._refused = line  # the operator's to fix: waited out like a 401
+                return records
+            observability.sink_failed(self._sink_name, line)
+            self._announcer.say(line, len(records))
             return records
 
     def _send_round(self, records: list[Record]) -> list[Record]:
@@ -178,6 +211,11 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             outcome = classify(int(item.get("status", 500)))
             if outcome is Outcome.RETRY:
                 retry.append(record)
+            elif outcome is Outcome.REFUSED:
+                retry.append(record)
+                self._refused = refusal.explain(
+                    self._config.hosts, int(item["status"]), item.get("error"), item.get("_index")
+                )
             elif outcome is Outcome.REJECTED:
                 rejected.append((record, item))
         if rejected:

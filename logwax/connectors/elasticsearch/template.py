@@ -33,7 +33,8 @@ def install(client: Elasticsearch, pattern: str) -> bool:
     """Install (or replace) the template named after the index prefix; False if refused.
 
     A refusal (say, another template with overlapping patterns at the same priority) is logged
-    and counted, not fatal: indexing works without it, with dynamic mappings.
+    and counted, not fatal: indexing works without it, with dynamic mappings. A refused
+    credential (401/403) raises: the caller waits for it to be fixed and installs then.
     """
     prefix = index_prefix(pattern)
     name = f"logwax-{prefix.strip('-_.') or 'all'}"
@@ -46,6 +47,8 @@ def install(client: Elasticsearch, pattern: str) -> bool:
             meta={"managed_by": "logwax"},
         )
     except ApiError as exc:
+        if exc.meta.status in (401, 403):
+            raise
         log.warning("index template %s for %s* not installed: %s", name, prefix, exc)
         return False
     return True

@@ -10,13 +10,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from logwax.connectors.kafka import diagnosis
 from logwax.connectors.kafka.config import KafkaSecurity, KafkaSinkConfig
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 
 
 def connection(bootstrap_servers: str, security: KafkaSecurity) -> dict[str, Any]:
-    """Where the cluster is and how to authenticate: what every client needs."""
-    return {"bootstrap.servers": bootstrap_servers, **security.client_options()}
+    """Where the cluster is and how to authenticate: what every client needs.
+
+    Every client also reports through ``diagnosis``: a refused credential, certificate or ACL
+    is said once in one line (librdkafka would repeat it on every reconnect).
+    """
+    ca = str(security.ssl_ca_location) if security.ssl_ca_location else None
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        **security.client_options(),
+        **diagnosis.client_hooks(bootstrap_servers, ca),
+    }
 
 
 def producer(config: KafkaSinkConfig) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from logwax.core import secrets
 from logwax.core.units import Duration
 
 # Options the sink sets itself to keep its delivery guarantee; passthrough may not override them.
@@ -31,7 +32,12 @@ MANAGED_OPTIONS = frozenset(
 
 
 class KafkaSecurity(BaseModel):
-    """TLS and SASL settings; PLAINTEXT is only sensible on loopback or a private network."""
+    """TLS and SASL settings; PLAINTEXT is only sensible on loopback or a private network.
+
+    Each secret comes inline (``LOGWAX_KAFKA__SECURITY__SASL_PASSWORD``) or from a file
+    (``sasl_password_file``, a mounted Kubernetes Secret), read whenever a client is built.
+    ``ssl_certificate_location`` and ``ssl_key_location`` give mutual TLS.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,19 +45,27 @@ class KafkaSecurity(BaseModel):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None
     ssl_ca_location: Path | None = None
     ssl_certificate_location: Path | None = None
     ssl_key_location: Path | None = None
     ssl_key_password: SecretStr | None = None
+    ssl_key_password_file: Path | None = None
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSecurity:
+        secrets.one_of("sasl_password", self.sasl_password, self.sasl_password_file)
+        secrets.one_of("ssl_key_password", self.ssl_key_password, self.ssl_key_password_file)
+        has_password = self.sasl_password is not None or self.sasl_password_file is not None
         if self.protocol.startswith("SASL") and not (
-            self.sasl_mechanism and self.sasl_username and self.sasl_password
+            self.sasl_mechanism and self.sasl_username and has_password
         ):
             raise ValueError(
-                f"protocol {self.protocol} needs sasl_mechanism, sasl_username and sasl_password"
+                f"protocol {self.protocol} needs sasl_mechanism, sasl_username and "
+                "sasl_password (or sasl_password_file)"
             )
+        if bool(self.ssl_certificate_location) != bool(self.ssl_key_location):
+            raise ValueError("ssl_certificate_location and ssl_key_location go together")
         return self
 
     def client_options(self) -> dict[str, Any]:
@@ -60,8 +74,9 @@ class KafkaSecurity(BaseModel):
             options["sasl.mechanism"] = self.sasl_mechanism
         if self.sasl_username:
             options["sasl.username"] = self.sasl_username
-        if self.sasl_password:
-            options["sasl.password"] = self.sasl_password.get_secret_value()
+        password = secrets.reveal("sasl_password", self.sasl_password, self.sasl_password_file)
+        if password is not None:
+            options["sasl.password"] = password
         for key, value in (
             ("ssl.ca.location", self.ssl_ca_location),
             ("ssl.certificate.location", self.ssl_certificate_location),
@@ -69,8 +84,11 @@ class KafkaSecurity(BaseModel):
         ):
             if value is not None:
                 options[key] = str(value)
-        if self.ssl_key_password:
-            options["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        key_password = secrets.reveal(
+            "ssl_key_password", self.ssl_key_password, self.ssl_key_password_file
+        )
+        if key_password is not None:
+            options["ssl.key.password"] = key_password
         return options
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, diagnosis
 from logwax.connectors.kafka.config import KafkaSinkConfig
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,24 @@ def fence_earlier_runs(config: KafkaSinkConfig, prefix: str, parts: list[str]) -
         return
     ids = [transactional_id(prefix, config.topic, part) for part in parts]
     with ThreadPoolExecutor(max_workers=min(PARALLEL_FENCES, len(ids))) as pool:
-        list(pool.map(lambda one: _fence(config, one), ids))
+        list(pool.map(lambda one: _fence_patiently(config, one), ids))
     log.info(
         "sink topic=%s fenced %d transactional producers of earlier runs", config.topic, len(ids)
     )
 
 
+def _fence_patiently(config: KafkaSinkConfig, one: str) -> None:
+    """A refused credential or transactional-id ACL is waited out and said once (diagnosis),
+    as for each sink partition's own ``init_transactions``, instead of failing the start."""
+    diagnosis.patiently(config.bootstrap_servers, lambda: _fence(config, one))
+
+
 def _fence(config: KafkaSinkConfig, one: str) -> None:
+    """Settings (and secret files) read at each attempt, so a corrected Secret counts."""
     producer = Producer(clients.transactional_producer(config, one))
-    producer.init_transactions(60)
+    try:
+        producer.init_transactions(60)
+    except KafkaException:
+        producer.poll(0)  # serves the error callback that says why
+        raise
     producer.flush(0)

@@ -2,6 +2,8 @@
 
 Used at start-up by the exactly-once sink (see ``transactional``): the event ids found were
 committed by a run that crashed before bytewax stored the epoch, so their replays are skipped.
+A refused topic READ or group DESCRIBE is waited out like the rest of the sink's start
+(``read_back``), not a crash that the restarted job repeats.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from logwax.connectors.kafka import clients, diagnosis
+from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.decode import header
 from logwax.core.errors import DeliveryError
 
@@ -52,3 +56,21 @@ def committed_event_ids(
         raise DeliveryError(f"read-back of {topic}[{partition}] did not reach its end")
     finally:
         consumer.close()
+
+
+def read_back(
+    config: KafkaSinkConfig,
+    topic: str,
+    partition: int,
+    start: int,
+    only: tuple[str, str] | None = None,
+) -> tuple[set[str], int]:
+    """``committed_event_ids`` with a reader built anew at each attempt (secret files re-read);
+    a refused credential, certificate or ACL is said once and waited out (``diagnosis``)."""
+    bootstrap = config.bootstrap_servers
+
+    def attempt() -> tuple[set[str], int]:
+        client = clients.reader(bootstrap, config.security, "readback", until_eof=True)
+        return committed_event_ids(client, topic, partition, start, only=only)
+
+    return diagnosis.patiently(bootstrap, attempt)

@@ -3,10 +3,13 @@
 bytewax's stock ``KafkaSink`` flushes without a delivery callback, so a failed delivery is dropped
 silently. Here every record's delivery report is checked. A record the broker refuses on its own
 account (too large, invalid) goes to the dead-letter topic with the reason, and the rest of the
-batch flows on; any other failure raises, which stops the flow, and on restart bytewax rewinds
-the sources to the last snapshot and the records are sent again. The batch returns only when
-each record, or its dead letter, is acknowledged: a position never passes a record that is in
-neither place.
+batch flows on. A refusal an operator must fix (an ACL, a credential) is said once and waited
+out: the refused records are sent again, a few times a minute, by a producer built anew (secret
+files re-read), so granting the ACL or fixing the Secret lets the job go on without a restart
+(a stopped flow would only be refused again). Any other failure raises, which stops the flow,
+and on restart bytewax rewinds the sources to the last snapshot and the records are sent
+again. The batch returns only when each record, or its dead letter, is acknowledged: a
+position never passes a record that is in neither place.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from logwax.connectors.kafka import clients, transport
+from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, record_key, who
@@ -44,7 +47,6 @@ def producer_settings(config: KafkaSinkConfig, limits: SizeLimits) -> dict[str, 
     return {
         **clients.producer(config),
         "batch.size": limits.batch_size(int(configured) if configured is not None else None),
-        "logger": log,
     }
 
 
@@ -54,9 +56,8 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         self._sink_name = sink_name
         limits = sink_limits(config)
         self._shaper = Shaper(config, limits, sink_name)
-        self._producer = Producer(
-            {**producer_settings(config, limits), **transport.counted(sink_name)}
-        )
+        self._limits = limits
+        self._producer = self._new_producer()
         self._flush_timeout = config.delivery_timeout.total_seconds() + 10
 
     def write_batch(self, batches: list[list[Record]]) -> None:
@@ -67,7 +68,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
             for batch in batches
             for r in batch
         ]
-        refused = self._send(outgoing)
+        refused = self._send_patiently(outgoing)
         # A refusal can be the batch's, not the record's: each refused record is tried alone
         # once more, and only a record refused alone is dead-lettered.
         for item, error in self._send_each([item for item, _ in refused]):
@@ -83,20 +84,73 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         SINK_RECORDS.labels(self._sink_name).inc(delivered)
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
-    def _send(self, outgoing: list[Outgoing]) -> list[tuple[Outgoing, KafkaError]]:
-        """Produce and confirm; returns the records refused on their own account."""
+    def _send_patiently(self, outgoing: list[Outgoing]) -> list[tuple[Outgoing, KafkaError]]:
+        """``_send``, waiting out refusals an operator must fix (see the module docstring);
+        after ``diagnosis.GIVE_UP_AFTER_S`` of them the flow stops with the one line."""
+        bootstrap = self._config.bootstrap_servers
+        started, attempt, pending = time.monotonic(), 0, outgoing
+        refused: list[tuple[Outgoing, KafkaError]] = []
+        while True:
+            own, blocked, line = self._send(pending)
+            refused += own
+            if not blocked:
+                if attempt:
+                    log.warning(
+                        "kafka=%s accepted again after %d refused attempts", bootstrap, attempt
+                    )
+                    diagnosis.cleared(bootstrap)
+                return refused
+            attempt += 1
+            SINK_ERRORS.labels(self._sink_name, "refused").inc(len(blocked))
+            if time.monotonic() - started > diagnosis.GIVE_UP_AFTER_S:
+                raise DeliveryError(f"sink={self._sink_name} {line}; the flow stops")
+            time.sleep(diagnosis.wait_seconds(attempt))
+            self._producer.flush(0)
+            self._producer = self._new_producer()
+            pending = blocked
+
+    def _new_producer(self) -> Producer:
+        """Settings (and secret files) read now: a fixed Secret counts at the next attempt."""
+        settings = producer_settings(self._config, self._limits)
+        return Producer(transport.counted(self._sink_name, settings))
+
+    def _send(
+        self, outgoing: list[Outgoing]
+    ) -> tuple[list[tuple[Outgoing, KafkaError]], list[Outgoing], str | None]:
+        """Produce and confirm; returns the records refused on their own account, those an
+        operator's refusal held back, and that refusal's line."""
+        bootstrap = self._config.bootstrap_servers
         failures: list[tuple[Outgoing, KafkaError]] = []
-        for item in outgoing:
+        confirmed: set[int] = set()
+        line: str | None = None
+        try:
+            for index, item in enumerate(outgoing):
 
-            def on_delivery(
-                error: KafkaError | None, _m: Message | None, item: Outgoing = item
-            ) -> None:
-                if error is not None:
-                    failures.append((item, error))
+                def on_delivery(
+                    error: KafkaError | None,
+                    _m: Message | None,
+                    item: Outgoing = item,
+                    index: int = index,
+                ) -> None:
+                    if error is None:
+                        confirmed.add(index)
+                    else:
+                        failures.append((item, error))
 
-            self._produce(item, on_delivery)
-        with transport.awaiting(self._sink_name, f"{len(outgoing)} records awaiting acks"):
-            unconfirmed = self._producer.flush(self._flush_timeout)
+                self._produce(item, on_delivery)
+            with transport.awaiting(self._sink_name, f"{len(outgoing)} records awaiting acks"):
+                unconfirmed = self._producer.flush(self._flush_timeout)
+        except (KafkaException, SystemError) as exc:
+            # A producer refused its id (no topic WRITE) is in a fatal state: it raises from
+            # produce, or from flush while serving reports (wrapped in a SystemError).
+            raised = exc if isinstance(exc, KafkaException) else exc.__cause__
+            if not isinstance(raised, KafkaException):
+                raise
+            line = diagnosis.raised_refusal(bootstrap, raised)
+            if line is None:
+                raise
+            held = [item for i, item in enumerate(outgoing) if i not in confirmed]
+            return [], held, line
         if unconfirmed > 0:
             SINK_ERRORS.labels(self._sink_name, "flush_timeout").inc()
             raise DeliveryError(
@@ -104,7 +158,17 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 f"unconfirmed after {self._flush_timeout:.0f}s (setting kafka.delivery_timeout);"
                 " the flow stops so that recovery replays them"
             )
-        fatal = [(item, e) for item, e in failures if e.code() not in PER_RECORD_REFUSALS]
+        blocked: list[Outgoing] = []
+        fatal: list[tuple[Outgoing, KafkaError]] = []
+        for item, e in failures:
+            if e.code() in PER_RECORD_REFUSALS:
+                continue
+            said = diagnosis.refusal(bootstrap, e)
+            if said is None:
+                fatal.append((item, e))
+            else:
+                blocked.append(item)
+                line = said
         if fatal:
             item, error = fatal[0]
             SINK_ERRORS.labels(self._sink_name, error.name()).inc(len(fatal))
@@ -114,12 +178,13 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 f"({who(item.record, len(item.value))}); the flow stops so that recovery "
                 "replays them"
             )
-        return failures
+        own = [(item, e) for item, e in failures if e.code() in PER_RECORD_REFUSALS]
+        return own, blocked, line
 
     def _send_each(self, refused: list[Outgoing]) -> list[tuple[Outgoing, KafkaError]]:
         still: list[tuple[Outgoing, KafkaError]] = []
         for item in refused:
-            still.extend(self._send([item]))
+            still.extend(self._send_patiently([item]))
         return still
 
     def _produce(self, item: Outgoing, on_delivery: OnDelivery) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zlib import adler32
 
 from bytewax.inputs import FixedPartitionedSource
@@ -23,7 +24,7 @@ from confluent_kafka import (
 )
 
 from logwax.connectors.base import SourcePartition
-from logwax.connectors.kafka import clients
+from logwax.connectors.kafka import clients, diagnosis
 from logwax.connectors.kafka.decode import decode
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.core import health
@@ -49,13 +50,25 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
     ) -> None:
         self._config, self._shard, self._name = config, shard, name
         self._positions: KafkaPositions = dict(resume or {})
-        self._consumer = Consumer(
-            {**clients.consumer(config), "logger": log, "error_cb": self._client_error}
-        )
+        self._consumer = Consumer(self._consumer_settings())
         self._assigned: set[str] = set()
         self._next_scan = 0.0
         self._backoff = Backoff(1.0, 8.0)
+        self._refusals = 0
         self._awake: datetime | None = None
+
+    def _consumer_settings(self) -> dict[str, Any]:
+        """The consumer's settings with both error hooks: the security diagnosis (a refused
+        credential, certificate or ACL said once) and this source's health and retry count."""
+        settings = clients.consumer(self._config)
+        diagnose = settings.get("error_cb")
+
+        def on_error(error: KafkaError) -> None:
+            if diagnose is not None:
+                diagnose(error)
+            self._client_error(error)
+
+        return {**settings, "error_cb": on_error}
 
     def _client_error(self, error: KafkaError) -> None:
         """librdkafka reconnects by itself (with its own backoff); we count and show it, so a
@@ -71,8 +84,10 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
         try:
             with health.in_flight(f"source {self._name}", "Kafka metadata request"):
                 metadata = self._consumer.list_topics(timeout=10)
-        except KafkaException as exc:  # retried at the next scan, after a backoff
-            delay = self._backoff.next()
+        except KafkaException as exc:
+            if self._waited_out_refusal():  # a credential, certificate or ACL to fix
+                return
+            delay = self._backoff.next()  # anything else: retried after a backoff
             SOURCE_RETRIES.labels(self._name, "metadata").inc()
             health.source_failing(self._name, f"metadata: {exc}")
             log.warning(
@@ -82,9 +97,14 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
             return
         self._backoff.reset()
         health.source_ok(self._name)
+        if self._refusals:
+            self._refusals = 0
+            diagnosis.cleared(self._config.bootstrap_servers)
         new: list[TopicPartition] = []
         for topic in self._config.topics:
             described = metadata.topics.get(topic)
+            if described is not None and described.error is not None:
+                self._refused(described.error, topic)
             absent = described is None or described.error is not None
             health.dependency(
                 f"source {self._name}",
@@ -125,17 +145,43 @@ class _KafkaShard(SourcePartition[KafkaPositions]):
             if error is not None or offset is None:
                 reason = error.name() if error is not None else "no_offset"
                 SOURCE_ERRORS.labels(self._name, reason).inc()
-                log.warning("source=%s kafka error: %s", self._name, error)
+                if error is None or not self._refused(error, message.topic()):
+                    log.warning("source=%s kafka error: %s", self._name, error)
                 continue
             received += len(message.value() or b"")
             records.append(decode(message))
             self._positions[f"{message.topic()}/{message.partition()}"] = offset + 1
         if records:
             health.source_ok(self._name)
+            if diagnosis.last_reason(self._config.bootstrap_servers) is not None:
+                diagnosis.cleared(self._config.bootstrap_servers)  # an ACL granted meanwhile
             SOURCE_RECORDS.labels(self._name).inc(len(records))
             SOURCE_BYTES.labels(self._name).inc(received)
         self._awake = None if records else datetime.now(UTC) + timedelta(milliseconds=100)
         return records
+
+    def _waited_out_refusal(self) -> bool:
+        """After a failed metadata request: if the broker refused the credential or the
+        certificate, scan again later (a few times a minute) with a consumer built anew, which
+        reads the secret files again; False for any other failure."""
+        if self._assigned:
+            return diagnosis.last_reason(self._config.bootstrap_servers) is not None
+        self._consumer.poll(0.5)  # nothing assigned, so nothing to lose: serves the callbacks
+        if diagnosis.last_reason(self._config.bootstrap_servers) is None:
+            return False
+        self._refusals += 1
+        self._next_scan = time.monotonic() + diagnosis.wait_seconds(self._refusals)
+        self._consumer.close()
+        self._consumer = Consumer(self._consumer_settings())
+        return True
+
+    def _refused(self, error: KafkaError, topic: str | None) -> bool:
+        """An ACL refusal is said once a minute at most, and on /readyz (see ``diagnosis``)."""
+        reason = f"{error.name()}: {error.str()} (topic {topic})"
+        if diagnosis.setting_for(reason) is None:
+            return False
+        diagnosis.record(self._config.bootstrap_servers, reason)
+        return True
 
     def position(self) -> KafkaPositions:
         SOURCE_LAG.labels(self._name).set(len(self._assigned))

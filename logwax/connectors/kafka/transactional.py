@@ -44,17 +44,18 @@ from typing import NamedTuple
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import (
-    Consumer,
+    KafkaException,
     Producer,
 )
 
-from logwax.connectors.kafka import clients, transport
+from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import SinkTransaction
 from logwax.connectors.kafka.fencing import transactional_id
+from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
-from logwax.connectors.kafka.readback import committed_event_ids
+from logwax.connectors.kafka.readback import read_back
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
 from logwax.core import shutdown
 from logwax.core.errors import DeliveryError
@@ -90,17 +91,37 @@ def _crash_point_after_commit(where: str) -> None:
 
 
 def _partitions(config: KafkaSinkConfig, topic: str) -> list[int]:
-    consumer = Consumer(clients.reader(config.bootstrap_servers, config.security, "metadata"))
-    try:
-        described = consumer.list_topics(topic, timeout=30).topics[topic]
-    finally:
-        consumer.close()
+    bootstrap, security = config.bootstrap_servers, config.security
+    # A refused credential, certificate or topic ACL is waited out, said once (diagnosis).
+    described = diagnosis.patiently(
+        bootstrap,
+        lambda: diagnosis.topic_metadata(clients.reader(bootstrap, security, "metadata"), topic),
+    )
     if described.error is not None:
         raise DeliveryError(
             f"Kafka topic {topic}: {described.error.str()}; create it first"
             " (the topic's partition count fixes the sink's partitions)"
         )
     return sorted(described.partitions)
+
+
+def _initialised(
+    config: KafkaSinkConfig, sink_name: str, producer_id: str, limits: SizeLimits
+) -> Producer:
+    """A transactional producer past ``init_transactions``, its settings (and secret files)
+    read now, so a corrected Secret counts at the next attempt; its client errors counted
+    under the sink's name (``transport``)."""
+    settings = {
+        **clients.transactional_producer(config, producer_id),
+        **producer_settings(config, limits),
+    }
+    producer = Producer(transport.counted(sink_name, settings))
+    try:
+        producer.init_transactions(60)
+    except KafkaException:
+        producer.poll(0)  # serves the error callback that says why
+        raise
+    return producer
 
 
 def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
@@ -127,26 +148,21 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         limits = sink_limits(config)
         owner = f"{config.topic}/{partition}"
         self._shaper = Shaper(config, limits, sink_name, dead_letter_of=owner)
-        self._producer = Producer(
-            {
-                **clients.transactional_producer(config, transactional_id),
-                **producer_settings(config, limits),
-                **transport.counted(sink_name),
-            }
+        # Fences a zombie with the same id and aborts whatever it left open; a refused
+        # credential or transactional-id ACL is waited out, said once (diagnosis).
+        self._producer = diagnosis.patiently(
+            config.bootstrap_servers,
+            lambda: _initialised(config, sink_name, transactional_id, limits),
         )
-        # Fences a zombie with the same id and aborts whatever it left open.
-        self._producer.init_transactions(60)
-        client = clients.reader(
-            config.bootstrap_servers, config.security, "readback", until_eof=True
-        )
-        self._skip, _end = committed_event_ids(client, config.topic, partition, resume_from(resume))
+        # A refused READ (topic or group) is waited out too, said once (readback, diagnosis).
+        self._skip, _end = read_back(config, config.topic, partition, resume_from(resume))
         self._dead_partition: int | None = None
         dead_from = self._dead_next
         if config.dead_letter_topic is not None:
             dead_parts = _partitions(config, config.dead_letter_topic)
             self._dead_partition = dead_parts[partition % len(dead_parts)]
-            found, self._dead_next = committed_event_ids(
-                client,
+            found, self._dead_next = read_back(
+                config,
                 config.dead_letter_topic,
                 self._dead_partition,
                 dead_from or 0,

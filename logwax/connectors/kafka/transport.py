@@ -21,13 +21,18 @@ from logwax.core import health
 from logwax.core.metrics import SINK_ERRORS
 
 
-def counted(sink_name: str) -> dict[str, Any]:
-    """Producer settings that count the client's errors under the sink's name."""
+def counted(sink_name: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with an error hook that also counts the client's errors under the sink's
+    name. The hook already there (the security diagnosis, see ``clients.connection``) keeps
+    being called first: librdkafka takes one ``error_cb``, and a dict merge would drop it."""
+    before = settings.get("error_cb")
 
     def on_error(error: KafkaError) -> None:
+        if before is not None:
+            before(error)
         SINK_ERRORS.labels(sink_name, error.name().lstrip("_").lower()).inc()
 
-    return {"error_cb": on_error}
+    return {**settings, "error_cb": on_error}
 
 
 @contextlib.contextmanager
