@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # xunit1 keeps per-test properties (the brokers each test used) in the junit reports.
 JUNIT := -o junit_family=xunit1
 
-.PHONY: demo test test-containers unit integration lint bench bench-record dev-up dev-down \
+.PHONY: demo test test-containers e2e unit integration lint bench bench-record dev-up dev-down \
 	docker-up docker-down clean
 
 $(BIN)/python:
@@ -31,12 +31,13 @@ demo:
 # again afterwards), the broker smoke tests on testcontainers brokers and the product image tests.
 # pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail.
 IMAGE_TESTS := tests/integration/test_image_run.py tests/integration/test_image_journal.py
+E2E := tests/integration/e2e
 
 test:
 	@bash devtools/system-packages.sh test
 	@$(MAKE) --no-print-directory $(STAMP)
 	$(BIN)/python -m devtools up --kubernetes
-	@rc=0; LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m pytest tests $(foreach f,$(IMAGE_TESTS),--ignore=$(f)) \
+	@rc=0; LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m pytest tests $(foreach f,$(IMAGE_TESTS) $(E2E),--ignore=$(f)) \
 	  $(JUNIT) --junitxml=build/junit/local-processes.xml || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
 	$(BIN)/python -m devtools docker with -- $(MAKE) --no-print-directory test-containers || rc=$$?; \
@@ -45,6 +46,17 @@ test:
 test-containers:
 	$(BIN)/python -m pytest tests/integration/test_brokers_smoke.py $(IMAGE_TESTS) \
 	  $(JUNIT) --junitxml=build/junit/testcontainers.xml
+
+# The end-to-end suite on a one-node Kubernetes cluster on loopback (python -m devtools k8s
+# up|down|status): kubelet, containerd and a control plane of its own, the brokers as local
+# processes, the images built on the project's engine and imported into the node. A node or an
+# engine this run started is stopped again at its end. Not part of `make test`: minutes, and root.
+e2e:
+	@bash devtools/system-packages.sh e2e
+	@$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/python -m devtools up
+	LOGWAX_E2E=1 LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m devtools docker --require with -- \
+	  $(BIN)/python -m pytest $(E2E) $(JUNIT) --junitxml=build/junit/e2e.xml
 
 docker-up: $(STAMP)
 	$(BIN)/python -m devtools docker up --images

@@ -39,8 +39,9 @@ def node() -> Iterator[Node]:
         if shutil.which(binary) is None:
             pytest.skip(f"{binary} is missing: apt-get install containerd runc")
     from devtools.node import cluster
+    from devtools.node.layout import node_paths
 
-    was_up = cluster.is_up(cluster.node_paths(), cluster.read_state(cluster.node_paths()))
+    was_up = cluster.is_up(node_paths(), cluster.read_state(node_paths()))
     state = cluster.up()
     port = int(state["url"].rsplit(":", 1)[1])
     print(f"\nnode: {'reused' if was_up else 'started'}; start took {state.get('start_total_s')}s")
@@ -56,6 +57,7 @@ def node_images(node: Node) -> Iterator[list[str]]:
     """logwax and logwax-base built on the project's engine and imported into containerd; an
     engine this fixture started is stopped again."""
     from devtools import engine, images
+    from devtools.home import paths
     from devtools.node import images as node_images_
 
     started_here = engine.host_if_running() is None
@@ -63,8 +65,8 @@ def node_images(node: Node) -> Iterator[list[str]]:
     if where is None:
         pytest.fail("no Docker engine to build the images: 'python -m devtools docker up' as root")
     try:
-        images.build_base(where.host, images.paths(), print)
-        images.build_product(where.host, images.paths(), print)
+        images.build_base(where.host, paths(), print)
+        images.build_product(where.host, paths(), print)
         node_images_.load(where.host, IMAGES)
     finally:
         if started_here:

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from devtools import paths, tools
+from devtools import tools
+from devtools.home import paths
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 

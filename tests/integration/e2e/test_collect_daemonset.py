@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import pytest
 import yaml
 
 from devtools.home import free_port
-from devtools.node import kubectl
+from devtools.node import containerd, kubectl
+from devtools.node.layout import node_paths
 from tests.integration.brokers import Brokers
 from tests.integration.e2e import writer
 from tests.integration.e2e.conftest import Node
@@ -27,6 +29,8 @@ from tests.integration.e2e.overlay import collect_overlay, render
 from tests.integration.kafka_helpers import read_all
 
 LINES, LONG_EVERY, PER_SECOND = 20_000, 100, 1_000
+FAULT_LINES = 60_000  # a minute of writing: time for both faults while it flows
+WRITER = "log-writer"
 DEADLINE_S = 300
 
 
@@ -100,16 +104,59 @@ def collect(
 
 
 def our_records(kafka_config: dict[str, Any], topic: str, run: str) -> list[dict[str, Any]]:
-    records = (json.loads(m.value()) for m in read_all(kafka_config, topic, timeout=60))
+    records = (json.loads(m.value() or b"{}") for m in read_all(kafka_config, topic, timeout=60))
     return [r for r in records if str(r.get("message", "")).startswith(f"{run} ")]
 
 
-def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
-    node: Node, collect: str, kafka_config: dict[str, Any]
-) -> None:
+@dataclass
+class Shipped:
+    """What one writer pod's run left in Kafka, counted."""
+
+    run: str
+    namespace: str
+    lines: int
+    seen: list[dict[str, Any]]
+    elapsed_s: float
+
+    def check(self, pod_name: str) -> None:
+        expected = {writer.line(self.run, n, LONG_EVERY) for n in range(self.lines)}
+        counts = Counter(r["message"] for r in self.seen)
+        lost = len(expected - set(counts))
+        duplicates = sum(n - 1 for n in counts.values())
+        strangers = len(set(counts) - expected)
+        long_lines = sum(1 for m in counts if len(m) > 16 * 1024)
+        where = Counter(
+            (
+                r["kubernetes"]["namespace"],
+                r["kubernetes"]["pod"]["name"],
+                r["kubernetes"]["container"]["name"],
+            )
+            for r in self.seen
+        )
+        enriched = sum(1 for r in self.seen if not r["kubernetes"].get("metadata_missing"))
+        missing = sorted(int(m.split()[1]) for m in expected - set(counts))
+        print(f"first missing: {missing[:10]}, last missing: {missing[-10:]}")
+        print(
+            f"sent={self.lines} in_kafka={len(self.seen)} unique={len(counts)} lost={lost} "
+            f"duplicates={duplicates} strangers={strangers} long_reassembled={long_lines} "
+            f"enriched={enriched} in {self.elapsed_s:.0f}s"
+        )
+        assert lost == 0 and duplicates == 0 and strangers == 0
+        assert long_lines == self.lines // LONG_EVERY
+        assert where == Counter({(self.namespace, pod_name, "writer"): self.lines})
+
+
+def ship(
+    node: Node,
+    kafka_config: dict[str, Any],
+    topic: str,
+    lines: int,
+    fault: Callable[[int], None] = lambda _count: None,
+) -> Shipped:
+    """Run a writer pod of ``lines`` lines and wait for them in Kafka; ``fault(count)`` is
+    called at every poll with how many have arrived (read_committed) so far."""
     run = f"e2e-{uuid.uuid4().hex[:8]}"
-    namespace, pod_name = run, "log-writer"
-    kubectl.run(node.kubeconfig, "create", "namespace", namespace)
+    kubectl.run(node.kubeconfig, "create", "namespace", run)
     try:
         kubectl.run(
             node.kubeconfig,
@@ -117,10 +164,10 @@ def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
             "-f",
             "-",
             stdin=writer.manifest(
-                name=pod_name,
-                namespace=namespace,
+                name=WRITER,
+                namespace=run,
                 run=run,
-                total=LINES,
+                total=lines,
                 long_every=LONG_EVERY,
                 per_second=PER_SECOND,
             ),
@@ -130,40 +177,64 @@ def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
 
         def all_in() -> bool:
             nonlocal seen
-            seen = our_records(kafka_config, collect, run)
-            print(f"{time.monotonic() - began:5.0f}s: {len(seen)} of {LINES} in Kafka")
-            return len(seen) >= LINES
+            seen = our_records(kafka_config, topic, run)
+            print(f"{time.monotonic() - began:5.0f}s: {len(seen)} of {lines} in Kafka")
+            fault(len(seen))
+            return len(seen) >= lines
 
-        with contextlib.suppress(AssertionError):  # the counts below say what is missing
-            wait(f"{LINES} lines in Kafka", all_in, timeout=DEADLINE_S, poll=5.0)
+        with contextlib.suppress(AssertionError):  # the counts say what is missing
+            wait(f"{lines} lines in Kafka", all_in, timeout=DEADLINE_S, poll=3.0)
         elapsed = time.monotonic() - began
         time.sleep(12)  # one more snapshot interval: a duplicate would show up now
-        seen = our_records(kafka_config, collect, run)
+        seen = our_records(kafka_config, topic, run)
     finally:
-        kubectl.run(node.kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+        kubectl.run(node.kubeconfig, "delete", "namespace", run, "--wait=false", check=False)
+    return Shipped(run, run, lines, seen, elapsed)
 
-    expected = {writer.line(run, n, LONG_EVERY) for n in range(LINES)}
-    counts = Counter(r["message"] for r in seen)
-    lost = len(expected - set(counts))
-    duplicates = sum(n - 1 for n in counts.values())
-    strangers = len(set(counts) - expected)
-    long_lines = sum(1 for m in counts if len(m) > 16 * 1024)
-    where = Counter(
-        (
-            r["kubernetes"]["namespace"],
-            r["kubernetes"]["pod"]["name"],
-            r["kubernetes"]["container"]["name"],
-        )
-        for r in seen
-    )
-    enriched = sum(1 for r in seen if not r["kubernetes"].get("metadata_missing"))
-    missing = sorted(int(m.split()[1]) for m in expected - set(counts))
-    print(f"first missing: {missing[:10]}, last missing: {missing[-10:]}")
-    print(
-        f"sent={LINES} in_kafka={len(seen)} unique={len(counts)} lost={lost} "
-        f"duplicates={duplicates} strangers={strangers} long_reassembled={long_lines} "
-        f"enriched={enriched} in {elapsed:.0f}s"
-    )
-    assert lost == 0 and duplicates == 0 and strangers == 0
-    assert long_lines == LINES // LONG_EVERY
-    assert where == Counter({(namespace, pod_name, "writer"): LINES})
+
+def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
+    node: Node, collect: str, kafka_config: dict[str, Any]
+) -> None:
+    ship(node, kafka_config, collect, LINES).check(WRITER)
+
+
+def container_id(pod: dict[str, Any]) -> str:
+    statuses = pod["status"].get("containerStatuses") or []
+    return str(statuses[0]["containerID"]).split("://", 1)[1]
+
+
+def test_a_deleted_and_a_killed_collector_still_ship_every_line_once(
+    node: Node, collect: str, kafka_config: dict[str, Any]
+) -> None:
+    """The collect pod deleted (SIGTERM, the DaemonSet makes a new one) once lines arrive, then
+    the new pod's logwax SIGKILLed once more have: it resumes from its hostPath recovery."""
+    done: list[str] = []
+    at_fault: list[int] = []
+
+    def fault(count: int) -> None:
+        if not done and count > 0:
+            old = collect_pods(node.kubeconfig)[0]["metadata"]["name"]
+            kubectl.run(node.kubeconfig, "delete", "pod", "-n", "logwax", old, "--wait=true")
+            took = wait(
+                "a new Ready collect pod",
+                lambda: any(
+                    ready(p) and p["metadata"]["name"] != old for p in collect_pods(node.kubeconfig)
+                ),
+                timeout=120,
+            )
+            print(f"deleted {old} at {count} lines; a new pod was Ready {took:.0f}s later")
+            done.append("deleted")
+            at_fault.append(count)
+        elif len(done) == 1 and count > at_fault[0]:
+            pod = collect_pods(node.kubeconfig)[0]
+            containerd.ctr(node_paths(), "tasks", "kill", "--signal", "SIGKILL", container_id(pod))
+            print(f"SIGKILLed logwax in {pod['metadata']['name']} at {count} lines")
+            done.append("killed")
+            at_fault.append(count)
+
+    shipped = ship(node, kafka_config, collect, FAULT_LINES, fault)
+    restarts = collect_pods(node.kubeconfig)[0]["status"]["containerStatuses"][0]["restartCount"]
+    print(f"faults {done} at {at_fault} lines; restarts of the new pod's container: {restarts}")
+    assert done == ["deleted", "killed"] and at_fault[-1] < FAULT_LINES, "faults not mid-stream"
+    assert restarts >= 1
+    shipped.check(WRITER)
