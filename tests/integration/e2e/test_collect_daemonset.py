@@ -32,6 +32,7 @@ LINES, LONG_EVERY, PER_SECOND = 20_000, 100, 1_000
 FAULT_LINES = 60_000  # a minute of writing: time for both faults while it flows
 WRITER = "log-writer"
 DEADLINE_S = 300
+STALLED_S = 90  # no new line in Kafka for this long: stop waiting, count what is missing
 
 
 def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 1.0) -> float:
@@ -175,12 +176,17 @@ def ship(
         began = time.monotonic()
         seen: list[dict[str, Any]] = []
 
+        progress = [(0, time.monotonic())]  # (count, when it last changed)
+
         def all_in() -> bool:
             nonlocal seen
             seen = our_records(kafka_config, topic, run)
             print(f"{time.monotonic() - began:5.0f}s: {len(seen)} of {lines} in Kafka")
             fault(len(seen))
-            return len(seen) >= lines
+            if len(seen) != progress[-1][0]:
+                progress.append((len(seen), time.monotonic()))
+            stalled = time.monotonic() - progress[-1][1] > STALLED_S
+            return len(seen) >= lines or stalled
 
         with contextlib.suppress(AssertionError):  # the counts say what is missing
             wait(f"{lines} lines in Kafka", all_in, timeout=DEADLINE_S, poll=3.0)
