@@ -128,13 +128,17 @@ class Shipped:
         long_lines = sum(1 for m in counts if len(m) > 16 * 1024)
         where = Counter(
             (
-                r["kubernetes"]["namespace"],
-                r["kubernetes"]["pod"]["name"],
-                r["kubernetes"]["container"]["name"],
+                r.get("kubernetes", {}).get("namespace"),
+                r.get("kubernetes", {}).get("pod", {}).get("name"),
+                r.get("kubernetes", {}).get("container", {}).get("name"),
             )
             for r in self.seen
         )
-        enriched = sum(1 for r in self.seen if not r["kubernetes"].get("metadata_missing"))
+        enriched = sum(
+            1
+            for r in self.seen
+            if "kubernetes" in r and not r["kubernetes"].get("metadata_missing")
+        )
         missing = sorted(int(m.split()[1]) for m in expected - set(counts))
         print(f"first missing: {missing[:10]}, last missing: {missing[-10:]}")
         print(
@@ -144,7 +148,7 @@ class Shipped:
         )
         assert lost == 0 and duplicates == 0 and strangers == 0
         assert long_lines == self.lines // LONG_EVERY
-        assert where == Counter({(self.namespace, pod_name, "writer"): self.lines})
+        assert where == Counter({(self.namespace, pod_name, "writer"): self.lines}), where
 
 
 def ship(
