@@ -29,7 +29,11 @@ from tests.integration.e2e.overlay import collect_overlay, render
 from tests.integration.kafka_helpers import read_all
 
 LINES, LONG_EVERY, PER_SECOND = 20_000, 100, 1_000
-FAULT_LINES = 60_000  # a minute of writing: time for both faults while it flows
+
+# The faults, each while about a minute of lines flows: (lines, one long line in, lines per second).
+# "within one file": under 1 MiB in all, so the kubelet never rotates it; "rotated": about 260 KB/s,
+# so the file rotates every 10 s check and the collector's down time spans rotations.
+FAULT_RUNS = {"within-one-file": (7_000, 1_000, 120), "rotated": (60_000, 100, 1_000)}
 WRITER = "log-writer"
 DEADLINE_S = 300
 STALLED_S = 90  # no new line in Kafka for this long: stop waiting, count what is missing
@@ -116,11 +120,12 @@ class Shipped:
     run: str
     namespace: str
     lines: int
+    long_every: int
     seen: list[dict[str, Any]]
     elapsed_s: float
 
     def check(self, pod_name: str) -> None:
-        expected = {writer.line(self.run, n, LONG_EVERY) for n in range(self.lines)}
+        expected = {writer.line(self.run, n, self.long_every) for n in range(self.lines)}
         counts = Counter(r["message"] for r in self.seen)
         lost = len(expected - set(counts))
         duplicates = sum(n - 1 for n in counts.values())
@@ -147,7 +152,7 @@ class Shipped:
             f"enriched={enriched} in {self.elapsed_s:.0f}s"
         )
         assert lost == 0 and duplicates == 0 and strangers == 0
-        assert long_lines == self.lines // LONG_EVERY
+        assert long_lines == self.lines // self.long_every
         assert where == Counter({(self.namespace, pod_name, "writer"): self.lines}), where
 
 
@@ -157,6 +162,8 @@ def ship(
     topic: str,
     lines: int,
     fault: Callable[[int], None] = lambda _count: None,
+    long_every: int = LONG_EVERY,
+    per_second: int = PER_SECOND,
 ) -> Shipped:
     """Run a writer pod of ``lines`` lines and wait for them in Kafka; ``fault(count)`` is
     called at every poll with how many have arrived (read_committed) so far."""
@@ -173,8 +180,8 @@ def ship(
                 namespace=run,
                 run=run,
                 total=lines,
-                long_every=LONG_EVERY,
-                per_second=PER_SECOND,
+                long_every=long_every,
+                per_second=per_second,
             ),
         )
         began = time.monotonic()
@@ -199,7 +206,7 @@ def ship(
         seen = our_records(kafka_config, topic, run)
     finally:
         kubectl.run(node.kubeconfig, "delete", "namespace", run, "--wait=false", check=False)
-    return Shipped(run, run, lines, seen, elapsed)
+    return Shipped(run, run, lines, long_every, seen, elapsed)
 
 
 def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
@@ -213,16 +220,18 @@ def container_id(pod: dict[str, Any]) -> str:
     return str(statuses[0]["containerID"]).split("://", 1)[1]
 
 
+@pytest.mark.parametrize("kind", FAULT_RUNS)
 def test_a_deleted_and_a_killed_collector_still_ship_every_line_once(
-    node: Node, collect: str, kafka_config: dict[str, Any]
+    node: Node, collect: str, kafka_config: dict[str, Any], kind: str
 ) -> None:
     """The collect pod deleted (SIGTERM, the DaemonSet makes a new one) once lines arrive, then
     the new pod's logwax SIGKILLed once more have: it resumes from its hostPath recovery."""
+    lines, long_every, per_second = FAULT_RUNS[kind]
     done: list[str] = []
     at_fault: list[int] = []
 
     def fault(count: int) -> None:
-        if not done and count >= FAULT_LINES // 10:  # flowing: past the first line's pause
+        if not done and count >= lines // 10:  # flowing: past the first line's pause
             old = collect_pods(node.kubeconfig)[0]["metadata"]["name"]
             kubectl.run(node.kubeconfig, "delete", "pod", "-n", "logwax", old, "--wait=true")
             took = wait(
@@ -242,9 +251,9 @@ def test_a_deleted_and_a_killed_collector_still_ship_every_line_once(
             done.append("killed")
             at_fault.append(count)
 
-    shipped = ship(node, kafka_config, collect, FAULT_LINES, fault)
+    shipped = ship(node, kafka_config, collect, lines, fault, long_every, per_second)
     restarts = collect_pods(node.kubeconfig)[0]["status"]["containerStatuses"][0]["restartCount"]
     print(f"faults {done} at {at_fault} lines; restarts of the new pod's container: {restarts}")
-    assert done == ["deleted", "killed"] and at_fault[-1] < FAULT_LINES, "faults not mid-stream"
+    assert done == ["deleted", "killed"] and at_fault[-1] < lines, "faults not mid-stream"
     assert restarts >= 1
     shipped.check(WRITER)
