@@ -112,7 +112,7 @@ def up(log: Log = print, timeout: float = 180.0, log_max_size: str = "1Mi") -> d
         shutil.rmtree(node.logs, ignore_errors=True)
         node.logs.mkdir(parents=True)
         tar, sandbox = pause.build(dev)
-        state = {"pids": {}, "log_max_size": log_max_size}
+        state = {"pids": {}, "log_max_size": log_max_size, "started_at": time.time()}
         pids: dict[str, int] = state["pids"]
         try:
             pids["containerd"], _ = containerd.start(node, sandbox)
@@ -199,7 +199,7 @@ def _stop_all(node: NodePaths, state: dict[str, Any], log: Log) -> None:
         if pid is not None:
             log(f"node: {name} stopped (pid {pid})")
     _unmount_below(node.run, node.containerd_root)
-    removed = kubelet.remove_pod_logs(uids)
+    removed = kubelet.remove_pod_logs(uids, state.get("started_at"))
     if removed:
         log(f"node: removed the log directories of {removed} pod(s) under {kubelet.POD_LOGS}")
     shutil.rmtree(node.run, ignore_errors=True)

@@ -108,16 +108,31 @@ def pod_uids(node: NodePaths) -> list[str]:
     return [entry.name for entry in pods.iterdir()] if pods.exists() else []
 
 
-def remove_pod_logs(uids: list[str]) -> int:
-    """The ``/var/log/pods`` directories of these pods and the links to them; returns how many
-    directories. A stopped node's pods are gone, and their logs would be read again as new by
-    the next collector if they stayed."""
+def remove_pod_logs(uids: list[str], since: float | None) -> int:
+    """The ``/var/log/pods`` directories of this node's pods and the links to them; returns how
+    many directories. A stopped node's pods are gone, and their logs would be read again as new by
+    the next collector if they stayed. A pod is this node's if the kubelet still has its
+    directory, or if its log directory appeared after the node started (the kubelet may have
+    dropped a deleted pod's own directory before its logs when it was stopped): there is no other
+    kubelet on a development machine."""
     removed = 0
-    for uid in uids:
-        for directory in POD_LOGS.glob(f"*_{uid}"):
-            for link in CONTAINER_LOGS.glob("*.log"):
-                if link.is_symlink() and str(link.readlink()).startswith(f"{directory}/"):
-                    link.unlink()
-            shutil.rmtree(directory, ignore_errors=True)
-            removed += 1
+    for directory in POD_LOGS.glob("*_*_*") if POD_LOGS.exists() else []:
+        mine = any(directory.name.endswith(f"_{uid}") for uid in uids)
+        if not mine and since is not None:
+            try:
+                mine = directory.stat().st_ctime >= since
+            except OSError:
+                continue
+        if not mine:
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        removed += 1
+    for link in CONTAINER_LOGS.glob("*.log") if CONTAINER_LOGS.exists() else []:
+        # A link into /var/log/pods whose target went with a directory above.
+        if (
+            link.is_symlink()
+            and str(link.readlink()).startswith(f"{POD_LOGS}/")
+            and not link.exists()
+        ):
+            link.unlink()
     return removed
