@@ -89,13 +89,13 @@ def collect(
         yield topic
     finally:
         pods = collect_pods(node.kubeconfig)
-        for pod in pods:
+        for pod in pods:  # the collector's whole log, this run's and a killed one's
             name = pod["metadata"]["name"]
-            print(
-                kubectl.run(
-                    node.kubeconfig, "logs", "-n", "logwax", name, "--tail=20", check=False
-                )[-4000:]
-            )
+            for which in ("", "--previous"):
+                args = ["logs", "-n", "logwax", name, *([which] if which else [])]
+                text = kubectl.run(node.kubeconfig, *args, check=False)
+                (tmp_path / f"{name}{which.replace('--', '.')}.log").write_text(text)
+            print(f"collector logs under {tmp_path}")
         kubectl.run(
             node.kubeconfig,
             "delete",
