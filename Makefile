@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # xunit1 keeps per-test properties (the brokers each test used) in the junit reports.
 JUNIT := -o junit_family=xunit1
 
-.PHONY: demo test test-containers unit integration lint bench bench-record dev-up dev-down \
+.PHONY: demo test test-containers e2e unit integration lint bench bench-record dev-up dev-down \
 	docker-up docker-down clean
 
 $(BIN)/python:
@@ -32,6 +32,7 @@ demo:
 # The local-process path is covered by the broker smoke tests either way.
 # pytest exits 5 when it collected no tests: nothing failed, so say so and do not fail.
 SMOKE := tests/integration/test_brokers_smoke.py
+E2E := tests/integration/e2e
 
 test:
 	@bash devtools/system-packages.sh test
@@ -43,9 +44,21 @@ test:
 	exit $$rc
 
 test-containers:
-	@rc=0; $(BIN)/python -m pytest tests $(JUNIT) --junitxml=build/junit/testcontainers.xml || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest tests --ignore=$(E2E) $(JUNIT) \
+	  --junitxml=build/junit/testcontainers.xml || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "WARNING: pytest collected no tests"; rc=0; fi; \
 	exit $$rc
+
+# The end-to-end suite on a one-node Kubernetes cluster on loopback (python -m devtools k8s
+# up|down|status): kubelet, containerd and a control plane of its own, the brokers as local
+# processes, the images built on the project's engine and imported into the node. A node or an
+# engine this run started is stopped again at its end. Not part of `make test`: minutes, and root.
+e2e:
+	@bash devtools/system-packages.sh e2e
+	@$(MAKE) --no-print-directory $(STAMP)
+	$(BIN)/python -m devtools up
+	LOGWAX_E2E=1 LOGWAX_TEST_NO_DOCKER=1 $(BIN)/python -m devtools docker --require with -- \
+	  $(BIN)/python -m pytest $(E2E) $(JUNIT) --junitxml=build/junit/e2e.xml
 
 docker-up: $(STAMP)
 	$(BIN)/python -m devtools docker up --images

@@ -77,6 +77,20 @@ def cmd_docker(args: argparse.Namespace) -> int:
             engine.down()
 
 
+def cmd_k8s(args: argparse.Namespace) -> int:
+    """A one-node cluster on loopback (see devtools/node/cluster.py)."""
+    from devtools.node import cluster
+
+    if args.action == "up":
+        state = cluster.up(log_max_size=args.log_max_size)
+        print(f"LOGWAX_TEST_NODE_KUBECONFIG={state['kubeconfig']}")
+    elif args.action == "down":
+        cluster.down()
+    else:
+        print("\n".join(cluster.status()))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from devtools.demo import run_demo
 
@@ -106,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docker.add_argument("command", nargs=argparse.REMAINDER, help="with: the command to run")
     docker.set_defaults(handler=cmd_docker)
+    k8s = commands.add_parser(
+        "k8s", help="a one-node Kubernetes cluster on loopback (kubelet, containerd, control plane)"
+    )
+    k8s.add_argument("action", choices=("up", "down", "status"))
+    k8s.add_argument(
+        "--log-max-size",
+        default="1Mi",
+        help="up: kubelet's containerLogMaxSize (small, so container logs rotate)",
+    )
+    k8s.set_defaults(handler=cmd_k8s)
     demo = commands.add_parser("demo", help="start local servers and ship sample logs to both")
     demo.set_defaults(handler=cmd_demo)
     return parser

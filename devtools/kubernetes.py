@@ -53,10 +53,23 @@ def _go() -> str:
     return go
 
 
-def build(dev: DevPaths) -> Path:
-    """Build kube-apiserver once into the cache; returns the binary."""
+# Everything the one-node cluster runs is built from the same wrapper module, so one
+# ``go mod tidy`` resolves them together and later builds reuse its module cache.
+COMPONENTS = (
+    "kube-apiserver",
+    "kubelet",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubectl",
+)
+
+
+def build(dev: DevPaths, component: str = "kube-apiserver") -> Path:
+    """Build one Kubernetes component once into the cache; returns the binary."""
+    if component not in COMPONENTS:
+        raise DevServerError(f"no recipe for {component}")
     work = dev.cache / f"kubernetes-{KUBERNETES_VERSION}"
-    binary = work / "kube-apiserver"
+    binary = work / component
     if binary.exists():
         return binary
     work.mkdir(parents=True, exist_ok=True)
@@ -72,34 +85,50 @@ def build(dev: DevPaths) -> Path:
             raise DevServerError(f"go {' '.join(args)} failed; see {log}")
         return result.stdout.decode()
 
-    (work / "go.mod").unlink(missing_ok=True)
-    go("mod", "init", "logwax.dev/kube-apiserver-build")
-    info = json.loads(go("mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"))
-    staging = re.findall(
-        r"^\s+(k8s\.io/[a-z0-9-]+) v0\.0\.0$", Path(info["GoMod"]).read_text(), re.MULTILINE
-    )
-    published = re.sub(r"^v1\.", "v0.", KUBERNETES_VERSION)
-    for module in staging:
-        go("mod", "edit", f"-replace={module}={module}@{published}")
-    go("mod", "edit", f"-require=k8s.io/kubernetes@{KUBERNETES_VERSION}")
-    (work / "tools.go").write_text(
-        '//go:build tools\npackage tools\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver"\n'
-    )
-    go("mod", "tidy")
-    go("build", "-o", str(binary.with_suffix(".partial")), "k8s.io/kubernetes/cmd/kube-apiserver")
-    binary.with_suffix(".partial").rename(binary)
+    imports = "".join(f'import _ "k8s.io/kubernetes/cmd/{name}"\n' for name in COMPONENTS)
+    tools = f"//go:build tools\npackage tools\n{imports}"
+    tools_go = work / "tools.go"
+    if not tools_go.exists() or tools_go.read_text() != tools:
+        (work / "go.mod").unlink(missing_ok=True)
+        go("mod", "init", "logwax.dev/kube-apiserver-build")
+        info = json.loads(go("mod", "download", "-json", f"k8s.io/kubernetes@{KUBERNETES_VERSION}"))
+        staging = re.findall(
+            r"^\s+(k8s\.io/[a-z0-9-]+) v0\.0\.0$", Path(info["GoMod"]).read_text(), re.MULTILINE
+        )
+        published = re.sub(r"^v1\.", "v0.", KUBERNETES_VERSION)
+        for module in staging:
+            go("mod", "edit", f"-replace={module}={module}@{published}")
+        go("mod", "edit", f"-require=k8s.io/kubernetes@{KUBERNETES_VERSION}")
+        tools_go.write_text(tools)
+        go("mod", "tidy")
+    partial = binary.with_suffix(".partial")
+    # Without the stamp a component reports v0.0.0-master (kubelet writes it into the Node).
+    base = "k8s.io/component-base/version"
+    major, minor = KUBERNETES_VERSION.lstrip("v").split(".")[:2]
+    stamp = f"-X {base}.gitVersion={KUBERNETES_VERSION} -X {base}.gitMajor={major}"
+    stamp += f" -X {base}.gitMinor={minor} -X {base}.gitTreeState=clean"
+    go("build", f"-ldflags={stamp}", "-o", str(partial), f"k8s.io/kubernetes/cmd/{component}")
+    partial.rename(binary)
     return binary
 
 
-def start(dev: DevPaths, timeout: float = 120.0) -> tuple[KubernetesServer, float]:
+def start(
+    dev: DevPaths,
+    timeout: float = 120.0,
+    home: Path | None = None,
+    logs: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+) -> tuple[KubernetesServer, float]:
+    """etcd and kube-apiserver on free loopback ports; ``home`` (wiped first) and ``logs`` let
+    a second control plane (the dev node's) live beside the shared one without touching it."""
     apiserver = build(dev)
     etcd = shutil.which("etcd")
     if etcd is None:
         raise DevServerError("etcd is missing: apt-get install etcd-server")
-    home = dev.run / "kubernetes"
+    home = home or dev.run / "kubernetes"
     shutil.rmtree(home, ignore_errors=True)
     (home / "certs").mkdir(parents=True)
-    logs = dev.logs()
+    logs = logs or dev.logs()
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     etcd_pid = process.spawn(
         [
@@ -145,6 +174,7 @@ def start(dev: DevPaths, timeout: float = 120.0) -> tuple[KubernetesServer, floa
             f"--service-account-signing-key-file={key}",
             f"--token-auth-file={tokens}",
             "--authorization-mode=RBAC",
+            *extra_args,
         ],
         log=logs / "kube-apiserver.log",
     )

@@ -74,4 +74,14 @@ def test_kubernetes_metadata_from_kubelet_paths() -> None:
     }
     pods = kubernetes_fields(PurePath("/var/log/pods/shop_web-7d_1234-ab/nginx/0.log"))
     assert pods is not None and pods["kubernetes"]["pod_uid"] == "1234-ab"
+    rotated = PurePath("/var/log/pods/shop_web-7d_1234-ab/nginx/0.log.20261128-143028")
+    assert kubernetes_fields(rotated) == {
+        "kubernetes": {
+            "pod_name": "web-7d",
+            "namespace": "shop",
+            "pod_uid": "1234-ab",
+            "container_name": "nginx",
+        }
+    }
+    assert kubernetes_fields(PurePath(f"{rotated}.gz")) is None
     assert kubernetes_fields(PurePath("/var/log/syslog")) is None

@@ -195,6 +195,31 @@ def test_file_renamed_out_of_the_globs_while_down_is_finished(tmp_path: Path) ->
     assert drain(resumed) == []  # and the rotated file is not read again
 
 
+def test_a_linked_file_rotated_at_its_target_while_down_is_finished(tmp_path: Path) -> None:
+    """The kubelet's layout: the glob matches links (``/var/log/containers/*.log``) to
+    ``/var/log/pods/.../0.log``, and rotation renames the target, never the link, so the
+    rotated file is a sibling of the target (found by the e2e test, lines lost before)."""
+    pods = tmp_path / "pods"
+    pods.mkdir()
+    target = pods / "0.log"
+    write_lines(target, 0, 4)
+    link = tmp_path / "app.log"
+    link.symlink_to(target)
+    source = FilesSource(config(tmp_path))
+    first = source.build_part("s", "t", None)
+    first.next_batch()  # 3 lines, then the flow "crashes"
+    saved = first.snapshot()
+    write_lines(target, 4, 2)
+    target.rename(pods / "0.log.20260101-120000")  # the kubelet rotates while we are down
+    (pods / "0.log.20260101-110000.gz").write_bytes(b"not read")
+    write_lines(target, 100, 2)
+    resumed = source.build_part("s", "t", saved)
+    assert sorted(r.message for r in drain(resumed)) == sorted(
+        ["0 3", "0 4", "0 5", "0 100", "0 101"]
+    )
+    assert drain(resumed) == []
+
+
 def test_backfill_of_files_found_at_start_reports_progress(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

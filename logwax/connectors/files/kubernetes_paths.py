@@ -1,7 +1,8 @@
 """Pod, namespace and container read off the kubelet's log file layout.
 
 ``/var/log/containers/<pod>_<namespace>_<container>-<64-hex id>.log`` (symlinks the kubelet makes)
-and ``/var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart>.log``. Names cannot contain
+and ``/var/log/pods/<namespace>_<pod>_<pod uid>/<container>/<restart>.log`` (or, rotated,
+``<restart>.log.<YYYYmmdd-HHMMSS>``). Names cannot contain
 ``_``, which is why the kubelet chose it as the separator.
 """
 
@@ -14,8 +15,11 @@ from typing import Any
 _CONTAINERS = re.compile(
     r"/containers/(?P<pod>[^_/]+)_(?P<namespace>[^_/]+)_(?P<container>[^/]+)-(?P<id>[0-9a-f]{64})\.log$"
 )
+# A rotated file keeps its pod: the kubelet renames ``0.log`` to ``0.log.<YYYYmmdd-HHMMSS>``, and a
+# file followed there after a restart (``rotated.py``) still has lines to attribute.
 _PODS = re.compile(
-    r"/pods/(?P<namespace>[^_/]+)_(?P<pod>[^_/]+)_(?P<uid>[^/]+)/(?P<container>[^/]+)/\d+\.log$"
+    r"/pods/(?P<namespace>[^_/]+)_(?P<pod>[^_/]+)_(?P<uid>[^/]+)/(?P<container>[^/]+)/"
+    r"\d+\.log(?:\.\d{8}-\d{6})?$"
 )
 
 

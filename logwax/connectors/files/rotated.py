@@ -9,16 +9,30 @@ copy (see ``registry``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
 
 def rotated_siblings(last_path: str) -> list[Path]:
-    """Regular files named like ``last_path`` plus a suffix, uncompressed, in name order."""
+    """Regular files named like ``last_path`` plus a suffix, uncompressed, in name order.
+
+    When ``last_path`` is a link (Kubernetes' ``/var/log/containers/*.log`` point into
+    ``/var/log/pods``), the kubelet rotates the file it points to, not the link: the rotated
+    file (``0.log.20260101-120000``) is a sibling of the link's target, so those are looked at
+    too, after the link's own.
+    """
     if not last_path:
         return []
-    old = Path(last_path)
+    found = _siblings(Path(last_path))
+    target = Path(os.path.realpath(last_path))
+    if target != Path(last_path):
+        found += [p for p in _siblings(target) if p not in found]
+    return found
+
+
+def _siblings(old: Path) -> list[Path]:
     try:
         return sorted(
             p
