@@ -195,7 +195,7 @@ def _stop_all(node: NodePaths, state: dict[str, Any], log: Log) -> None:
         if name == "containerd":
             containerd.stop(node, pid)
         else:
-            process.terminate(pid, grace=30.0)
+            process.terminate(pid, name, grace=30.0)
         if pid is not None:
             log(f"node: {name} stopped (pid {pid})")
     _unmount_below(node.run, node.containerd_root)

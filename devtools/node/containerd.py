@@ -176,8 +176,8 @@ def stop(node: NodePaths, pid: int | None) -> None:
     if pid_alive(pid) and answers(node):
         remove_containers(node)
     for shim in shim_pids(node):
-        process.terminate(shim, grace=10.0)
-    process.terminate(pid, grace=30.0)
+        process.terminate(shim, "containerd-shim", grace=10.0)
+    process.terminate(pid, "containerd", grace=30.0)
     if pid is not None and pid_alive(pid):
         raise DevServerError(f"containerd (pid {pid}) did not stop")
     # The bridge is only there while pods off the host network ran; it goes with the node.
