@@ -42,6 +42,10 @@ advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 controller.quorum.voters=1@127.0.0.1:{controller_port}
+"""
+# What every single-node dev broker has, plain or secured: its data, no automatic topics,
+# internal topics of one replica, and transactions as long as the tests' snapshots need.
+SINGLE_NODE_PROPERTIES = """\
 log.dirs={data}
 num.partitions=1
 auto.create.topics.enable=false
@@ -110,7 +114,9 @@ def start(
     data.mkdir(parents=True)
     port, controller_port = behind_proxy[0] if behind_proxy else free_port(), free_port()
     config = home / "server.properties"
-    properties = SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
+    properties = (SERVER_PROPERTIES + SINGLE_NODE_PROPERTIES).format(
+        port=port, controller_port=controller_port, data=data
+    )
     if behind_proxy:
         properties, port = proxied(properties, behind_proxy[1])
     config.write_text(properties)

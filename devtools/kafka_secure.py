@@ -50,16 +50,6 @@ ssl.principal.mapping.rules=RULE:^CN=([^,]+).*$/$1/,DEFAULT
 authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 super.users=User:{admin};User:ANONYMOUS
-log.dirs={data}
-num.partitions=1
-auto.create.topics.enable=false
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-group.initial.rebalance.delay.ms=0
-transaction.max.timeout.ms=900000
 """
 
 
@@ -139,7 +129,7 @@ def start(
     port, mtls_port, controller_port = free_port(), free_port(), free_port()
     config = home / "server.properties"
     config.write_text(
-        SECURED_PROPERTIES.format(
+        (SECURED_PROPERTIES + kafka.SINGLE_NODE_PROPERTIES).format(
             port=port,
             mtls_port=mtls_port,
             controller_port=controller_port,

@@ -59,10 +59,15 @@ def _fence_patiently(config: KafkaSinkConfig, one: str) -> None:
 
 def _fence(config: KafkaSinkConfig, one: str) -> None:
     """Settings (and secret files) read at each attempt, so a corrected Secret counts."""
-    producer = Producer(clients.transactional_producer(config, one))
+    initialised(Producer(clients.transactional_producer(config, one))).flush(0)
+
+
+def initialised(producer: Producer) -> Producer:
+    """``producer`` past ``init_transactions`` (which fences its id's earlier holder); when the
+    broker refuses, the error callback is served first, so the refusal is said with its reason."""
     try:
         producer.init_transactions(60)
     except KafkaException:
-        producer.poll(0)  # serves the error callback that says why
+        producer.poll(0)
         raise
-    producer.flush(0)
+    return producer

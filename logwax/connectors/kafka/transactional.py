@@ -44,7 +44,6 @@ from typing import NamedTuple
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 from confluent_kafka import (
-    KafkaException,
     Producer,
 )
 
@@ -52,7 +51,7 @@ from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.admin import ensure_topic
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.epoch import SinkTransaction
-from logwax.connectors.kafka.fencing import transactional_id
+from logwax.connectors.kafka.fencing import initialised, transactional_id
 from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
 from logwax.connectors.kafka.readback import read_back
@@ -115,13 +114,7 @@ def _initialised(
         **clients.transactional_producer(config, producer_id),
         **producer_settings(config, limits),
     }
-    producer = Producer(transport.counted(sink_name, settings))
-    try:
-        producer.init_transactions(60)
-    except KafkaException:
-        producer.poll(0)  # serves the error callback that says why
-        raise
-    return producer
+    return initialised(Producer(transport.counted(sink_name, settings)))
 
 
 def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
