@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,6 +86,15 @@ def launch(
     )
     STARTED.append(proc)
     return proc
+
+
+def http_get(url: str) -> tuple[int, str]:
+    """Status and body of a GET, an error status included (``/readyz`` answers 503)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:

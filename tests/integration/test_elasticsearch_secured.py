@@ -9,8 +9,6 @@ import secrets
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_event_ids,
+    http_get,
     launch,
     stop_gracefully,
     wait_delivered,
@@ -131,14 +130,6 @@ def test_check_says_why_elasticsearch_refuses(
     assert API_KEY not in out and FORBIDDEN_KEY not in out
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed(
     tmp_path: Path,
     proxy: SecuredElasticsearch,
@@ -165,13 +156,13 @@ def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed
     proc = launch(config, tmp_path, "--log-level", "DEBUG", extra=("--metrics-port", str(port)))
     log = tmp_path / "logwax.log"
     wait_for("the refusal", lambda: "fix=elasticsearch." in log.read_text(), proc, log, timeout=60)
-    status, why = get(f"http://127.0.0.1:{port}/readyz")
+    status, why = http_get(f"http://127.0.0.1:{port}/readyz")
     assert status == 503 and "HTTP 401" in why and "password_file" in why
     time.sleep(12)  # long enough for two more attempts, which must not repeat the line
     refusals = re.findall(r"fix=elasticsearch\.[^\n]*", log.read_text())
     assert len(refusals) == 1, refusals
     assert es.count(index=f"{prefix}-*", allow_no_indices=True)["count"] == 0
-    outputs.append(get(f"http://127.0.0.1:{port}/metrics")[1])
+    outputs.append(http_get(f"http://127.0.0.1:{port}/metrics")[1])
     outputs.append(
         subprocess.run(
             [
@@ -193,8 +184,8 @@ def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed
 
     secret.write_text(PASSWORD + "\n")  # the operator fixes the Secret; no restart
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
-    outputs.append(get(f"http://127.0.0.1:{port}/readyz")[1])
-    outputs.append(get(f"http://127.0.0.1:{port}/metrics")[1])
+    outputs.append(http_get(f"http://127.0.0.1:{port}/readyz")[1])
+    outputs.append(http_get(f"http://127.0.0.1:{port}/metrics")[1])
     outputs.append(check(config))
     outputs.append(
         subprocess.run(
@@ -234,7 +225,7 @@ def test_a_wrong_ca_waits_says_why_and_delivers_once_the_ca_file_is_fixed(
     log = tmp_path / "logwax.log"
     fix = "fix=elasticsearch.ca_certs reason=certificate verify failed: unable to get local"
     wait_for("the certificate refusal", lambda: fix in log.read_text(), proc, log, timeout=60)
-    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
     assert code == 503 and fix in why
     ca.write_bytes(proxy.ca_file.read_bytes())
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)

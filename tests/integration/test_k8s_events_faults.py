@@ -104,6 +104,13 @@ def assert_once(got: list[Record], expected: list[str]) -> None:
     assert len({r.event_id for r in got}) == len(got)
 
 
+def read_the_rest(part: Any, got: list[Record], expected: list[str], timeout: float) -> None:
+    """Until every expected Event came (or ``timeout``), then whatever else comes in a moment:
+    a duplicate would."""
+    got.extend(read_partition(part, len(expected) - len(got), timeout))
+    got.extend(read_partition(part, 10**9, 1.5))
+
+
 def test_list_revoked_during_the_relist_after_410_then_restored(
     kube: Cluster, access: Access
 ) -> None:
@@ -134,8 +141,7 @@ def test_list_revoked_during_the_relist_after_410_then_restored(
         print(f"\nRBAC list restored -> first Event delivered: {seconds:.1f}s")
         got.extend(read_partition(resumed, len(expected) - len(got), 30))
         expected += events(core, access.namespace, "after", 2)
-        got.extend(read_partition(resumed, len(expected) - len(got), 30))
-        got.extend(read_partition(resumed, 10**9, 1.5))
+        read_the_rest(resumed, got, expected, 30)
         ready = [p for p in observability.readiness(3600) if NAME in p]
     finally:
         resumed.close()
@@ -160,8 +166,7 @@ def test_watch_revoked_then_restored(kube: Cluster, access: Access) -> None:
         set_verbs(access, VERBS)
         first_delivery(part, got) if len(got) < len(expected) else None
         expected += events(core, access.namespace, "after", 3)
-        got.extend(read_partition(part, len(expected) - len(got), 30))
-        got.extend(read_partition(part, 10**9, 1.5))
+        read_the_rest(part, got, expected, 30)
     finally:
         part.close()
     assert "forbidden" in answer, answer
@@ -183,8 +188,7 @@ def test_token_revoked_then_replaced_is_read_again_without_a_restart(
         answer = not_ready_while(part, got, lambda: retries("unauthorized") > unauthorized)
         recreate_account(access)  # kubelet writes a new token into the projected file
         expected += events(core, access.namespace, "after", 3)
-        got.extend(read_partition(part, len(expected) - len(got), 40))
-        got.extend(read_partition(part, 10**9, 1.5))
+        read_the_rest(part, got, expected, 40)
     finally:
         part.close()
     assert "unauthorized" in answer, answer

@@ -7,8 +7,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import trustme
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
+    http_get,
     kafka_event_ids,
     launch,
     start,
@@ -203,14 +202,6 @@ def test_check_names_the_broker_the_setting_and_the_reason(
     assert password not in out and secured.broker.admin_password not in out
 
 
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
     tmp_path: Path, secured: SecuredCluster
 ) -> None:
@@ -238,16 +229,16 @@ def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
 
     credential = "fix=security.sasl_username / security.sasl_password"
     wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 90)
-    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
     assert code == 503 and credential in why and "Authentication failed" in why
-    outputs += [why, get(f"http://127.0.0.1:{port}/metrics")[1]]
+    outputs += [why, http_get(f"http://127.0.0.1:{port}/metrics")[1]]
     time.sleep(15)  # further attempts, each refused, must not repeat the line
     assert log.read_text().count(credential) == 1
 
     secret.write_text(password + "\n")  # the operator fixes the Secret: no restart
     acl = "fix=an ACL: TransactionalId WRITE and DESCRIBE"
     wait_for("the ACL refusal", lambda: acl in log.read_text(), proc, log, 120)
-    outputs.append(get(f"http://127.0.0.1:{port}/readyz")[1])
+    outputs.append(http_get(f"http://127.0.0.1:{port}/readyz")[1])
     assert kafka_event_ids(secured.broker.admin_config(), topic) == {}
 
     secured.grant(producer_acls(principal, topic, f"logwax-{name}-")[2:])  # the two txn ACLs
@@ -256,8 +247,8 @@ def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
     )
     assert proc.poll() is None  # the same process all along
     outputs += [
-        get(f"http://127.0.0.1:{port}/readyz")[1],
-        get(f"http://127.0.0.1:{port}/metrics")[1],
+        http_get(f"http://127.0.0.1:{port}/readyz")[1],
+        http_get(f"http://127.0.0.1:{port}/metrics")[1],
     ]
     stop_gracefully(proc, log)
     ids = kafka_event_ids(secured.broker.admin_config(), topic)
@@ -316,11 +307,11 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     log = tmp_path / "logwax.log"
     credential = "fix=security.sasl_username / security.sasl_password"
     wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 60)
-    assert credential in get(f"http://127.0.0.1:{port}/readyz")[1]
+    assert credential in http_get(f"http://127.0.0.1:{port}/readyz")[1]
     secret.write_text(reader_password)  # the operator fixes the Secret file
     fix = "fix=an ACL: the topic (WRITE/READ and DESCRIBE) reason="
     wait_for("the ACL refusal", lambda: fix in log.read_text(), proc, log, timeout=120)
-    code, why = get(f"http://127.0.0.1:{port}/readyz")
+    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
     assert code == 503 and fix in why and "Topic authorization failed" in why
     time.sleep(5)
     secured.grant(consumer_acls(principal, topic, INDEX_GROUP)[:1])  # the operator grants READ

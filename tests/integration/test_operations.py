@@ -6,8 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,16 +15,8 @@ from elasticsearch import Elasticsearch
 
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
-from tests.integration.flow_runs import es_count, stop_gracefully, wait_for
+from tests.integration.flow_runs import es_count, http_get, stop_gracefully, wait_for
 from tests.integration.pipelines import es_sink, files_source, kafka_sink, write_pipeline
-
-
-def get(url: str) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def pipeline(tmp_path: Path, servers: Brokers, topic: str, prefix: str) -> Path:
@@ -70,9 +60,9 @@ def test_health_readiness_metrics_and_status_of_a_running_job(
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
     try:
         wait_for("every line", lambda: es_count(es, prefix) >= 20_000, proc, log)
-        assert get(f"{base}/healthz") == (200, "ok\n")
-        wait_for("ready", lambda: get(f"{base}/readyz")[0] == 200, proc, log, timeout=30)
-        status, metrics = get(f"{base}/metrics")
+        assert http_get(f"{base}/healthz") == (200, "ok\n")
+        wait_for("ready", lambda: http_get(f"{base}/readyz")[0] == 200, proc, log, timeout=30)
+        status, metrics = http_get(f"{base}/metrics")
         assert status == 200
         assert 'logwax_source_records_total{source="app"} 20000.0' in metrics
         assert 'logwax_sink_records_total{sink="elasticsearch"} 20000.0' in metrics
@@ -96,15 +86,15 @@ def test_health_readiness_metrics_and_status_of_a_running_job(
                 out.writelines(f"during outage {i}\n" for i in range(100))
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                code, body = get(f"{base}/readyz")
+                code, body = http_get(f"{base}/readyz")
                 if code == 503 and "sink elasticsearch failing" in body:
                     break
                 time.sleep(0.5)
             assert code == 503 and "unreachable" in body, body
-            assert get(f"{base}/healthz")[0] == 200  # alive, just not ready
+            assert http_get(f"{base}/healthz")[0] == 200  # alive, just not ready
         finally:
             servers.thaw("elasticsearch")
-        wait_for("ready again", lambda: get(f"{base}/readyz")[0] == 200, proc, log, timeout=90)
+        wait_for("ready again", lambda: http_get(f"{base}/readyz")[0] == 200, proc, log, timeout=90)
     finally:
         stop_gracefully(proc)
     first = log.read_text().splitlines()[0]
