@@ -18,6 +18,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 
+from tests.integration import kafka_helpers
 from tests.integration.kafka_helpers import read_all
 
 # Every process a test starts, so the suite can kill what a failing test left running.
@@ -129,7 +130,7 @@ def wait_for(
     poll: float = 0.5,
 ) -> None:
     deadline = time.monotonic() + timeout
-    while not check():
+    while not _checked(check):
         if proc.poll() is not None:
             raise AssertionError(f"logwax exited {proc.returncode}:\n{log.read_text()[-3000:]}")
         if time.monotonic() > deadline:
@@ -289,3 +290,10 @@ def wait_delivered(
             timeout=timeout,
             poll=2,
         )
+
+
+def _checked(check: Callable[[], bool]) -> bool:
+    """A wait loop's poll: Kafka reads in it do not wait for transaction markers (it polls
+    again), see ``kafka_helpers.polling``."""
+    with kafka_helpers.polling():
+        return check()

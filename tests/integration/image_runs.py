@@ -21,6 +21,7 @@ import yaml
 
 from devtools import engine, images
 from logwax.connectors.kafka.admin import topic_end_offsets
+from tests.integration import kafka_helpers
 from tests.integration.flow_runs import kafka_event_ids
 
 STATE = "/var/lib/logwax"
@@ -94,7 +95,7 @@ def wait_until(
     what: str, check: Callable[[], bool], container: str, timeout: float, poll: float = 0.25
 ) -> None:
     deadline = time.monotonic() + timeout
-    while not check():
+    while not _checked(check):
         if not running(container):
             raise AssertionError(f"container exited while waiting for {what}:\n{logs(container)}")
         if time.monotonic() > deadline:
@@ -190,3 +191,10 @@ def finish(container: str, kafka_config: dict[str, Any], topic: str, count: int)
     )
     assert stop(container) == 0
     return kafka_event_ids(kafka_config, topic)
+
+
+def _checked(check: Callable[[], bool]) -> bool:
+    """A wait loop's poll: Kafka reads in it do not wait for transaction markers (it polls
+    again), see ``kafka_helpers.polling``."""
+    with kafka_helpers.polling():
+        return check()

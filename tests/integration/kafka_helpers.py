@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 # How long a read waits for transactions already ended to become readable (see ``settled_ends``).
 SETTLE_SECONDS = 5.0
-# How often the wait looks whether a producer is still writing (then it does not wait).
-WRITING_CHECK_SECONDS = 0.25
+# Set while a test's wait loop polls a topic (``polling``): a running flow always has a
+# transaction open, so a settled read would wait the whole bound at every poll; the loop polls
+# again anyway, so there it reads what is decided at once.
+_polling = False
+
+
+@contextlib.contextmanager
+def polling() -> Iterator[None]:
+    global _polling
+    before, _polling = _polling, True
+    try:
+        yield
+    finally:
+        _polling = before
 
 
 def _ends(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
@@ -36,35 +50,25 @@ def written_ends(kafka_config: dict[str, Any], topic: str, partitions: list[int]
 
 
 def settled_ends(
-    consumer: Consumer, topic: str, written: dict[int, int], kafka_config: dict[str, Any]
+    consumer: Consumer, topic: str, written: dict[int, int]
 ) -> dict[int, tuple[int, int]]:
     """The ``read_committed`` ``consumer``'s ends once the records up to ``written`` are decided.
 
     A producer's ``commit_transaction`` (and ``abort_transaction``) returns once the
     coordinator has logged its decision; the markers that make the records readable reach the
     partitions a moment later (10 ms typically, 230 ms at worst in 24 commits measured on the
-    two-core test machine, longer for a broker's first transactions). Until then the
-    partition's last stable offset stays before the transaction, so a read straight after a
-    commit sees none of it. This waits, at most ``SETTLE_SECONDS``, until each partition's last
-    stable offset reaches ``written``. While a producer is still writing (a running flow's
-    topic, polled by a test's wait loop) some transaction is always open: the written end
-    moves, and the read returns at once with what is decided, as it did before the wait.
+    two-core test machine). Until then the partition's last stable offset stays before the
+    transaction, so a read straight after a commit sees none of it. This waits, at most
+    ``SETTLE_SECONDS``, until each partition's last stable offset reaches ``written``; a
+    transaction still open after that (a killed producer's, a running flow's) is left out, as
+    before.
     """
     partitions = list(written)
-    deadline = time.monotonic() + SETTLE_SECONDS
-    next_check = time.monotonic() + WRITING_CHECK_SECONDS
-    last_written = written_ends(kafka_config, topic, partitions)
+    deadline = time.monotonic() + (0.0 if _polling else SETTLE_SECONDS)
     while True:
         ends = _ends(consumer, topic, partitions)
         if all(ends[p][1] >= written[p] for p in partitions) or time.monotonic() > deadline:
             return ends
-        if time.monotonic() > next_check:
-            now_written = written_ends(kafka_config, topic, partitions)
-            if any(now_written[p] > last_written[p] + 1 for p in partitions):
-                # More than a marker came: a producer is writing; what is decided now is it.
-                return _ends(consumer, topic, partitions)
-            last_written = now_written
-            next_check = time.monotonic() + WRITING_CHECK_SECONDS
         time.sleep(0.02)
 
 
@@ -85,9 +89,7 @@ def read_all(
     try:
         partitions = list(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         if committed_only:
-            marks = settled_ends(
-                consumer, topic, written_ends(kafka_config, topic, partitions), kafka_config
-            )
+            marks = settled_ends(consumer, topic, written_ends(kafka_config, topic, partitions))
         else:
             marks = _ends(consumer, topic, partitions)
         ends = {p: high for p, (low, high) in marks.items() if high > low}

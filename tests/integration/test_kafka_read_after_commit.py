@@ -40,8 +40,8 @@ def test_a_transaction_over_two_topics_is_readable_as_soon_as_it_is_committed(
             producer.commit_transaction(30)
             # Each committed transaction ends with its marker: 3 + 1 and 1 + 1 offsets a round.
             main, letters = 4 * (round_ + 1), 2 * (round_ + 1)
-            main_end = settled_ends(reader, topic, {0: main}, kafka_config)[0][1]
-            dead_end = settled_ends(reader, dead, {0: letters}, kafka_config)[0][1]
+            main_end = settled_ends(reader, topic, {0: main})[0][1]
+            dead_end = settled_ends(reader, dead, {0: letters})[0][1]
             if (main_end, dead_end) != (main, letters):
                 stale.append((round_, main_end, dead_end))
     finally:
