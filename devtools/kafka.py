@@ -34,15 +34,6 @@ _quiet = logging.getLogger("devtools.kafka.client")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
-SERVER_PROPERTIES = """\
-process.roles=broker,controller
-node.id=1
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-controller.quorum.voters=1@127.0.0.1:{controller_port}
-"""
 # What every single-node dev broker has, plain or secured: its data, no automatic topics,
 # internal topics of one replica, and transactions as long as the tests' snapshots need.
 SINGLE_NODE_PROPERTIES = """\
@@ -57,6 +48,17 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 transaction.max.timeout.ms=900000
 """
+
+_LISTENERS = """\
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+"""
+SERVER_PROPERTIES = _LISTENERS + SINGLE_NODE_PROPERTIES
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,7 @@ def start(
     data.mkdir(parents=True)
     port, controller_port = behind_proxy[0] if behind_proxy else free_port(), free_port()
     config = home / "server.properties"
-    properties = (SERVER_PROPERTIES + SINGLE_NODE_PROPERTIES).format(
-        port=port, controller_port=controller_port, data=data
-    )
+    properties = SERVER_PROPERTIES.format(port=port, controller_port=controller_port, data=data)
     if behind_proxy:
         properties, port = proxied(properties, behind_proxy[1])
     config.write_text(properties)
