@@ -3,7 +3,7 @@
 The real API server cannot be made to answer 500, 429 with ``Retry-After``, a 410 on every
 watch, a line that is not JSON, or a stream cut in the middle of an object. This proxy forwards
 every request to it (over HTTPS, with the caller's own token) and, while a fault is armed,
-answers the next list or watch of Events with that fault instead, or splices it into the
+answers the next list or watch of Events (or pods) with that fault instead, or splices it into the
 server's real watch stream. Everything else, and every Event, is the real server's.
 """
 
@@ -149,9 +149,11 @@ class _Server(ThreadingHTTPServer):
 
 class FaultProxy:
     """``with FaultProxy(kubeconfig) as proxy``: ``proxy.kubeconfig(dir)`` reaches the same
-    server and user through it; ``proxy.arm(...)`` queues faults for the next Events calls."""
+    server and user through it; ``proxy.arm(...)`` queues faults for the next calls on
+    ``resource`` (Events unless told: ``pods`` for the metadata cache)."""
 
-    def __init__(self, kubeconfig: str) -> None:
+    def __init__(self, kubeconfig: str, resource: str = "events") -> None:
+        self._resource = f"/{resource}"
         self._document = json.loads(Path(kubeconfig).read_text())
         cluster = self._document["clusters"][0]["cluster"]
         self._target = urlparse(cluster["server"])
@@ -198,9 +200,9 @@ class FaultProxy:
             return len(self._faults)
 
     def take(self, path: str) -> Fault | None:
-        """The next fault, for a list or watch of Events (other calls pass through); a fault
-        of the watch stream (all but ``status``) waits for the next watch."""
-        if "/events" not in path:
+        """The next fault, for a list or watch of the resource (other calls pass through); a
+        fault of the watch stream (all but ``status``) waits for the next watch."""
+        if self._resource not in path.split("?", 1)[0]:
             return None
         watch = "watch=true" in path.lower()
         with self._lock:

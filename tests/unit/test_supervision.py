@@ -11,7 +11,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from prometheus_client import REGISTRY
 
-from logwax.connectors.k8s_events.retry import classify
+from logwax.connectors.kubernetes_api import classify
 from logwax.core import health, observability
 from logwax.core.retry import Backoff, Retrier
 from logwax.core.supervisor import Supervised

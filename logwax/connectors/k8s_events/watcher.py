@@ -33,7 +33,7 @@ from urllib3.exceptions import HTTPError
 from logwax.connectors import kubernetes_api
 from logwax.connectors.k8s_events.config import KubernetesEventsSourceConfig
 from logwax.connectors.k8s_events.events import last_seen_ns, resource_version_number
-from logwax.connectors.k8s_events.retry import classify
+from logwax.connectors.kubernetes_api import classify
 from logwax.core import health
 from logwax.core.metrics import SOURCE_ERRORS
 from logwax.core.retry import Retrier

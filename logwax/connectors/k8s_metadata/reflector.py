@@ -3,8 +3,10 @@
 The reading path of the files source only looks at the copy, so it never waits on the API. The
 watch resumes from the last resourceVersion seen (bookmarks included), so a watch the server ends
 after its timeout costs no re-list. When that version fell out of the server's history (410
-Gone), the whole set is listed again, in pages so a node with thousands of pods never holds one
-huge response. Every restart is counted by reason.
+Gone), the whole set is listed again at once, in pages so a node with thousands of pods never
+holds one huge response; a 410 again before a watch has worked (a server that keeps answering
+Gone) waits out the backoff like any failure, so a streak never becomes a hot list loop. A
+throttled answer waits as long as its ``Retry-After`` asks. Every restart is counted by reason.
 
 Failed calls go through the sources' retry path (``core.retry``): capped backoff with jitter, a
 WARNING with the server's reason, ``logwax_source_retries_total``, and the cache marked failing
@@ -29,6 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 from urllib3.exceptions import HTTPError
 
+from logwax.connectors.kubernetes_api import classify
 from logwax.core.metrics import K8S_METADATA_WATCH_RESTARTS
 from logwax.core.retry import Retrier
 from logwax.core.supervisor import MAX_FAILURES, Supervised, exit_process
@@ -84,6 +87,7 @@ class Reflector:
         self._timeout = max(1, int(watch_timeout_s))
         self._stopped = threading.Event()
         self._response: Any = None
+        self._gone = 0  # 410s since the last watch that delivered or ran its course
         name = source_name(resource)
         self._retry = Retrier(name, self._stopped, maximum=backoff_max_s)
         self._supervised = Supervised(
@@ -118,23 +122,41 @@ class Reflector:
             try:
                 if self.version is None:
                     self.version = self._list()
-                    self._retry.succeeded()
+                    if not self._gone:  # after a 410 only a watch that works ends the streak
+                        self._retry.succeeded()
                 self._watch(self.version)
+                self._watch_worked()
                 self._restarted("expired")
             except ApiException as exc:
-                if exc.status == 410:
-                    self._restarted("gone")
-                    log.info(
-                        "resource=%s version %s gone; listing again", self.resource, self.version
-                    )
-                    self.version = None
-                else:
-                    self._failed("api_error", exc)
+                self._api_failed(exc)
             except (HTTPError, OSError, ValueError, KeyError) as exc:
                 self._failed("connection", exc)
 
     def _restarted(self, reason: str) -> None:
         K8S_METADATA_WATCH_RESTARTS.labels(self.resource, reason).inc()
+
+    def _api_failed(self, exc: ApiException) -> None:
+        """A 410 lists again: at once the first time, after the backoff while a streak lasts.
+        Any other answer waits out the backoff, or the server's ``Retry-After``."""
+        if exc.status == 410:
+            self._restarted("gone")
+            log.info("resource=%s version %s gone; listing again", self.resource, self.version)
+            self.version = None
+            self._gone += 1
+            if self._gone == 1:
+                return
+        else:
+            self._restarted("api_error")
+        if self._stopped.is_set():
+            return
+        reason, detail, retry_after = classify(exc)
+        self._retry.failed(reason, f"list/watch of {self.resource}: {detail}", retry_after)
+
+    def _watch_worked(self) -> None:
+        """A watch delivered, or ran until its timeout: a streak of 410s is over."""
+        if self._gone:
+            self._gone = 0
+            self._retry.succeeded()
 
     def _failed(self, reason: str, exc: Exception) -> None:
         if self._stopped.is_set():
@@ -188,7 +210,8 @@ class Reflector:
             **self._kwargs,
         )
         self._response = response
-        self._retry.succeeded()  # the server accepted the watch: no longer failing
+        if not self._gone:  # the server accepted the watch: no longer failing
+            self._retry.succeeded()
         try:
             for line in iter_resp_lines(response):
                 if self._stopped.is_set():
@@ -199,6 +222,7 @@ class Reflector:
                 kind, obj = change.get("type"), change.get("object") or {}
                 if kind == "ERROR":
                     raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+                self._watch_worked()
                 if kind in ("ADDED", "MODIFIED", "DELETED"):
                     self._store.apply(kind, obj)
                 self.version = obj["metadata"].get("resourceVersion") or self.version
