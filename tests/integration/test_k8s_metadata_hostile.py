@@ -99,7 +99,9 @@ def retries(reason: str) -> float:
 
 def restarts(reason: str) -> float:
     labels = {"resource": "pods", "reason": reason}
-    return REGISTRY.get_sample_value("logwax_kubernetes_metadata_watch_restarts_total", labels) or 0.0
+    return (
+        REGISTRY.get_sample_value("logwax_kubernetes_metadata_watch_restarts_total", labels) or 0.0
+    )
 
 
 def through_faults(case: Case, *faults: Fault) -> None:
