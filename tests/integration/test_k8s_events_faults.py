@@ -35,7 +35,7 @@ from tests.integration.kube_access import (
 from tests.integration.kube_helpers import (
     compact_etcd,
     core_api,
-    create_event,
+    create_events,
     delete_namespace_now,
 )
 
@@ -94,9 +94,7 @@ def first_delivery(part: Any, got: list[Record], timeout: float = 40) -> float:
 
 
 def events(core: Any, namespace: str, prefix: str, count: int) -> list[str]:
-    for i in range(count):
-        create_event(core, namespace, f"{prefix}{i}")
-    return [f"{prefix}{i} happened" for i in range(count)]
+    return create_events(core, namespace, prefix, range(count))
 
 
 def assert_once(got: list[Record], expected: list[str]) -> None:

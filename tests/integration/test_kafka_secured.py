@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from elasticsearch import Elasticsearch
 
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
@@ -106,11 +107,8 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     secured: SecuredCluster,
     servers: Brokers,
     new_index_prefix: Callable[[], str],
-    es: object,
+    es: Elasticsearch,
 ) -> None:
-    from elasticsearch import Elasticsearch
-
-    assert isinstance(es, Elasticsearch)
     write_numbered_lines(tmp_path / "logs", 1, LINES)
     topic = secured.new_topic()
     writer, writer_password = secured.new_user()
@@ -247,14 +245,11 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     secured: SecuredCluster,
     servers: Brokers,
     new_index_prefix: Callable[[], str],
-    es: object,
+    es: Elasticsearch,
 ) -> None:
     """No silent stall: the wrong password file, then the missing READ, are each one line and
     /readyz's reason; fixing the file and granting READ lets the running job read every record,
     once."""
-    from elasticsearch import Elasticsearch
-
-    assert isinstance(es, Elasticsearch)
     topic = secured.new_topic()
     admin = secured.broker.admin_config()
     from confluent_kafka import Producer
