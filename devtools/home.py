@@ -31,27 +31,29 @@ def dev_home() -> Path:
     return Path(cache) / "logwax"
 
 
+class Below:
+    """A layout's path: ``parts`` below another path of the same layout (``base``, an attribute
+    name). Each layout (the dev home, the engine, the node) then names a file in one line, and
+    where it sits follows its base."""
+
+    def __init__(self, base: str, *parts: str) -> None:
+        self.base = base
+        self.parts = parts
+
+    def __get__(self, layout: object, owner: type | None = None) -> Path:
+        return Path(getattr(layout, self.base), *self.parts)
+
+
 @dataclass(frozen=True)
 class DevPaths:
     """The layout under :func:`dev_home`: ``cache/`` survives ``dev down``, ``run/`` does not."""
 
     root: Path
 
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def state_file(self) -> Path:
-        return self.run / "endpoints.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.root / "dev.lock"
+    cache = Below("root", "cache")
+    run = Below("root", "run")
+    state_file = Below("run", "endpoints.json")
+    lock_file = Below("root", "dev.lock")
 
     def logs(self) -> Path:
         path = self.run / "logs"

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from devtools import process
@@ -47,7 +46,7 @@ def build(dev: DevPaths) -> Path:
     return binary
 
 
-class Toxiproxy:
+class Toxiproxy(process.Running):
     """One toxiproxy server for the caller alone; stopped on exit."""
 
     def __init__(self, dev: DevPaths) -> None:
@@ -56,7 +55,7 @@ class Toxiproxy:
         self.port = free_port()
         self.pid = 0
 
-    def __enter__(self) -> Toxiproxy:
+    def start(self) -> None:
         args = [str(self._binary), "-host", "127.0.0.1", "-port", str(self.port)]
         self.pid = process.spawn(args, log=self._log)
         process.wait_until(
@@ -66,14 +65,8 @@ class Toxiproxy:
             alive=lambda: pid_alive(self.pid),
             log=self._log,
         )
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         process.terminate(self.pid, "toxiproxy", grace=5)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
