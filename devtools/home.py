@@ -78,19 +78,30 @@ def exclusive(dev: DevPaths) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_state(dev: DevPaths) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A state file (what runs, on which port, with which pid); empty when there is none yet
+    or a crash left it half written."""
     try:
-        loaded: dict[str, Any] = json.loads(dev.state_file.read_text())
+        loaded: dict[str, Any] = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
     return loaded
 
 
-def write_state(dev: DevPaths, state: dict[str, Any]) -> None:
-    dev.run.mkdir(parents=True, exist_ok=True)
-    tmp = dev.state_file.with_suffix(".tmp")
+def write_json(path: Path, state: dict[str, Any]) -> None:
+    """Written aside and renamed, so a reader never sees half a state file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-    tmp.replace(dev.state_file)
+    tmp.replace(path)
+
+
+def read_state(dev: DevPaths) -> dict[str, Any]:
+    return read_json(dev.state_file)
+
+
+def write_state(dev: DevPaths, state: dict[str, Any]) -> None:
+    write_json(dev.state_file, state)
 
 
 def free_port() -> int:

@@ -9,16 +9,13 @@ disables the proxy (the server "down") through the HTTP API.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from devtools import process
-from devtools.errors import DevServerError
 from devtools.home import DevPaths, free_port, pid_alive, port_open
+from devtools.tools import go_install
 
 MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 VERSION = "v2.12.0"
@@ -28,21 +25,9 @@ def build(dev: DevPaths) -> Path:
     """``go install`` the server once into the cache; returns the binary."""
     target = dev.cache / "tools" / f"toxiproxy-{VERSION}"
     binary = target / "toxiproxy-server"
-    if binary.exists():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise DevServerError("Go is needed to build toxiproxy")
-    target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [go, "install", f"{MODULE}@{VERSION}"],
-        env={**os.environ, "GOBIN": str(target)},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise DevServerError(f"go install {MODULE}@{VERSION} failed:\n{result.stderr[-2000:]}")
-    (target / "server").rename(binary)
+    if not binary.exists():
+        go_install(f"{MODULE}@{VERSION}", target)
+        (target / "server").rename(binary)
     return binary
 
 
