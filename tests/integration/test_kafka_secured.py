@@ -55,6 +55,30 @@ def collect_pipeline(
     )
 
 
+def index_pipeline(
+    directory: Path,
+    name: str,
+    secured: SecuredCluster,
+    topic: str,
+    security: dict[str, object],
+    servers: Brokers,
+    prefix: str,
+) -> Path:
+    """The index flow reading ``topic`` from the secured broker over SASL_SSL into indices
+    ``<prefix>-*`` of the test's Elasticsearch."""
+    return write_pipeline(
+        directory,
+        name,
+        flow="index",
+        kafka_input={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topics": [topic],
+            "security": security,
+        },
+        elasticsearch=es_sink(servers, prefix),
+    )
+
+
 def run_until_delivered(
     tmp_path: Path, config: Path, secured: SecuredCluster, topic: str, total: int
 ) -> None:
@@ -126,17 +150,8 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     prefix = new_index_prefix()
     index_dir = tmp_path / "index"
     index_dir.mkdir()
-    config = write_pipeline(
-        index_dir,
-        "secure_index",
-        flow="index",
-        kafka_input={
-            "bootstrap_servers": secured.broker.sasl_bootstrap,
-            "topics": [topic],
-            "security": secured.security(reader, reader_password),
-        },
-        elasticsearch=es_sink(servers, prefix),
-    )
+    security = secured.security(reader, reader_password)
+    config = index_pipeline(index_dir, "secure_index", secured, topic, security, servers, prefix)
     proc = start(config, index_dir)
     log = index_dir / "logwax.log"
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
@@ -265,17 +280,7 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     secret = tmp_path / "password"
     secret.write_text("not-" + reader_password)
     security = secured.password_file_security(reader, secret)
-    config = write_pipeline(
-        tmp_path,
-        "acl_index",
-        flow="index",
-        kafka_input={
-            "bootstrap_servers": secured.broker.sasl_bootstrap,
-            "topics": [topic],
-            "security": security,
-        },
-        elasticsearch=es_sink(servers, prefix),
-    )
+    config = index_pipeline(tmp_path, "acl_index", secured, topic, security, servers, prefix)
     proc, log, port = launch_watched(config, tmp_path)
     credential = "fix=security.sasl_username / security.sasl_password"
     wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 60)
