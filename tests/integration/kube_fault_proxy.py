@@ -43,6 +43,15 @@ class Seen:
     fault: str | None
 
 
+def gaps_after(seen: list[Seen], kind: str) -> list[float]:
+    """Seconds from each faulted request to the request that followed it."""
+    gaps = []
+    for i, request in enumerate(seen[:-1]):
+        if request.fault == kind:
+            gaps.append(seen[i + 1].at - request.at)
+    return gaps
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server

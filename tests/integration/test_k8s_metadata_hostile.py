@@ -23,9 +23,8 @@ from logwax.connectors.k8s_metadata.reflector import Reflector, source_name
 from logwax.connectors.kubernetes_api import api_client
 from logwax.core import health
 from tests.integration.brokers import Cluster
-from tests.integration.kube_fault_proxy import Fault, FaultProxy
+from tests.integration.kube_fault_proxy import Fault, FaultProxy, gaps_after
 from tests.integration.kube_pods import NamesStore, api, make_pod, prepare_namespace
-from tests.integration.test_k8s_events_hostile import gaps_after
 
 SOURCE = source_name("pods")
 BACKOFF_MAX_S = 1.0
