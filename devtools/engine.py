@@ -21,7 +21,7 @@ from pathlib import Path
 
 from devtools import process
 from devtools.errors import DevServerError
-from devtools.home import DevPaths, paths, pid_alive, runs
+from devtools.home import Below, DevPaths, paths, pid_alive, runs
 
 PACKAGE = "docker.io"
 HOST_ENV = "DOCKER_HOST"
@@ -35,21 +35,10 @@ class EnginePaths:
     data: Path
     run: Path
 
-    @property
-    def exec_root(self) -> Path:
-        return self.run / "exec"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.run / "dockerd.pid"
-
-    @property
-    def socket(self) -> Path:
-        return self.run / "docker.sock"
-
-    @property
-    def log(self) -> Path:
-        return self.run / "dockerd.log"
+    exec_root = Below("run", "exec")
+    pidfile = Below("run", "dockerd.pid")
+    socket = Below("run", "docker.sock")
+    log = Below("run", "dockerd.log")
 
     @property
     def host(self) -> str:

@@ -31,27 +31,29 @@ def dev_home() -> Path:
     return Path(cache) / "logwax"
 
 
+class Below:
+    """A layout's path: ``parts`` below another path of the same layout (``base``, an attribute
+    name). Each layout (the dev home, the engine, the node) then names a file in one line, and
+    where it sits follows its base."""
+
+    def __init__(self, base: str, *parts: str) -> None:
+        self.base = base
+        self.parts = parts
+
+    def __get__(self, layout: object, owner: type | None = None) -> Path:
+        return Path(getattr(layout, self.base), *self.parts)
+
+
 @dataclass(frozen=True)
 class DevPaths:
     """The layout under :func:`dev_home`: ``cache/`` survives ``dev down``, ``run/`` does not."""
 
     root: Path
 
-    @property
-    def cache(self) -> Path:
-        return self.root / "cache"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def state_file(self) -> Path:
-        return self.run / "endpoints.json"
-
-    @property
-    def lock_file(self) -> Path:
-        return self.root / "dev.lock"
+    cache = Below("root", "cache")
+    run = Below("root", "run")
+    state_file = Below("run", "endpoints.json")
+    lock_file = Below("root", "dev.lock")
 
     def logs(self) -> Path:
         path = self.run / "logs"
@@ -76,19 +78,30 @@ def exclusive(dev: DevPaths) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def read_state(dev: DevPaths) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A state file (what runs, on which port, with which pid); empty when there is none yet
+    or a crash left it half written."""
     try:
-        loaded: dict[str, Any] = json.loads(dev.state_file.read_text())
+        loaded: dict[str, Any] = json.loads(path.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
     return loaded
 
 
-def write_state(dev: DevPaths, state: dict[str, Any]) -> None:
-    dev.run.mkdir(parents=True, exist_ok=True)
-    tmp = dev.state_file.with_suffix(".tmp")
+def write_json(path: Path, state: dict[str, Any]) -> None:
+    """Written aside and renamed, so a reader never sees half a state file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-    tmp.replace(dev.state_file)
+    tmp.replace(path)
+
+
+def read_state(dev: DevPaths) -> dict[str, Any]:
+    return read_json(dev.state_file)
+
+
+def write_state(dev: DevPaths, state: dict[str, Any]) -> None:
+    write_json(dev.state_file, state)
 
 
 def free_port() -> int:

@@ -13,9 +13,29 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Self
 
 from devtools.errors import DevServerError
 from devtools.home import pid_alive, runs
+
+
+class Running:
+    """Something a caller runs for itself in a ``with`` block (a proxy, a helper thread):
+    started on entry and stopped on exit, a failing block included, so no test leaves one
+    behind. Subclasses say only how to start and how to stop."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
 
 
 def spawn(

@@ -9,17 +9,13 @@ disables the proxy (the server "down") through the HTTP API.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from devtools import process
-from devtools.errors import DevServerError
 from devtools.home import DevPaths, free_port, pid_alive, port_open
+from devtools.tools import go_install
 
 MODULE = "github.com/Shopify/toxiproxy/v2/cmd/server"
 VERSION = "v2.12.0"
@@ -29,25 +25,13 @@ def build(dev: DevPaths) -> Path:
     """``go install`` the server once into the cache; returns the binary."""
     target = dev.cache / "tools" / f"toxiproxy-{VERSION}"
     binary = target / "toxiproxy-server"
-    if binary.exists():
-        return binary
-    go = shutil.which("go")
-    if go is None:
-        raise DevServerError("Go is needed to build toxiproxy")
-    target.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [go, "install", f"{MODULE}@{VERSION}"],
-        env={**os.environ, "GOBIN": str(target)},
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise DevServerError(f"go install {MODULE}@{VERSION} failed:\n{result.stderr[-2000:]}")
-    (target / "server").rename(binary)
+    if not binary.exists():
+        go_install(f"{MODULE}@{VERSION}", target)
+        (target / "server").rename(binary)
     return binary
 
 
-class Toxiproxy:
+class Toxiproxy(process.Running):
     """One toxiproxy server for the caller alone; stopped on exit."""
 
     def __init__(self, dev: DevPaths) -> None:
@@ -56,7 +40,7 @@ class Toxiproxy:
         self.port = free_port()
         self.pid = 0
 
-    def __enter__(self) -> Toxiproxy:
+    def start(self) -> None:
         args = [str(self._binary), "-host", "127.0.0.1", "-port", str(self.port)]
         self.pid = process.spawn(args, log=self._log)
         process.wait_until(
@@ -66,14 +50,8 @@ class Toxiproxy:
             alive=lambda: pid_alive(self.pid),
             log=self._log,
         )
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         process.terminate(self.pid, "toxiproxy", grace=5)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

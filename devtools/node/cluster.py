@@ -22,7 +22,7 @@ from typing import Any
 
 from devtools import kubernetes, process
 from devtools.errors import DevServerError
-from devtools.home import DevPaths, paths, pid_alive
+from devtools.home import DevPaths, paths, pid_alive, read_json, write_json
 from devtools.node import containerd, control, kubectl, kubelet, pause
 from devtools.node.layout import NodePaths, node_paths
 
@@ -40,18 +40,11 @@ STOP_ORDER = (
 
 
 def read_state(node: NodePaths) -> dict[str, Any]:
-    try:
-        loaded: dict[str, Any] = json.loads(node.state_file.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
-    return loaded
+    return read_json(node.state_file)
 
 
 def _write_state(node: NodePaths, state: dict[str, Any]) -> None:
-    node.root.mkdir(parents=True, exist_ok=True)
-    tmp = node.state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True))
-    tmp.replace(node.state_file)
+    write_json(node.state_file, state)
 
 
 def node_ready(kubeconfig: str) -> bool:

@@ -39,38 +39,42 @@ def ca_file(kubeconfig: str) -> str:
 def start_controllers(dev: DevPaths, node: NodePaths, kubeconfig: str) -> dict[str, int]:
     """kube-controller-manager and kube-scheduler; returns their pids by name."""
     home = node.run / "apiserver"
-    manager = process.spawn(
-        [
-            str(kubernetes.build(dev, "kube-controller-manager")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            f"--cert-dir={node.run / 'controller-manager'}",
-            "--leader-elect=false",
-            f"--root-ca-file={ca_file(kubeconfig)}",
-            f"--service-account-private-key-file={home / 'service-account.key'}",
-            "--use-service-account-credentials=false",
-            "--allocate-node-cidrs=false",
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
-        ],
-        log=node.logs / "kube-controller-manager.log",
+    manager = _spawn_component(
+        dev,
+        node,
+        kubeconfig,
+        "kube-controller-manager",
+        "controller-manager",
+        f"--root-ca-file={ca_file(kubeconfig)}",
+        f"--service-account-private-key-file={home / 'service-account.key'}",
+        "--use-service-account-credentials=false",
+        "--allocate-node-cidrs=false",
+        "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
     )
-    scheduler = process.spawn(
-        [
-            str(kubernetes.build(dev, "kube-scheduler")),
-            f"--kubeconfig={kubeconfig}",
-            f"--authentication-kubeconfig={kubeconfig}",
-            f"--authorization-kubeconfig={kubeconfig}",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={free_port()}",
-            f"--cert-dir={node.run / 'scheduler'}",
-            "--leader-elect=false",
-        ],
-        log=node.logs / "kube-scheduler.log",
-    )
+    scheduler = _spawn_component(dev, node, kubeconfig, "kube-scheduler", "scheduler")
     return {"kube-controller-manager": manager, "kube-scheduler": scheduler}
+
+
+def _spawn_component(
+    dev: DevPaths, node: NodePaths, kubeconfig: str, binary: str, cert_dir: str, *extra: str
+) -> int:
+    """One control-plane component with what both share: the admin kubeconfig for its API
+    calls and for checking its own callers, a free secure port on loopback, a certificate
+    directory of its own, and no leader election (there is one of each)."""
+    return process.spawn(
+        [
+            str(kubernetes.build(dev, binary)),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={free_port()}",
+            f"--cert-dir={node.run / cert_dir}",
+            "--leader-elect=false",
+            *extra,
+        ],
+        log=node.logs / f"{binary}.log",
+    )
 
 
 def alive(pids: dict[str, int]) -> bool:

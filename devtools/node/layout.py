@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from devtools.home import DevPaths, paths
+from devtools.home import Below, DevPaths, paths
 
 
 @dataclass(frozen=True)
@@ -20,37 +20,14 @@ class NodePaths:
     root: Path
     cache: Path
 
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def state_file(self) -> Path:
-        return self.root / "node.json"
-
-    @property
-    def containerd_root(self) -> Path:
-        return self.cache / "containerd"
-
-    @property
-    def containerd_state(self) -> Path:
-        return self.run / "containerd"
-
-    @property
-    def containerd_socket(self) -> Path:
-        return self.containerd_state / "containerd.sock"
-
-    @property
-    def cni_conf(self) -> Path:
-        return self.run / "cni" / "net.d"
-
-    @property
-    def kubelet_root(self) -> Path:
-        return self.run / "kubelet"
+    run = Below("root", "run")
+    logs = Below("root", "logs")
+    state_file = Below("root", "node.json")
+    containerd_root = Below("cache", "containerd")
+    containerd_state = Below("run", "containerd")
+    containerd_socket = Below("containerd_state", "containerd.sock")
+    cni_conf = Below("run", "cni", "net.d")
+    kubelet_root = Below("run", "kubelet")
 
 
 def node_paths(dev: DevPaths | None = None) -> NodePaths:

@@ -18,6 +18,7 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 
+from devtools.home import free_port
 from tests.integration import kafka_helpers
 from tests.integration.kafka_helpers import read_all
 
@@ -96,6 +97,47 @@ def http_get(url: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def served(port: int, path: str) -> tuple[int, str]:
+    """``/readyz`` or ``/metrics`` of a run started with ``--metrics-port``: status and body."""
+    return http_get(f"http://127.0.0.1:{port}{path}")
+
+
+def launch_watched(
+    config: Path, tmp_path: Path, *options: str
+) -> tuple[subprocess.Popen[bytes], Path, int]:
+    """``launch`` with a metrics port: the process, its log and the port, for tests that read
+    ``/readyz`` and ``/metrics`` while the run waits out a fault."""
+    port = free_port()
+    proc = launch(config, tmp_path, *options, extra=("--metrics-port", str(port)))
+    return proc, tmp_path / "logwax.log", port
+
+
+def logwax_command(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A one-shot ``logwax`` command (check, validate, status) in its own process, as an
+    operator would type it; its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "logwax", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def logwax_check(config: Path, timeout: float = 120) -> tuple[int, str]:
+    """``logwax check -c config``: its exit code and all it printed (stdout, then stderr)."""
+    done = logwax_command("check", "-c", str(config), timeout=timeout)
+    return done.returncode, done.stdout + done.stderr
+
+
+def assert_each_once(ids: Counter[str], total: int) -> None:
+    """Exactly once: ``total`` distinct event ids, none of them twice."""
+    assert len(ids) == total and max(ids.values()) == 1
+
+
+def assert_unseen(outputs: list[str], *secrets: str) -> None:
+    """No secret in anything a user can see (logs, endpoints, command output)."""
+    for shown in outputs:
+        for secret in secrets:
+            assert secret not in shown
 
 
 def es_messages(es: Elasticsearch, index_prefix: str) -> Counter[str]:

@@ -19,9 +19,10 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlparse
+
+from devtools.process import Running
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,15 @@ class Seen:
     at: float  # time.monotonic()
     watch: bool
     fault: str | None
+
+
+def gaps_after(seen: list[Seen], kind: str) -> list[float]:
+    """Seconds from each faulted request to the request that followed it."""
+    gaps = []
+    for i, request in enumerate(seen[:-1]):
+        if request.fault == kind:
+            gaps.append(seen[i + 1].at - request.at)
+    return gaps
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -147,7 +157,7 @@ class _Server(ThreadingHTTPServer):
     owner: FaultProxy
 
 
-class FaultProxy:
+class FaultProxy(Running):
     """``with FaultProxy(kubeconfig) as proxy``: ``proxy.kubeconfig(dir)`` reaches the same
     server and user through it; ``proxy.arm(...)`` queues faults for the next calls on
     ``resource`` (Events unless told: ``pods`` for the metadata cache)."""
@@ -165,16 +175,10 @@ class FaultProxy:
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> FaultProxy:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
 

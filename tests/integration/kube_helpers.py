@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,16 @@ def create_event(core: client.CoreV1Api, namespace: str, name: str) -> Any:
         "source": {"component": "logwax-test"},
     }
     return core.create_namespaced_event(namespace, body)
+
+
+def create_events(
+    core: client.CoreV1Api, namespace: str, prefix: str, numbers: Iterable[int]
+) -> list[str]:
+    """Events named ``{prefix}{number}``, one per number; the messages the source will read."""
+    names = [f"{prefix}{i}" for i in numbers]
+    for name in names:
+        create_event(core, namespace, name)
+    return [f"{name} happened" for name in names]
 
 
 def bump_event(core: client.CoreV1Api, namespace: str, name: str, count: int) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,26 @@ from logwax.connectors.files import FilesSource, FilesSourceConfig
 from logwax.connectors.k8s_metadata import KubernetesMetadataConfig
 from logwax.connectors.k8s_metadata.cache import MetadataCache, acquire, release
 from logwax.core.record import Record
+
+
+class NamesStore:
+    """A reflector's store that keeps only pod names and counts the lists: enough to see what
+    a watch delivered, without the metadata cache around it."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self.lists = 0
+
+    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
+        self.lists += 1
+        self.names = {o["metadata"]["name"] for o in objects}
+        return len(self.names)
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
+        (self.names.discard if kind == "DELETED" else self.names.add)(obj["metadata"]["name"])
+
+    def tick(self) -> None:
+        return None
 
 
 def api(kubeconfig: str) -> client.ApiClient:

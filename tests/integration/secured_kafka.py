@@ -148,6 +148,13 @@ class SecuredCluster:
             **extra,
         }
 
+    def password_file_security(self, user: str, password_file: Path) -> dict[str, Any]:
+        """``security`` taking the password from a file (a mounted Secret), which a test can
+        get wrong and then fix while the job runs."""
+        security = self.security(user, "")
+        del security["sasl_password"]
+        return {**security, "sasl_password_file": str(password_file)}
+
     def mtls_security(self, principal: str, key_password_file: Path) -> dict[str, Any]:
         """Mutual TLS with an encrypted client key, its password in a file."""
         key_password = f"key-{secrets.token_hex(8)}"

@@ -32,14 +32,21 @@ def pipeline(tmp_path: Path, sinks: TestSinks) -> Path:
     )
 
 
+def prepared(
+    tmp_path: Path, new_sinks: Callable[..., TestSinks], files: int, lines: int, partitions: int
+) -> tuple[set[str], TestSinks, Path, Path]:
+    """Each test's start: log files written, fresh sinks and the pipeline to them; gives the
+    lines written, the sinks, the pipeline file and the log the runs will write."""
+    expected = write_logs(tmp_path / "logs", files=files, lines=lines)
+    sinks = new_sinks(partitions=partitions)
+    return expected, sinks, pipeline(tmp_path, sinks), tmp_path / "logwax.log"
+
+
 def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
     tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
-    expected = write_logs(tmp_path / "logs", files=3, lines=2000)
-    sinks = new_sinks(partitions=3)
+    expected, sinks, config, log = prepared(tmp_path, new_sinks, files=3, lines=2000, partitions=3)
     topic, prefix, kafka_config, es = sinks.topic, sinks.prefix, sinks.kafka_config, sinks.es
-    config = pipeline(tmp_path, sinks)
-    log = tmp_path / "logwax.log"
 
     proc = start(config, tmp_path)
     wait_for("all lines in Elasticsearch", lambda: es_count(es, prefix) >= len(expected), proc, log)
@@ -63,11 +70,10 @@ def test_every_line_arrives_once_in_both_sinks_and_sigterm_stops_cleanly(
 def test_sigkill_mid_stream_then_restart_loses_nothing(
     tmp_path: Path, new_sinks: Callable[..., TestSinks]
 ) -> None:
-    expected = write_logs(tmp_path / "logs", files=4, lines=10_000)
-    sinks = new_sinks(partitions=2)
+    expected, sinks, config, log = prepared(
+        tmp_path, new_sinks, files=4, lines=10_000, partitions=2
+    )
     topic, prefix, kafka_config, es = sinks.topic, sinks.prefix, sinks.kafka_config, sinks.es
-    config = pipeline(tmp_path, sinks)
-    log = tmp_path / "logwax.log"
 
     proc, at_kill = kill_and_restart_until(
         [2_000, 15_000], lambda: es_count(es, prefix), config, tmp_path

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,12 +16,16 @@ from elasticsearch import Elasticsearch
 
 from devtools import es_proxy
 from devtools.es_proxy import SecuredElasticsearch
-from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
+    assert_each_once,
+    assert_unseen,
     es_event_ids,
-    http_get,
     launch,
+    launch_watched,
+    logwax_check,
+    logwax_command,
+    served,
     stop_gracefully,
     wait_delivered,
     wait_for,
@@ -97,13 +99,7 @@ def test_records_arrive_through_tls_with_each_credential(
 
 
 def check(config: Path) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "logwax", "check", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return done.stdout + done.stderr
+    return logwax_check(config, timeout=60)[1]
 
 
 @pytest.mark.parametrize(
@@ -151,57 +147,30 @@ def test_wrong_password_waits_says_why_once_and_delivers_after_the_file_is_fixed
         username=USER,
         password_file=str(secret),
     )
-    port = free_port()
     outputs = [check(config)]
-    proc = launch(config, tmp_path, "--log-level", "DEBUG", extra=("--metrics-port", str(port)))
-    log = tmp_path / "logwax.log"
+    proc, log, port = launch_watched(config, tmp_path, "--log-level", "DEBUG")
     wait_for("the refusal", lambda: "fix=elasticsearch." in log.read_text(), proc, log, timeout=60)
-    status, why = http_get(f"http://127.0.0.1:{port}/readyz")
+    status, why = served(port, "/readyz")
     assert status == 503 and "HTTP 401" in why and "password_file" in why
     time.sleep(12)  # long enough for two more attempts, which must not repeat the line
     refusals = re.findall(r"fix=elasticsearch\.[^\n]*", log.read_text())
     assert len(refusals) == 1, refusals
     assert es.count(index=f"{prefix}-*", allow_no_indices=True)["count"] == 0
-    outputs.append(http_get(f"http://127.0.0.1:{port}/metrics")[1])
-    outputs.append(
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "logwax",
-                "status",
-                "--url",
-                f"http://127.0.0.1:{port}",
-                "--once",
-                "--interval",
-                "0.5",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout
-    )
+    outputs.append(served(port, "/metrics")[1])
+    status_command = ("status", "--url", f"http://127.0.0.1:{port}", "--once", "--interval", "0.5")
+    outputs.append(logwax_command(*status_command, timeout=30).stdout)
 
     secret.write_text(PASSWORD + "\n")  # the operator fixes the Secret; no restart
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
-    outputs.append(http_get(f"http://127.0.0.1:{port}/readyz")[1])
-    outputs.append(http_get(f"http://127.0.0.1:{port}/metrics")[1])
+    outputs.append(served(port, "/readyz")[1])
+    outputs.append(served(port, "/metrics")[1])
     outputs.append(check(config))
-    outputs.append(
-        subprocess.run(
-            [sys.executable, "-m", "logwax", "validate", "-c", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout
-    )
+    outputs.append(logwax_command("validate", "-c", str(config), timeout=30).stdout)
     stop_gracefully(proc, log)
-    ids = es_event_ids(es, prefix)
-    assert len(ids) == LINES and max(ids.values()) == 1
+    assert_each_once(es_event_ids(es, prefix), LINES)
     assert not es.indices.exists(index=f"{prefix}-dead")
     outputs.append(log.read_text())
-    for shown in outputs:
-        assert wrong not in shown and PASSWORD not in shown
+    assert_unseen(outputs, wrong, PASSWORD)
 
 
 def test_a_wrong_ca_waits_says_why_and_delivers_once_the_ca_file_is_fixed(
@@ -220,17 +189,14 @@ def test_a_wrong_ca_waits_says_why_and_delivers_once_the_ca_file_is_fixed(
     config = pipeline(
         tmp_path, prefix, hosts=[proxy.api_key_url], api_key=API_KEY, ca_certs=str(ca)
     )
-    port = free_port()
-    proc = launch(config, tmp_path, extra=("--metrics-port", str(port)))
-    log = tmp_path / "logwax.log"
+    proc, log, port = launch_watched(config, tmp_path)
     fix = "fix=elasticsearch.ca_certs reason=certificate verify failed: unable to get local"
     wait_for("the certificate refusal", lambda: fix in log.read_text(), proc, log, timeout=60)
-    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
+    code, why = served(port, "/readyz")
     assert code == 503 and fix in why
     ca.write_bytes(proxy.ca_file.read_bytes())
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
     stop_gracefully(proc, log)
-    ids = es_event_ids(es, prefix)
-    assert len(ids) == LINES and max(ids.values()) == 1
+    assert_each_once(es_event_ids(es, prefix), LINES)
     text = log.read_text()
     assert text.count(fix) == 1 and "Traceback" not in text and API_KEY not in text

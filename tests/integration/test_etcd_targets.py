@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devtools.process import Running
 from logwax.connectors.etcd.config import EtcdTargetsConfig
 from logwax.connectors.etcd.gateway import EtcdGateway
 from tests.integration.brokers import Brokers
@@ -21,7 +22,7 @@ from tests.integration.kafka_helpers import read_all
 from tests.integration.pipelines import kafka_sink, write_pipeline
 
 
-class Appender:
+class Appender(Running):
     """Writes numbered lines to several files until stopped, remembering what it wrote."""
 
     def __init__(self, files: dict[str, Path]) -> None:
@@ -36,11 +37,10 @@ class Appender:
                     out.write(f"{name} {self.written[name]}\n")
                 self.written[name] += 1
 
-    def __enter__(self) -> Appender:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 

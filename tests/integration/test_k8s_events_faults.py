@@ -35,7 +35,7 @@ from tests.integration.kube_access import (
 from tests.integration.kube_helpers import (
     compact_etcd,
     core_api,
-    create_event,
+    create_events,
     delete_namespace_now,
 )
 
@@ -94,9 +94,7 @@ def first_delivery(part: Any, got: list[Record], timeout: float = 40) -> float:
 
 
 def events(core: Any, namespace: str, prefix: str, count: int) -> list[str]:
-    for i in range(count):
-        create_event(core, namespace, f"{prefix}{i}")
-    return [f"{prefix}{i} happened" for i in range(count)]
+    return create_events(core, namespace, prefix, range(count))
 
 
 def assert_once(got: list[Record], expected: list[str]) -> None:
@@ -151,24 +149,54 @@ def test_list_revoked_during_the_relist_after_410_then_restored(
     assert seconds < 10
 
 
-def test_watch_revoked_then_restored(kube: Cluster, access: Access) -> None:
+def across_a_fault(
+    kube: Cluster,
+    access: Access,
+    reason: str,
+    break_access: Callable[[], None],
+    refused: tuple[str, int],
+    mend_access: Callable[[], None],
+    timeout: float,
+    wait_first_delivery: bool = False,
+) -> tuple[str, list[Record], list[str]]:
+    """Events before, during and after one access fault, read by one open partition.
+
+    The fault counts once the API refuses ``refused`` (verb, status) and ``/readyz`` names the
+    source with ``reason`` retried; ``wait_first_delivery`` first waits for the next record
+    after the mend (when one is still owed). Gives ``/readyz``'s answer, what was read and
+    what should have been, for the caller's assertions."""
     core = core_api(kube.kubeconfig)
     expected = events(core, access.namespace, "before", 4)
     part = build(access, None)
     try:
         got = read_partition(part, 4, 30)
-        forbidden = retries("forbidden")
-        set_verbs(access, ("get", "list"))
-        wait_status(access, "watch", 403)
+        before = retries(reason)
+        break_access()
+        wait_status(access, *refused)
         expected += events(core, access.namespace, "during", 3)
         # the open watch ends within watch_timeout; its successor is refused
-        answer = not_ready_while(part, got, lambda: retries("forbidden") > forbidden)
-        set_verbs(access, VERBS)
-        first_delivery(part, got) if len(got) < len(expected) else None
+        answer = not_ready_while(part, got, lambda: retries(reason) > before)
+        mend_access()
+        if wait_first_delivery and len(got) < len(expected):
+            first_delivery(part, got)
         expected += events(core, access.namespace, "after", 3)
-        read_the_rest(part, got, expected, 30)
+        read_the_rest(part, got, expected, timeout)
     finally:
         part.close()
+    return answer, got, expected
+
+
+def test_watch_revoked_then_restored(kube: Cluster, access: Access) -> None:
+    answer, got, expected = across_a_fault(
+        kube,
+        access,
+        "forbidden",
+        lambda: set_verbs(access, ("get", "list")),
+        ("watch", 403),
+        lambda: set_verbs(access, VERBS),
+        timeout=30,
+        wait_first_delivery=True,
+    )
     assert "forbidden" in answer, answer
     assert_once(got, expected)
 
@@ -176,21 +204,15 @@ def test_watch_revoked_then_restored(kube: Cluster, access: Access) -> None:
 def test_token_revoked_then_replaced_is_read_again_without_a_restart(
     kube: Cluster, access: Access
 ) -> None:
-    core = core_api(kube.kubeconfig)
-    expected = events(core, access.namespace, "before", 4)
-    part = build(access, None)
-    try:
-        got = read_partition(part, 4, 30)
-        unauthorized = retries("unauthorized")
-        revoke_token(access)
-        wait_status(access, "list", 401)
-        expected += events(core, access.namespace, "during", 3)
-        answer = not_ready_while(part, got, lambda: retries("unauthorized") > unauthorized)
-        recreate_account(access)  # kubelet writes a new token into the projected file
-        expected += events(core, access.namespace, "after", 3)
-        read_the_rest(part, got, expected, 40)
-    finally:
-        part.close()
+    answer, got, expected = across_a_fault(
+        kube,
+        access,
+        "unauthorized",
+        lambda: revoke_token(access),
+        ("list", 401),
+        lambda: recreate_account(access),  # kubelet writes a new token into the projected file
+        timeout=40,
+    )
     assert "unauthorized" in answer, answer
     assert_once(got, expected)
 

@@ -25,7 +25,7 @@ from logwax.core import health
 from logwax.core.record import Record
 from tests.integration.brokers import Cluster
 from tests.integration.flow_runs import read_partition
-from tests.integration.kube_fault_proxy import Fault, FaultProxy, Seen
+from tests.integration.kube_fault_proxy import Fault, FaultProxy, gaps_after
 from tests.integration.kube_helpers import core_api, create_event
 
 NAME = "events-hostile"
@@ -94,15 +94,6 @@ def through_fault(case: Case, *faults: Fault, timeout: float = 90) -> list[Recor
     assert sorted(r.message for r in got) == sorted(expected)
     assert len({r.event_id for r in got}) == len(got)
     return got
-
-
-def gaps_after(seen: list[Seen], kind: str) -> list[float]:
-    """Seconds from each faulted request to the request that followed it."""
-    gaps = []
-    for i, request in enumerate(seen[:-1]):
-        if request.fault == kind:
-            gaps.append(seen[i + 1].at - request.at)
-    return gaps
 
 
 def test_the_api_answering_500_ten_times_is_retried_with_jittered_backoff(case: Case) -> None:

@@ -10,7 +10,7 @@ from logwax.connectors.k8s_events import KubernetesEventsSource, KubernetesEvent
 from logwax.core.record import Record
 from tests.integration.brokers import Cluster
 from tests.integration.flow_runs import opened_partition, read_partition
-from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_event
+from tests.integration.kube_helpers import bump_event, compact_etcd, core_api, create_events
 
 
 def source(kube: Cluster, namespace: str) -> KubernetesEventsSource:
@@ -47,8 +47,7 @@ def test_list_then_watch_updates_and_deletes_then_resume(
     kube: Cluster, kube_namespace: str
 ) -> None:
     core = core_api(kube.kubeconfig)
-    for i in range(20):
-        create_event(core, kube_namespace, f"ev{i}")
+    create_events(core, kube_namespace, "ev", range(20))
     with opened(kube, kube_namespace, None) as part:
         listed = read(part, 20)
         for i in range(5):  # count bumps are new observations with their own ids
@@ -63,8 +62,7 @@ def test_list_then_watch_updates_and_deletes_then_resume(
     ids = [r.event_id for r in listed + updates]
     assert len(set(ids)) == 25
 
-    for i in range(20, 25):  # while the source is down
-        create_event(core, kube_namespace, f"ev{i}")
+    create_events(core, kube_namespace, "ev", range(20, 25))  # while the source is down
     with opened(kube, kube_namespace, version) as resumed:
         after = read(resumed, 5) + settle(resumed)
     assert sorted(r.message for r in after) == sorted(f"ev{i} happened" for i in range(20, 25))
@@ -74,13 +72,11 @@ def test_410_gone_relists_without_repeating_what_was_emitted(
     kube: Cluster, kube_namespace: str
 ) -> None:
     core = core_api(kube.kubeconfig)
-    for i in range(10):
-        create_event(core, kube_namespace, f"old{i}")
+    create_events(core, kube_namespace, "old", range(10))
     with opened(kube, kube_namespace, None) as part:
         first = read(part, 10) + settle(part, 0.5)
         version = part.snapshot()
-    for i in range(10, 15):
-        create_event(core, kube_namespace, f"new{i}")
+    create_events(core, kube_namespace, "new", range(10, 15))
     bump_event(core, kube_namespace, "old3", count=7)
     compact_etcd(kube.etcd_url)  # the saved resourceVersion is now history: watch → 410 Gone
     relists_before = relists()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,31 +23,11 @@ from logwax.connectors.k8s_metadata.reflector import Reflector, source_name
 from logwax.connectors.kubernetes_api import api_client
 from logwax.core import health
 from tests.integration.brokers import Cluster
-from tests.integration.kube_fault_proxy import Fault, FaultProxy
-from tests.integration.kube_pods import api, make_pod, prepare_namespace
-from tests.integration.test_k8s_events_hostile import gaps_after
+from tests.integration.kube_fault_proxy import Fault, FaultProxy, gaps_after
+from tests.integration.kube_pods import NamesStore, api, make_pod, prepare_namespace
 
 SOURCE = source_name("pods")
 BACKOFF_MAX_S = 1.0
-
-
-class NamesStore:
-    """Keeps pod names and counts the lists."""
-
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-        self.lists = 0
-
-    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
-        self.lists += 1
-        self.names = {o["metadata"]["name"] for o in objects}
-        return len(self.names)
-
-    def apply(self, kind: str, obj: dict[str, Any]) -> None:
-        (self.names.discard if kind == "DELETED" else self.names.add)(obj["metadata"]["name"])
-
-    def tick(self) -> None:
-        return None
 
 
 @dataclass
@@ -99,7 +79,9 @@ def retries(reason: str) -> float:
 
 def restarts(reason: str) -> float:
     labels = {"resource": "pods", "reason": reason}
-    return REGISTRY.get_sample_value("logwax_kubernetes_metadata_watch_restarts_total", labels) or 0.0
+    return (
+        REGISTRY.get_sample_value("logwax_kubernetes_metadata_watch_restarts_total", labels) or 0.0
+    )
 
 
 def through_faults(case: Case, *faults: Fault) -> None:

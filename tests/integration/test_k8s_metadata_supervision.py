@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,33 +21,24 @@ from prometheus_client import REGISTRY
 from logwax.connectors.k8s_metadata.reflector import Reflector, source_name
 from logwax.core import health, observability
 from tests.integration.brokers import Cluster
-from tests.integration.kube_pods import api, make_pod, prepare_namespace
+from tests.integration.kube_pods import NamesStore, api, make_pod, prepare_namespace
 
 SOURCE = source_name("pods")
 
 
-class PoisonedStore:
+class PoisonedStore(NamesStore):
     """Keeps pod names; ``apply`` raises on a pod named ``poison*`` while ``poison_left`` > 0."""
 
     def __init__(self, poison_left: int) -> None:
+        super().__init__()
         self.poison_left = poison_left
-        self.names: set[str] = set()
-        self.lists = 0
-
-    def replace(self, objects: Iterable[dict[str, Any]]) -> int:
-        self.lists += 1
-        self.names = {o["metadata"]["name"] for o in objects}
-        return len(self.names)
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         if name.startswith("poison") and self.poison_left > 0:
             self.poison_left -= 1
             raise RuntimeError(f"store bug on pod {name}")
-        (self.names.discard if kind == "DELETED" else self.names.add)(name)
-
-    def tick(self) -> None:
-        return None
+        super().apply(kind, obj)
 
 
 def sample(name: str) -> float:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,17 +19,8 @@ from pathlib import Path
 
 import trustme
 
+from tests.integration.flow_runs import logwax_check
 from tests.integration.pipelines import files_source, write_pipeline
-
-
-def check(config: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "logwax", "check", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, done.stdout + done.stderr
 
 
 @contextmanager
@@ -88,7 +77,7 @@ def test_check_says_the_broker_certificate_has_expired(tmp_path: Path) -> None:
                 "security": {"protocol": "SSL", "ssl_ca_location": str(ca_file)},
             },
         )
-        code, out = check(config)
+        code, out = logwax_check(config)
     lines = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert code == 1 and len(lines) == 1, out
     assert f"kafka={bootstrap}" in lines[0] and "certificate has expired" in lines[0], lines

@@ -4,21 +4,23 @@ credential, a certificate or an ACL is wrong."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trustme
+from elasticsearch import Elasticsearch
 
-from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
-    http_get,
+    assert_each_once,
+    assert_unseen,
     kafka_event_ids,
     launch,
+    launch_watched,
+    logwax_check,
+    served,
     start,
     stop_gracefully,
     wait_delivered,
@@ -53,6 +55,30 @@ def collect_pipeline(
     )
 
 
+def index_pipeline(
+    directory: Path,
+    name: str,
+    secured: SecuredCluster,
+    topic: str,
+    security: dict[str, object],
+    servers: Brokers,
+    prefix: str,
+) -> Path:
+    """The index flow reading ``topic`` from the secured broker over SASL_SSL into indices
+    ``<prefix>-*`` of the test's Elasticsearch."""
+    return write_pipeline(
+        directory,
+        name,
+        flow="index",
+        kafka_input={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topics": [topic],
+            "security": security,
+        },
+        elasticsearch=es_sink(servers, prefix),
+    )
+
+
 def run_until_delivered(
     tmp_path: Path, config: Path, secured: SecuredCluster, topic: str, total: int
 ) -> None:
@@ -62,8 +88,7 @@ def run_until_delivered(
         proc, log, total, kafka_config=secured.broker.admin_config(), topic=topic, timeout=120
     )
     stop_gracefully(proc, log)
-    ids = kafka_event_ids(secured.broker.admin_config(), topic)
-    assert len(ids) == total and max(ids.values()) == 1
+    assert_each_once(kafka_event_ids(secured.broker.admin_config(), topic), total)
 
 
 def test_collect_over_sasl_ssl_with_exactly_its_acls(
@@ -106,11 +131,8 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     secured: SecuredCluster,
     servers: Brokers,
     new_index_prefix: Callable[[], str],
-    es: object,
+    es: Elasticsearch,
 ) -> None:
-    from elasticsearch import Elasticsearch
-
-    assert isinstance(es, Elasticsearch)
     write_numbered_lines(tmp_path / "logs", 1, LINES)
     topic = secured.new_topic()
     writer, writer_password = secured.new_user()
@@ -128,32 +150,13 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     prefix = new_index_prefix()
     index_dir = tmp_path / "index"
     index_dir.mkdir()
-    config = write_pipeline(
-        index_dir,
-        "secure_index",
-        flow="index",
-        kafka_input={
-            "bootstrap_servers": secured.broker.sasl_bootstrap,
-            "topics": [topic],
-            "security": secured.security(reader, reader_password),
-        },
-        elasticsearch=es_sink(servers, prefix),
-    )
+    security = secured.security(reader, reader_password)
+    config = index_pipeline(index_dir, "secure_index", secured, topic, security, servers, prefix)
     proc = start(config, index_dir)
     log = index_dir / "logwax.log"
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
     stop_gracefully(proc, log)
     assert "AUTHORIZATION_FAILED" not in log.read_text()  # the set is enough, no refusal
-
-
-def check(config: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "logwax", "check", "-c", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -193,7 +196,7 @@ def test_check_names_the_broker_the_setting_and_the_reason(
         sources=[files_source(tmp_path)],
         kafka={"bootstrap_servers": bootstrap, "topic": topic, "security": security},
     )
-    code, out = check(config)
+    code, out = logwax_check(config)
     print(out)
     lines = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert code == 1 and len(lines) == 1, out
@@ -218,27 +221,23 @@ def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
     secret = tmp_path / "password"
     wrong = f"wrong-{password[::-1]}"
     secret.write_text(wrong + "\n")
-    security = secured.security(user, password)
-    del security["sasl_password"]
-    security["sasl_password_file"] = str(secret)
+    security = secured.password_file_security(user, secret)
     config = collect_pipeline(tmp_path, secured, topic, security, name)
-    port = free_port()
-    proc = launch(config, tmp_path, "--log-level", "DEBUG", extra=("--metrics-port", str(port)))
-    log = tmp_path / "logwax.log"
+    proc, log, port = launch_watched(config, tmp_path, "--log-level", "DEBUG")
     outputs: list[str] = []
 
     credential = "fix=security.sasl_username / security.sasl_password"
     wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 90)
-    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
+    code, why = served(port, "/readyz")
     assert code == 503 and credential in why and "Authentication failed" in why
-    outputs += [why, http_get(f"http://127.0.0.1:{port}/metrics")[1]]
+    outputs += [why, served(port, "/metrics")[1]]
     time.sleep(15)  # further attempts, each refused, must not repeat the line
     assert log.read_text().count(credential) == 1
 
     secret.write_text(password + "\n")  # the operator fixes the Secret: no restart
     acl = "fix=an ACL: TransactionalId WRITE and DESCRIBE"
     wait_for("the ACL refusal", lambda: acl in log.read_text(), proc, log, 120)
-    outputs.append(http_get(f"http://127.0.0.1:{port}/readyz")[1])
+    outputs.append(served(port, "/readyz")[1])
     assert kafka_event_ids(secured.broker.admin_config(), topic) == {}
 
     secured.grant(producer_acls(principal, topic, f"logwax-{name}-")[2:])  # the two txn ACLs
@@ -246,19 +245,14 @@ def test_collect_waits_out_a_wrong_password_then_a_missing_acl_without_restart(
         proc, log, LINES, kafka_config=secured.broker.admin_config(), topic=topic, timeout=180
     )
     assert proc.poll() is None  # the same process all along
-    outputs += [
-        http_get(f"http://127.0.0.1:{port}/readyz")[1],
-        http_get(f"http://127.0.0.1:{port}/metrics")[1],
-    ]
+    outputs += [served(port, "/readyz")[1], served(port, "/metrics")[1]]
     stop_gracefully(proc, log)
-    ids = kafka_event_ids(secured.broker.admin_config(), topic)
-    assert len(ids) == LINES and max(ids.values()) == 1
+    assert_each_once(kafka_event_ids(secured.broker.admin_config(), topic), LINES)
     text = log.read_text()
     said = [line for line in text.splitlines() if acl in line]
     assert len(said) == 1 and "Traceback" not in text, said
     outputs.append(text)
-    for shown in outputs:
-        assert password not in shown and wrong not in shown
+    assert_unseen(outputs, password, wrong)
 
 
 def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
@@ -266,14 +260,11 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     secured: SecuredCluster,
     servers: Brokers,
     new_index_prefix: Callable[[], str],
-    es: object,
+    es: Elasticsearch,
 ) -> None:
     """No silent stall: the wrong password file, then the missing READ, are each one line and
     /readyz's reason; fixing the file and granting READ lets the running job read every record,
     once."""
-    from elasticsearch import Elasticsearch
-
-    assert isinstance(es, Elasticsearch)
     topic = secured.new_topic()
     admin = secured.broker.admin_config()
     from confluent_kafka import Producer
@@ -288,30 +279,16 @@ def test_index_waits_out_a_wrong_password_then_a_missing_topic_read(
     prefix = new_index_prefix()
     secret = tmp_path / "password"
     secret.write_text("not-" + reader_password)
-    security = secured.security(reader, reader_password)
-    del security["sasl_password"]
-    security["sasl_password_file"] = str(secret)
-    config = write_pipeline(
-        tmp_path,
-        "acl_index",
-        flow="index",
-        kafka_input={
-            "bootstrap_servers": secured.broker.sasl_bootstrap,
-            "topics": [topic],
-            "security": security,
-        },
-        elasticsearch=es_sink(servers, prefix),
-    )
-    port = free_port()
-    proc = launch(config, tmp_path, extra=("--metrics-port", str(port)))
-    log = tmp_path / "logwax.log"
+    security = secured.password_file_security(reader, secret)
+    config = index_pipeline(tmp_path, "acl_index", secured, topic, security, servers, prefix)
+    proc, log, port = launch_watched(config, tmp_path)
     credential = "fix=security.sasl_username / security.sasl_password"
     wait_for("the credential refusal", lambda: credential in log.read_text(), proc, log, 60)
-    assert credential in http_get(f"http://127.0.0.1:{port}/readyz")[1]
+    assert credential in served(port, "/readyz")[1]
     secret.write_text(reader_password)  # the operator fixes the Secret file
     fix = "fix=an ACL: the topic (WRITE/READ and DESCRIBE) reason="
     wait_for("the ACL refusal", lambda: fix in log.read_text(), proc, log, timeout=120)
-    code, why = http_get(f"http://127.0.0.1:{port}/readyz")
+    code, why = served(port, "/readyz")
     assert code == 503 and fix in why and "Topic authorization failed" in why
     time.sleep(5)
     secured.grant(consumer_acls(principal, topic, INDEX_GROUP)[:1])  # the operator grants READ
@@ -357,7 +334,6 @@ def test_at_least_once_collect_waits_out_a_missing_write_acl(
     secured.grant([write])
     wait_delivered(proc, log, LINES, kafka_config=admin, topic=topic, timeout=180)
     stop_gracefully(proc, log)
-    ids = kafka_event_ids(admin, topic)
-    assert len(ids) == LINES and max(ids.values()) == 1
+    assert_each_once(kafka_event_ids(admin, topic), LINES)
     text = log.read_text()
     assert text.count(fix) == 1 and "Traceback" not in text and password not in text
