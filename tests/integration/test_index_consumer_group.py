@@ -1,0 +1,146 @@
+"""The index flow in consumer-group mode, scaled while records flow: 1 → 3 → 2 → 1 processes,
+one of them SIGKILLed mid-stream, a producer adding records all along. Nothing but starting and
+stopping processes; Elasticsearch ends with every record exactly once."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import Producer
+
+from tests.integration.brokers import Brokers
+from tests.integration.flow_runs import es_count, es_event_ids, start, stop_gracefully, wait_for
+from tests.integration.sinks import TestSinks
+from tests.integration.test_index_flow import produce
+
+PARTITIONS = 6
+FILLED = 100_000
+TRICKLE = 20_000  # added while the processes come and go
+STAMP = "2026-11-23T00:00:00Z"
+
+
+def document(event_id: str, n: int) -> tuple[str, dict[str, Any]]:
+    return event_id, {"message": f"line {n}", "@timestamp": STAMP, "n": n}
+
+
+def group_pipeline(tmp_path: Path, servers: Brokers, topic: str, prefix: str, group: str) -> Path:
+    config = tmp_path / "index.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "index_group_test",
+                "flow": "index",
+                "kafka_input": {
+                    "bootstrap_servers": servers.kafka_bootstrap,
+                    "topics": [topic],
+                    "consumer_group": group,
+                    "commit_interval": "500ms",
+                    # A SIGKILLed member's partitions move after the session expires: the
+                    # broker's smallest allowed session keeps the test short.
+                    "consumer_options": {"session.timeout.ms": 6000},
+                },
+                "transforms": [{"add": {"pipeline": "group-test"}}],
+                "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
+            }
+        )
+    )
+    return config
+
+
+class Trickle:
+    """A producer adding ``total`` records in small bursts from its own thread (bounded)."""
+
+    def __init__(self, kafka_config: dict[str, Any], topic: str, total: int) -> None:
+        self.kafka_config, self.topic, self.total = kafka_config, topic, total
+        self.sent: list[str] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        producer = Producer({**self.kafka_config, "enable.idempotence": True, "linger.ms": 20})
+        deadline = time.monotonic() + 240
+        while len(self.sent) < self.total and time.monotonic() < deadline:
+            for _ in range(250):
+                n = FILLED + len(self.sent)
+                event_id, doc = document(f"late-{n}", n)
+                producer.produce(
+                    self.topic, json.dumps(doc).encode(), headers=[("event_id", event_id.encode())]
+                )
+                self.sent.append(event_id)
+                producer.poll(0)
+            time.sleep(0.25)
+        assert producer.flush(60) == 0
+
+    def __enter__(self) -> Trickle:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.thread.join(timeout=300)
+
+
+def test_index_group_scaled_while_flowing_is_exactly_once(
+    tmp_path: Path, new_sinks: Callable[..., TestSinks]
+) -> None:
+    topic, prefix, servers, kafka_config, es = new_sinks(PARTITIONS).parts()
+    began = time.monotonic()
+    filled = [document(f"early-{n}", n) for n in range(FILLED)]
+    produce(kafka_config, topic, filled)
+    config = group_pipeline(tmp_path, servers, topic, prefix, f"test-{uuid.uuid4().hex[:8]}")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def run(name: str) -> None:
+        home = tmp_path / name
+        home.mkdir()
+        procs[name] = start(config, home)
+
+    def reach(count: int, timeout: float = 180) -> None:
+        alive = next(p for p in procs.values() if p.poll() is None)
+        wait_for(
+            f"{count} documents",
+            lambda: es_count(es, prefix) >= count,
+            alive,
+            tmp_path / "a" / "logwax.log",
+            timeout=timeout,
+        )
+
+    with Trickle(kafka_config, topic, TRICKLE) as trickle:
+        run("a")  # 1 process
+        reach(15_000)
+        run("b")
+        run("c")  # 3 processes
+        reach(45_000)
+        procs["b"].send_signal(signal.SIGKILL)  # 2 processes; b's partitions move after 6 s
+        assert procs["b"].wait(timeout=30) == -signal.SIGKILL
+        reach(70_000)
+        stop_gracefully(procs["c"], tmp_path / "c" / "logwax.log")  # 1 process
+    sent = {event_id for event_id, _ in filled} | set(trickle.sent)
+    assert len(sent) == FILLED + TRICKLE, "the producer did not finish in time"
+    reach(len(sent), timeout=240)
+    stop_gracefully(procs["a"], tmp_path / "a" / "logwax.log")
+
+    ids = es_event_ids(es, prefix)
+    seconds = time.monotonic() - began
+    duplicates = sum(ids.values()) - len(ids)
+    logs = "".join((tmp_path / n / "logwax.log").read_text() for n in procs)
+    print(
+        f"sent={len(sent)} in_es={sum(ids.values())} unique={len(ids)} duplicates={duplicates}"
+        f" seconds={seconds:.0f} revokes={logs.count(' revoked ')}"
+        f" fenced_commits={logs.count('commit refused after a rebalance')}"
+    )
+    assert set(ids) == sent
+    assert duplicates == 0
+    assert es_count(es, prefix) == len(sent)  # and nothing else in the index
+    for name in ("a", "c"):
+        assert "left consumer group" in (tmp_path / name / "logwax.log").read_text()
+    for name in ("b", "c"):  # the group did spread the partitions over the newcomers
+        assert "group=" in (tmp_path / name / "logwax.log").read_text()
+        assert " assigned " in (tmp_path / name / "logwax.log").read_text()

@@ -1,0 +1,120 @@
+"""What a consumer-group member may commit: never past a record the sink has not confirmed."""
+
+from __future__ import annotations
+
+import pytest
+
+from logwax.connectors.kafka.group import POSITION, _with_position
+from logwax.connectors.kafka.offsets import OffsetTracker
+from logwax.core import delivery
+from logwax.core.errors import ConfigError
+from logwax.core.record import Record, metadata
+from logwax.settings import parse_config
+
+P0, P1 = ("logs", 0), ("logs", 1)
+
+
+def tracker_with(*reads: tuple[tuple[str, int], int]) -> OffsetTracker:
+    tracker = OffsetTracker()
+    tracker.assign([P0, P1])
+    for key, offset in reads:
+        tracker.read(key, offset)
+    return tracker
+
+
+def test_the_commit_point_waits_for_the_lowest_unconfirmed_offset() -> None:
+    tracker = tracker_with((P0, 10), (P0, 11), (P0, 12))
+    tracker.delivered(P0, 11)
+    tracker.delivered(P0, 12)  # delivered out of order: 10 is still in flight
+    assert tracker.due() == {P0: 10}
+    tracker.delivered(P0, 10)
+    assert tracker.due() == {P0: 13}  # one past the last read, Kafka's convention
+
+
+def test_nothing_is_due_before_a_read_and_after_a_commit() -> None:
+    tracker = tracker_with()
+    assert tracker.due() == {}
+    tracker.read(P1, 0)
+    tracker.delivered(P1, 0)
+    assert tracker.due() == {P1: 1}
+    tracker.committed({P1: 1})
+    assert tracker.due() == {}
+    assert tracker.in_flight() == 0
+
+
+def test_partitions_are_independent_and_can_be_asked_for_alone() -> None:
+    tracker = tracker_with((P0, 5), (P1, 7), (P1, 8))
+    tracker.delivered(P1, 7)
+    assert tracker.due() == {P0: 5, P1: 8}
+    assert tracker.due([P1]) == {P1: 8}
+    assert tracker.in_flight() == 2
+
+
+def test_a_revoked_partition_is_forgotten_with_its_records_in_flight() -> None:
+    tracker = tracker_with((P0, 1), (P1, 1))
+    tracker.revoke([P0])
+    tracker.delivered(P0, 1)  # a late confirmation of a record of the old owner: ignored
+    tracker.read(P0, 2)  # read just before the revoke was served: not ours
+    assert tracker.due() == {P1: 1}
+    assert tracker.assigned() == [P1]
+    assert tracker.in_flight() == 1
+
+
+def test_a_partition_assigned_again_starts_afresh() -> None:
+    tracker = tracker_with((P0, 1))
+    tracker.revoke([P0])
+    tracker.assign([P0])
+    assert tracker.due() == {}
+    tracker.read(P0, 40)
+    tracker.delivered(P0, 40)
+    assert tracker.due() == {P0: 41}
+
+
+def test_lag_counts_from_the_commit_point() -> None:
+    tracker = tracker_with((P0, 10), (P0, 11))
+    tracker.delivered(P0, 10)
+    assert tracker.behind(P0, 100) == 89
+    assert tracker.behind(P1, 100) is None  # nothing read yet: unknown
+
+
+def test_records_carry_their_position_to_the_delivery_listener() -> None:
+    record = Record("k", "s", "id", 0, "m", {"kafka": {"offset": 3}})
+    tagged = _with_position(record, ("logs", 1, 3))
+    assert metadata(tagged, POSITION) == ("logs", 1, 3)
+    assert "@metadata" not in tagged.to_document()  # a hint, never shipped
+    frozen = Record("k", "s", "id", 0, "m", {"@metadata": {"kafka_topic": "t"}})
+    assert metadata(_with_position(frozen, ("logs", 0, 1)), "kafka_topic") == "t"
+
+    tracker = tracker_with((P1, 3))
+    seen: list[Record] = []
+
+    def listener(records: object) -> None:
+        for r in records:  # type: ignore[attr-defined]
+            seen.append(r)
+            position = metadata(r, POSITION)
+            tracker.delivered((position[0], position[1]), position[2])
+
+    delivery.listen(listener)
+    try:
+        delivery.confirmed([[tagged]])
+    finally:
+        delivery.forget(listener)
+    assert seen == [tagged] and tracker.due() == {P1: 4}
+
+
+def _index(**kafka_input: object) -> dict[str, object]:
+    return {
+        "flow": "index",
+        "kafka_input": {"bootstrap_servers": "k:9092", "topics": ["logs"], **kafka_input},
+        "elasticsearch": {"hosts": ["http://es:9200"]},
+    }
+
+
+def test_the_group_mode_is_one_setting_and_writes_to_elasticsearch_only() -> None:
+    config = parse_config(_index(consumer_group="logwax-index"), "test")
+    assert config.kafka_input is not None and config.kafka_input.consumer_group == "logwax-index"
+    both = {**_index(consumer_group="g"), "kafka": {"bootstrap_servers": "k", "topic": "t"}}
+    with pytest.raises(ConfigError, match="consumer_group"):
+        parse_config(both, "test")
+    with pytest.raises(ConfigError):
+        parse_config(_index(consumer_group="no spaces"), "test")
