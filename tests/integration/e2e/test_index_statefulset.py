@@ -1,0 +1,236 @@
+"""The index StatefulSet from ``deploy/k8s`` on a real node, scaled while records flow: a topic
+of 6 partitions filled, a producer adding more all along, ``kubectl scale`` 1 → 3 → 2 → 1 and
+one pod deleted mid-stream. Nothing else is done to scale (no argument edited, no file moved).
+Elasticsearch ends with every record once; every pod was Ready through its /readyz and answered
+/metrics, with the shipped security context."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from confluent_kafka import Producer
+from elasticsearch import Elasticsearch
+
+from devtools.home import port_open
+from devtools.node import kubectl
+from tests.integration.brokers import Brokers
+from tests.integration.e2e.conftest import Node
+from tests.integration.e2e.overlay import index_overlay, render
+from tests.integration.flow_runs import es_count, es_event_ids, http_get
+from tests.integration.test_index_flow import produce
+
+PARTITIONS = 6
+FILLED = 500_000
+TRICKLE = 30_000
+STAMP = "2026-11-23T00:00:00Z"
+DEADLINE_S = 420
+
+
+def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 1.0) -> float:
+    began = time.monotonic()
+    while not check():
+        if time.monotonic() - began > timeout:
+            raise AssertionError(f"{what}: not after {timeout:.0f}s")
+        time.sleep(poll)
+    return time.monotonic() - began
+
+
+def index_pods(kubeconfig: str) -> list[dict[str, Any]]:
+    found = kubectl.get(
+        kubeconfig, "pods", "-n", "logwax", "-l", "app.kubernetes.io/component=index"
+    )
+    return [p for p in found["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def ready(pod: dict[str, Any]) -> bool:
+    return kubectl.condition(pod, "Ready") == "True"
+
+
+def ten_free_ports() -> int:
+    """A multiple of 10 with the 10 loopback ports from it free (one per pod ordinal)."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 30_000, 10)
+        if not any(port_open(base + i) for i in range(10)):
+            return base
+    raise AssertionError("no 10 free ports in a row")
+
+
+class Trickle(threading.Thread):
+    """Adds up to ``total`` records, 200 a second, while the pods come and go (bounded in count
+    and time; stopped when the scaling is over)."""
+
+    def __init__(self, kafka_config: dict[str, Any], topic: str, total: int) -> None:
+        super().__init__(daemon=True)
+        self.kafka_config, self.topic, self.total = kafka_config, topic, total
+        self.sent: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        producer = Producer({**self.kafka_config, "enable.idempotence": True, "linger.ms": 20})
+        deadline = time.monotonic() + DEADLINE_S
+        while len(self.sent) < self.total and time.monotonic() < deadline:
+            if self.stop.wait(0.5):
+                break
+            for _ in range(100):
+                event_id = f"late-{len(self.sent)}"
+                doc = {"message": event_id, "@timestamp": STAMP}
+                producer.produce(
+                    self.topic, json.dumps(doc).encode(), headers=[("event_id", event_id.encode())]
+                )
+                self.sent.append(event_id)
+                producer.poll(0)
+        producer.flush(60)
+
+
+@pytest.fixture
+def index_set(
+    node: Node,
+    node_images: list[str],
+    servers: Brokers,
+    tmp_path: Path,
+    new_topic: Callable[..., str],
+    new_index_prefix: Callable[[], str],
+) -> Iterator[tuple[str, str, int]]:
+    """The index StatefulSet (1 replica) reading a new topic into a new index prefix; the topic,
+    the prefix and the pods' first metrics port. Deleted afterwards, its logs kept."""
+    topic, prefix = new_topic(partitions=PARTITIONS), new_index_prefix()
+    ports = ten_free_ports()
+    pipeline = {
+        "name": "index",
+        "flow": "index",
+        "kafka_input": {
+            "bootstrap_servers": servers.kafka_bootstrap,
+            "topics": [topic],
+            "consumer_group": f"logwax-index-{uuid.uuid4().hex[:8]}",
+            "consumer_options": {"session.timeout.ms": 10000},
+        },
+        "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
+    }
+    overlay = index_overlay(tmp_path / "overlay", pipeline=pipeline, metrics_ports=ports)
+    rendered = yaml.safe_dump_all(render(overlay))
+    kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=rendered)
+    try:
+        yield topic, prefix, ports
+    finally:
+        for pod in index_pods(node.kubeconfig):
+            name = pod["metadata"]["name"]
+            for which in ("", "--previous"):
+                args = ["logs", "-n", "logwax", name, *([which] if which else [])]
+                text = kubectl.run(node.kubeconfig, *args, check=False)
+                (tmp_path / f"{name}{which.replace('--', '.')}.log").write_text(text)
+        print(f"index pod logs under {tmp_path}")
+        kubectl.run(
+            node.kubeconfig,
+            "delete",
+            "--wait=true",
+            "--timeout=120s",
+            "-f",
+            "-",
+            stdin=rendered,
+            check=False,
+        )
+
+
+def scale(node: Node, replicas: int) -> float:
+    """``kubectl scale`` and nothing else; seconds until exactly that many pods are Ready."""
+    kubectl.run(
+        node.kubeconfig, "scale", "statefulset", "logwax-index", "-n", "logwax",
+        f"--replicas={replicas}",
+    )  # fmt: skip
+    return wait(
+        f"{replicas} Ready index pods",
+        lambda: (
+            (pods := index_pods(node.kubeconfig)) != []
+            and len(pods) == replicas
+            and all(ready(p) for p in pods)
+        ),
+        timeout=180,
+    )
+
+
+def metrics_answer(ports: int, replicas: int) -> None:
+    for ordinal in range(replicas):
+        status, body = http_get(f"http://127.0.0.1:{ports + ordinal}/metrics")
+        assert status == 200 and "logwax_kafka_group_partitions" in body, body[:300]
+        assert http_get(f"http://127.0.0.1:{ports + ordinal}/readyz")[0] == 200
+
+
+def test_index_statefulset_scaled_while_flowing_is_exactly_once(
+    node: Node,
+    index_set: tuple[str, str, int],
+    kafka_config: dict[str, Any],
+    es: Elasticsearch,
+) -> None:
+    topic, prefix, ports = index_set
+    began = time.monotonic()
+    produce(
+        kafka_config,
+        topic,
+        [(f"early-{n}", {"message": f"early-{n}", "@timestamp": STAMP}) for n in range(FILLED)],
+    )
+    print(f"{FILLED} records in the topic after {time.monotonic() - began:.0f}s")
+    took = scale(node, 1)
+    print(f"1 pod Ready after {took:.0f}s")
+    metrics_answer(ports, 1)
+    trickle = Trickle(kafka_config, topic, TRICKLE)
+    trickle.start()
+    steps: list[str] = []
+
+    def at(count: int) -> None:
+        wait(f"{count} documents", lambda: es_count(es, prefix) >= count, DEADLINE_S, poll=2.0)
+
+    try:
+        at(60_000)
+        steps.append(f"3 pods Ready {scale(node, 3):.0f}s after scaling at {es_count(es, prefix)}")
+        metrics_answer(ports, 3)
+        at(200_000)
+        kubectl.run(node.kubeconfig, "delete", "pod", "-n", "logwax", "logwax-index-1")
+        took = wait(
+            "logwax-index-1 back and Ready",
+            lambda: sum(ready(p) for p in index_pods(node.kubeconfig)) == 3,
+            timeout=180,
+        )
+        steps.append(f"logwax-index-1 deleted, back Ready after {took:.0f}s")
+        at(300_000)
+        steps.append(f"2 pods Ready {scale(node, 2):.0f}s after scaling at {es_count(es, prefix)}")
+        at(400_000)
+        steps.append(f"1 pod Ready {scale(node, 1):.0f}s after scaling at {es_count(es, prefix)}")
+        metrics_answer(ports, 1)
+    finally:
+        trickle.stop.set()  # it added records all through the scaling; the rest is counted
+        trickle.join(timeout=90)
+    sent = FILLED + len(trickle.sent)
+    mid = es_count(es, prefix)
+    assert mid < sent, "the scaling ended after every record was in: not mid-stream"
+    at(sent)
+    time.sleep(5)  # a duplicate would be another document: none may appear later
+    ids = es_event_ids(es, prefix)
+    duplicates = sum(ids.values()) - len(ids)
+    print("\n".join(steps))
+    print(
+        f"sent={sent} in_es={sum(ids.values())} unique={len(ids)} duplicates={duplicates}"
+        f" seconds={time.monotonic() - began:.0f}"
+    )
+    expected = {f"early-{n}" for n in range(FILLED)} | set(trickle.sent)
+    assert set(ids) == expected and duplicates == 0
+    assert es_count(es, prefix) == sent
+
+    pod = index_pods(node.kubeconfig)[0]
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    assert spec["securityContext"]["runAsUser"] == 10001
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "--statefulset" not in container["args"] and "--replicas" not in container["args"]
