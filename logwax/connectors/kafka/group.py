@@ -63,7 +63,6 @@ FENCED = {
     KafkaError.REBALANCE_IN_PROGRESS,
     KafkaError.FENCED_INSTANCE_ID,
     KafkaError._ASSIGNMENT_LOST,
-    KafkaError._NO_OFFSET,
 }
 
 # A graceful stop waits this long for the sink to confirm what was read, then commits.

@@ -111,6 +111,8 @@ def index_overlay(
     takes ``metrics_ports`` + its ordinal (the ``apps.kubernetes.io/pod-index`` label through
     the downward API, ``metrics_ports`` a multiple of 10, ordinals below 10), and its probes,
     which cannot name a per-pod port, ask that port's /healthz and /readyz from inside the pod.
+    The declared container ports go: on the host network each is also a host port, and the
+    scheduler would then fit one pod per node.
     """
     directory.mkdir(parents=True, exist_ok=True)
     assert metrics_ports % 10 == 0
@@ -143,7 +145,8 @@ def index_overlay(
     }
     container = "/spec/template/spec/containers/0"
     ports = [
-        {"op": "replace", "path": f"{container}/ports/0/containerPort", "value": metrics_ports},
+        # On the host network a containerPort is a hostPort too: one pod per node would fit.
+        {"op": "remove", "path": f"{container}/ports"},
         {"op": "test", "path": f"{container}/args/5", "value": "--metrics-port"},
         {"op": "replace", "path": f"{container}/args/6", "value": "$(PORT)"},
     ]
