@@ -29,6 +29,7 @@ from tests.integration.secured_kafka import (
     INDEX_GROUP,
     SecuredCluster,
     consumer_acls,
+    group_member_acls,
     producer_acls,
     readback_acls,
 )
@@ -144,6 +145,56 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
     stop_gracefully(proc, log)
     assert "AUTHORIZATION_FAILED" not in log.read_text()  # the set is enough, no refusal
+
+
+def test_index_group_mode_over_sasl_ssl_with_exactly_its_acls(
+    tmp_path: Path,
+    secured: SecuredCluster,
+    servers: Brokers,
+    new_index_prefix: Callable[[], str],
+    es: object,
+) -> None:
+    """The shipped StatefulSet's mode: a consumer group that commits, with the README's rows."""
+    from elasticsearch import Elasticsearch
+
+    assert isinstance(es, Elasticsearch)
+    write_numbered_lines(tmp_path / "logs", 1, LINES)
+    topic = secured.new_topic()
+    writer, writer_password = secured.new_user()
+    secured.grant(
+        producer_acls(f"User:{writer}", topic, "logwax-feed-")
+        + readback_acls(f"User:{writer}", topic)
+    )
+    feed = collect_pipeline(
+        tmp_path, secured, topic, secured.security(writer, writer_password), "feed"
+    )
+    run_until_delivered(tmp_path, feed, secured, topic, LINES)
+
+    reader, reader_password = secured.new_user()
+    group = f"logwax-index-{reader}"
+    secured.grant(group_member_acls(f"User:{reader}", topic, group))
+    prefix = new_index_prefix()
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    config = write_pipeline(
+        index_dir,
+        "secure_group_index",
+        flow="index",
+        kafka_input={
+            "bootstrap_servers": secured.broker.sasl_bootstrap,
+            "topics": [topic],
+            "consumer_group": group,
+            "security": secured.security(reader, reader_password),
+        },
+        elasticsearch=es_sink(servers, prefix),
+    )
+    proc = start(config, index_dir)
+    log = index_dir / "logwax.log"
+    wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, log)
+    text = log.read_text()
+    assert "AUTHORIZATION_FAILED" not in text and "commit failed" not in text
+    assert "(0 records read and not confirmed" in text  # drained and committed at the stop
 
 
 def check(config: Path) -> tuple[int, str]:

@@ -1,8 +1,8 @@
 """The index StatefulSet from ``deploy/k8s`` on a real node, scaled while records flow: a topic
-of 6 partitions filled, a producer adding more all along, ``kubectl scale`` 1 → 3 → 2 → 1 and
-one pod deleted mid-stream. Nothing else is done to scale (no argument edited, no file moved).
-Elasticsearch ends with every record once; every pod was Ready through its /readyz and answered
-/metrics, with the shipped security context."""
+of 6 partitions filled, a producer adding more all along, ``kubectl scale`` 1 → 3 → 2 → 1, one
+pod deleted and one pod's logwax SIGKILLed mid-stream. Nothing else is done to scale (no
+argument edited, no file moved). Elasticsearch ends with every record once; every pod was Ready
+through its /readyz and answered /metrics, with the shipped security context."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
 from devtools.home import port_open
-from devtools.node import kubectl
+from devtools.node import containerd, kubectl
+from devtools.node.layout import node_paths
 from tests.integration.brokers import Brokers
 from tests.integration.e2e.conftest import Node
 from tests.integration.e2e.overlay import index_overlay, render
@@ -50,6 +51,10 @@ def index_pods(kubeconfig: str, terminating: bool = False) -> list[dict[str, Any
         kubeconfig, "pods", "-n", "logwax", "-l", "app.kubernetes.io/component=index"
     )
     return [p for p in found["items"] if terminating or not p["metadata"].get("deletionTimestamp")]
+
+
+def container_id(pod: dict[str, Any]) -> str:
+    return str(pod["status"]["containerStatuses"][0]["containerID"]).split("://", 1)[1]
 
 
 def ready(pod: dict[str, Any]) -> bool:
@@ -209,6 +214,20 @@ def test_index_statefulset_scaled_while_flowing_is_exactly_once(
             timeout=180,
         )
         step("logwax-index-1 deleted, back Ready", took)
+        victim = next(
+            p for p in index_pods(node.kubeconfig) if p["metadata"]["name"].endswith("-2")
+        )
+        containerd.ctr(node_paths(), "tasks", "kill", "--signal", "SIGKILL", container_id(victim))
+        took = wait(
+            "logwax-index-2 restarted and Ready",
+            lambda: all(
+                ready(p) and p["status"]["containerStatuses"][0]["restartCount"] >= 1
+                for p in index_pods(node.kubeconfig)
+                if p["metadata"]["name"].endswith("-2")
+            ),
+            timeout=180,
+        )
+        step("logwax in logwax-index-2 SIGKILLed, restarted and Ready", took)
         step("scaled to 2, both Ready", scale(node, 2))
         step("scaled to 1, Ready", scale(node, 1))
         metrics_answer(ports, 1)
