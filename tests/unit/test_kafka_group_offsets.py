@@ -118,3 +118,54 @@ def test_the_group_mode_is_one_setting_and_writes_to_elasticsearch_only() -> Non
         parse_config(both, "test")
     with pytest.raises(ConfigError):
         parse_config(_index(consumer_group="no spaces"), "test")
+
+
+class _RefusingConsumer:
+    """Answers every commit as a broker answers a member of an older group generation."""
+
+    def __init__(self, code: int) -> None:
+        self.code, self.commits = code, 0
+
+    def commit(self, **_kwargs: object) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
+        self.commits += 1
+        raise KafkaException(KafkaError(self.code))
+
+    def close(self) -> None:
+        return
+
+
+def test_a_fenced_commit_is_said_once_at_info_counted_and_not_fatal(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from confluent_kafka import KafkaError
+
+    from logwax.connectors.kafka.group import KafkaGroupSource
+    from logwax.connectors.kafka.source_config import KafkaSourceConfig
+    from logwax.core.metrics import KAFKA_GROUP_COMMITS
+
+    config = KafkaSourceConfig(
+        bootstrap_servers="127.0.0.1:9", topics=["logs"], consumer_group="unit-fenced"
+    )
+    member = KafkaGroupSource(config, name="unit-fenced").build("step", 0, 1)
+    real = member._consumer
+    refusing = _RefusingConsumer(KafkaError.ILLEGAL_GENERATION)
+    member._consumer = refusing  # type: ignore[assignment]
+    try:
+        member._tracker.assign([P0])
+        member._tracker.read(P0, 7)
+        delivery.confirmed([[_with_position(Record("k", "s", "i", 0, "m", {}), ("logs", 0, 7))]])
+        fenced = KAFKA_GROUP_COMMITS.labels("unit-fenced", "fenced")
+        before = fenced._value.get()
+        with caplog.at_level("INFO", logger="logwax.connectors.kafka.group"):
+            member._commit()
+            member._commit()
+        assert refusing.commits == 2 and fenced._value.get() == before + 2
+        said = [r for r in caplog.records if "commit refused after a rebalance" in r.message]
+        assert len(said) == 1 and said[0].levelname == "INFO"
+        assert member._tracker.due() == {P0: 8}  # not marked committed: the next owner decides
+    finally:
+        member._tracker.revoke([P0])  # nothing left to commit to a broker that is not there
+        member._consumer = real
+        member.close()
