@@ -1,5 +1,6 @@
 """The index flow in consumer-group mode, scaled while records flow: 1 → 3 → 2 → 1 processes,
-one of them SIGKILLed mid-stream, a producer adding records all along. Nothing but starting and
+one of them SIGKILLed mid-stream, a producer adding records all along; each step waits until the
+group handed partitions to the new owners and they indexed more. Nothing but starting and
 stopping processes; Elasticsearch ends with every record exactly once."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.integration.test_index_flow import produce
 
 PARTITIONS = 6
 FILLED = 100_000
-TRICKLE = 20_000  # added while the processes come and go
+TRICKLE = 200_000  # at most: added while the processes come and go
 STAMP = "2026-11-23T00:00:00Z"
 
 
@@ -57,17 +58,19 @@ def group_pipeline(tmp_path: Path, servers: Brokers, topic: str, prefix: str, gr
 
 
 class Trickle:
-    """A producer adding ``total`` records in small bursts from its own thread (bounded)."""
+    """A producer adding records, 1,000 a second, from its own thread until stopped (bounded
+    by ``TRICKLE`` records and 240 s)."""
 
-    def __init__(self, kafka_config: dict[str, Any], topic: str, total: int) -> None:
-        self.kafka_config, self.topic, self.total = kafka_config, topic, total
+    def __init__(self, kafka_config: dict[str, Any], topic: str) -> None:
+        self.kafka_config, self.topic = kafka_config, topic
         self.sent: list[str] = []
+        self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         producer = Producer({**self.kafka_config, "enable.idempotence": True, "linger.ms": 20})
         deadline = time.monotonic() + 240
-        while len(self.sent) < self.total and time.monotonic() < deadline:
+        while len(self.sent) < TRICKLE and time.monotonic() < deadline:
             for _ in range(250):
                 n = FILLED + len(self.sent)
                 event_id, doc = document(f"late-{n}", n)
@@ -76,7 +79,8 @@ class Trickle:
                 )
                 self.sent.append(event_id)
                 producer.poll(0)
-            time.sleep(0.25)
+            if self.stop.wait(0.25):
+                break
         assert producer.flush(60) == 0
 
     def __enter__(self) -> Trickle:
@@ -84,7 +88,8 @@ class Trickle:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.thread.join(timeout=300)
+        self.stop.set()
+        self.thread.join(timeout=90)
 
 
 def test_index_group_scaled_while_flowing_is_exactly_once(
@@ -102,30 +107,60 @@ def test_index_group_scaled_while_flowing_is_exactly_once(
         home.mkdir()
         procs[name] = start(config, home)
 
+    def alive() -> subprocess.Popen[bytes]:
+        return next(p for p in procs.values() if p.poll() is None)
+
     def reach(count: int, timeout: float = 180) -> None:
-        alive = next(p for p in procs.values() if p.poll() is None)
         wait_for(
             f"{count} documents",
             lambda: es_count(es, prefix) >= count,
-            alive,
+            alive(),
             tmp_path / "a" / "logwax.log",
             timeout=timeout,
         )
 
-    with Trickle(kafka_config, topic, TRICKLE) as trickle:
+    def assignments(name: str) -> int:
+        """Partitions handed to ``name`` so far, by its log ("assigned none" not counted)."""
+        return (tmp_path / name / "logwax.log").read_text().count(f" assigned {topic}/")
+
+    def rebalanced(names: str, before: int | None = None) -> None:
+        """Wait until the group handed partitions to each of ``names`` (more than ``before``
+        in all, if given), then until 5,000 more records are in: the new owners index."""
+        wait_for(
+            f"partitions assigned to {names}",
+            lambda: (
+                all(assignments(n) > 0 for n in names)
+                and (before is None or sum(assignments(n) for n in names) > before)
+            ),
+            alive(),
+            tmp_path / "a" / "logwax.log",
+            timeout=60,
+            poll=0.2,
+        )
+        reach(es_count(es, prefix) + 5_000)
+        steps.append(
+            f"{names}: {es_count(es, prefix)} documents at {time.monotonic() - began:.0f}s"
+        )
+
+    steps: list[str] = []
+    with Trickle(kafka_config, topic) as trickle:
         run("a")  # 1 process
-        reach(15_000)
+        rebalanced("a")
         run("b")
         run("c")  # 3 processes
-        reach(45_000)
+        rebalanced("bc")
+        before = assignments("a") + assignments("c")
         procs["b"].send_signal(signal.SIGKILL)  # 2 processes; b's partitions move after 6 s
         assert procs["b"].wait(timeout=30) == -signal.SIGKILL
-        reach(70_000)
+        rebalanced("ac", before)
+        before = assignments("a")
         stop_gracefully(procs["c"], tmp_path / "c" / "logwax.log")  # 1 process
+        rebalanced("a", before)
+        assert trickle.thread.is_alive(), "records stopped arriving before the scaling was over"
     sent = {event_id for event_id, _ in filled} | set(trickle.sent)
-    assert len(sent) == FILLED + TRICKLE, "the producer did not finish in time"
     reach(len(sent), timeout=240)
     stop_gracefully(procs["a"], tmp_path / "a" / "logwax.log")
+    print("\n".join(steps))
 
     ids = es_event_ids(es, prefix)
     seconds = time.monotonic() - began
@@ -141,6 +176,3 @@ def test_index_group_scaled_while_flowing_is_exactly_once(
     assert es_count(es, prefix) == len(sent)  # and nothing else in the index
     for name in ("a", "c"):
         assert "left consumer group" in (tmp_path / name / "logwax.log").read_text()
-    for name in ("b", "c"):  # the group did spread the partitions over the newcomers
-        assert "group=" in (tmp_path / name / "logwax.log").read_text()
-        assert " assigned " in (tmp_path / name / "logwax.log").read_text()
