@@ -165,11 +165,36 @@ def scale(node: Node, replicas: int) -> float:
     )
 
 
-def metrics_answer(ports: int, replicas: int) -> None:
-    for ordinal in range(replicas):
-        status, body = http_get(f"http://127.0.0.1:{ports + ordinal}/metrics")
-        assert status == 200 and "logwax_kafka_group_partitions" in body, body[:300]
-        assert http_get(f"http://127.0.0.1:{ports + ordinal}/readyz")[0] == 200
+def get(url: str) -> tuple[int, str]:
+    """``http_get``, with a port nobody listens on yet as status 0."""
+    try:
+        return http_get(url)
+    except OSError:
+        return 0, ""
+
+
+def owned_partitions(port: int) -> float:
+    """The pod's ``logwax_kafka_group_partitions`` from its /metrics; 0 while it does not answer
+    (a pod just started or restarting)."""
+    status, body = get(f"http://127.0.0.1:{port}/metrics")
+    for line in body.splitlines() if status == 200 else []:
+        if line.startswith("logwax_kafka_group_partitions{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def spread(ports: int, replicas: int) -> float:
+    """Seconds until every pod owns partitions (its /metrics says so) and its /readyz is 200:
+    the group spread the topic over the pods, nobody told them how many there are."""
+    return wait(
+        f"partitions owned by each of {replicas} pods",
+        lambda: all(
+            owned_partitions(ports + i) > 0
+            and get(f"http://127.0.0.1:{ports + i}/readyz")[0] == 200
+            for i in range(replicas)
+        ),
+        timeout=90,
+    )
 
 
 def test_index_statefulset_scaled_while_flowing_is_exactly_once(
@@ -187,8 +212,7 @@ def test_index_statefulset_scaled_while_flowing_is_exactly_once(
     )
     print(f"{FILLED} records in the topic after {time.monotonic() - began:.0f}s")
     took = scale(node, 1)
-    print(f"1 pod Ready after {took:.0f}s")
-    metrics_answer(ports, 1)
+    print(f"1 pod Ready after {took:.0f}s, owning partitions {spread(ports, 1):.0f}s later")
     trickle = Trickle(kafka_config, topic, TRICKLE)
     trickle.start()
     steps: list[str] = []
@@ -205,8 +229,7 @@ def test_index_statefulset_scaled_while_flowing_is_exactly_once(
 
     try:
         at(50_000)
-        step("scaled to 3, all Ready", scale(node, 3))
-        metrics_answer(ports, 3)
+        step("scaled to 3, all Ready and owning partitions", scale(node, 3) + spread(ports, 3))
         kubectl.run(node.kubeconfig, "delete", "pod", "-n", "logwax", "logwax-index-1")
         took = wait(
             "logwax-index-1 back and Ready",
@@ -228,9 +251,8 @@ def test_index_statefulset_scaled_while_flowing_is_exactly_once(
             timeout=180,
         )
         step("logwax in logwax-index-2 SIGKILLed, restarted and Ready", took)
-        step("scaled to 2, both Ready", scale(node, 2))
-        step("scaled to 1, Ready", scale(node, 1))
-        metrics_answer(ports, 1)
+        step("scaled to 2, both Ready and owning partitions", scale(node, 2) + spread(ports, 2))
+        step("scaled to 1, Ready and owning partitions", scale(node, 1) + spread(ports, 1))
         flowing.append(trickle.is_alive())
     finally:
         trickle.stop.set()  # it added records all through the scaling
