@@ -182,8 +182,10 @@ class _GroupMember(StatelessSourcePartition[Record]):
             if not self._fenced_said:
                 self._fenced_said = True
                 log.info(
-                    "source=%s group=%s commit refused after a rebalance (%s): another member "
-                    "owns the partition now and re-reads from the group's last commit",
+                    "source=%s group=%s commit refused after a rebalance (%s): tried again at "
+                    "the next interval for partitions still ours; a partition that moved is "
+                    "re-read by its new owner from the group's last commit (same ids, no "
+                    "duplicate)",
                     self._name,
                     self._group,
                     words,
