@@ -138,9 +138,8 @@ def test_index_group_scaled_while_flowing_is_exactly_once(
             poll=0.2,
         )
         reach(es_count(es, prefix) + 5_000)
-        steps.append(
-            f"{names}: {es_count(es, prefix)} documents at {time.monotonic() - began:.0f}s"
-        )
+        took = time.monotonic() - began
+        steps.append(f"{names} own partitions: {es_count(es, prefix)} documents at {took:.0f}s")
 
     steps: list[str] = []
     with Trickle(kafka_config, topic) as trickle:
