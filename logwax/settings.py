@@ -125,6 +125,12 @@ class PipelineConfig(BaseSettings):
                 raise ValueError("the index flow reads kafka_input and writes to elasticsearch")
             if self.sources:
                 raise ValueError("the index flow reads kafka_input, not sources")
+            if self.kafka_input.consumer_group is not None and self.kafka is not None:
+                # Offsets commit when the sink confirms; one sink's word is not another's.
+                raise ValueError(
+                    "kafka_input.consumer_group: the consumer-group mode writes to "
+                    "elasticsearch only; remove the kafka sink or the consumer_group"
+                )
         elif not self.sources and self.etcd_targets is None:
             raise ValueError(f"the {self.flow} flow needs at least one source")
         if self.etcd_targets is not None and self.flow != "collect":

@@ -44,6 +44,15 @@ def prepare_recovery(
     return RecoveryConfig(directory, backup_interval)
 
 
+def offsets_kept_in_group(config: PipelineConfig) -> str | None:
+    """The consumer group whose committed offsets replace bytewax recovery, if any: the index
+    flow in consumer-group mode keeps nothing on local disk (see ``kafka.group``)."""
+    source = config.kafka_input
+    if config.flow != "index" or source is None:
+        return None
+    return source.consumer_group
+
+
 def run_flow(
     flow: Dataflow,
     config: PipelineConfig,
@@ -59,6 +68,8 @@ def run_flow(
     recovery = config.recovery
     processes = len(addresses) if addresses else 1
     me = process_id or 0
+    group = offsets_kept_in_group(config)
+    enabled = recovery.enabled and group is None
     recovery_config = (
         prepare_recovery(
             recovery.directory,
@@ -66,15 +77,16 @@ def run_flow(
             recovery.backup_interval,
             owned=lambda index: index % processes == me,
         )
-        if recovery.enabled
+        if enabled
         else None
     )
+    where = "off" if group is None else f"off (offsets kept by consumer group {group})"
     log.info(
         "flow=%s started workers=%d process_id=%s recovery=%s",
         flow.flow_id,
         workers,
         process_id,
-        recovery.directory if recovery.enabled else "off",
+        recovery.directory if enabled else where,
     )
     try:
         cli_main(
@@ -89,7 +101,7 @@ def run_flow(
         # bytewax wraps our error in layers of its own; the one line that says what to do is
         # ours, so it is logged (and raised) as the reason the flow stopped.
         cause = logwax_cause(exc)
-        if cause is None and recovery.enabled and any(m in str(exc) for m in DISK_FULL):
+        if cause is None and enabled and any(m in str(exc) for m in DISK_FULL):
             cause = RecoveryDiskFullError(recovery.directory)
         if cause is None:
             raise

@@ -93,3 +93,19 @@ DEPENDENCY_MISSING = Gauge(
     "1 while a topic, index or namespace a component needs does not exist",
     ["component", "what"],
 )
+KAFKA_GROUP_PARTITIONS = Gauge(
+    "logwax_kafka_group_partitions",
+    "Kafka partitions the consumer group currently assigns to this process",
+    ["source"],
+)
+KAFKA_GROUP_COMMITS = Counter(
+    "logwax_kafka_group_commits",
+    "Offset commits of the consumer group: ok, fenced (refused after a rebalance: another "
+    "member owns the partition now) or failed (retried at the next interval)",
+    ["source", "result"],
+)
+KAFKA_GROUP_REBALANCES = Counter(
+    "logwax_kafka_group_rebalances",
+    "Partition assignment changes seen by this member: assigned, revoked or lost",
+    ["source", "kind"],
+)

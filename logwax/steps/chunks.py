@@ -17,7 +17,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.inputs import (
+    DynamicSource,
+    FixedPartitionedSource,
+    StatefulSourcePartition,
+    StatelessSourcePartition,
+)
 
 from logwax.core.record import Record
 
@@ -77,3 +82,29 @@ class ChunkedSource(FixedPartitionedSource[Chunk, Any], Generic[S]):
         self, step_id: str, for_part: str, resume_state: S | None
     ) -> _ChunkedPartition[S]:
         return _ChunkedPartition(self.source.build_part(step_id, for_part, resume_state))
+
+
+class _ChunkedStatelessPartition(StatelessSourcePartition[Chunk]):
+    def __init__(self, inner: StatelessSourcePartition[Record]) -> None:
+        self._inner = inner
+
+    def next_batch(self) -> list[Chunk]:
+        return by_stream(self._inner.next_batch())
+
+    def next_awake(self) -> datetime | None:
+        return self._inner.next_awake()
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class ChunkedDynamicSource(DynamicSource[Chunk]):
+    """A source without resume state (one partition per worker), its batches chunked."""
+
+    def __init__(self, source: DynamicSource[Record]) -> None:
+        self.source = source
+
+    def build(
+        self, step_id: str, worker_index: int, worker_count: int
+    ) -> _ChunkedStatelessPartition:
+        return _ChunkedStatelessPartition(self.source.build(step_id, worker_index, worker_count))

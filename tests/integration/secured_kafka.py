@@ -102,6 +102,18 @@ def consumer_acls(principal: str, topic: str, group: str = INDEX_GROUP) -> list[
     ]
 
 
+def group_member_acls(principal: str, topic: str, group: str) -> list[AclBinding]:
+    """index reading ``topic`` as a member of ``group`` (``kafka_input.consumer_group``): joining,
+    fetching and committing the group's offsets need READ on the group, committing also READ on
+    the topic."""
+    return [
+        _binding(ResourceType.TOPIC, topic, principal, AclOperation.READ),
+        _binding(ResourceType.TOPIC, topic, principal, AclOperation.DESCRIBE),
+        _binding(ResourceType.GROUP, group, principal, AclOperation.READ),
+        _binding(ResourceType.GROUP, group, principal, AclOperation.DESCRIBE),
+    ]
+
+
 @dataclass
 class SecuredCluster:
     """The broker plus what a test made on it (removed afterwards)."""

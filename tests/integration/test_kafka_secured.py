@@ -31,6 +31,7 @@ from tests.integration.secured_kafka import (
     INDEX_GROUP,
     SecuredCluster,
     consumer_acls,
+    group_member_acls,
     producer_acls,
     readback_acls,
 )
@@ -63,18 +64,22 @@ def index_pipeline(
     security: dict[str, object],
     servers: Brokers,
     prefix: str,
+    group: str | None = None,
 ) -> Path:
     """The index flow reading ``topic`` from the secured broker over SASL_SSL into indices
-    ``<prefix>-*`` of the test's Elasticsearch."""
+    ``<prefix>-*`` of the test's Elasticsearch; a member of consumer ``group`` when given."""
+    kafka_input: dict[str, object] = {
+        "bootstrap_servers": secured.broker.sasl_bootstrap,
+        "topics": [topic],
+        "security": security,
+    }
+    if group is not None:
+        kafka_input["consumer_group"] = group
     return write_pipeline(
         directory,
         name,
         flow="index",
-        kafka_input={
-            "bootstrap_servers": secured.broker.sasl_bootstrap,
-            "topics": [topic],
-            "security": security,
-        },
+        kafka_input=kafka_input,
         elasticsearch=es_sink(servers, prefix),
     )
 
@@ -126,13 +131,9 @@ def test_collect_over_mutual_tls_with_exactly_its_acls(
     assert key_password.read_text().strip() not in (tmp_path / "logwax.log").read_text()
 
 
-def test_index_over_sasl_ssl_with_exactly_its_acls(
-    tmp_path: Path,
-    secured: SecuredCluster,
-    servers: Brokers,
-    new_index_prefix: Callable[[], str],
-    es: Elasticsearch,
-) -> None:
+def fed_topic(tmp_path: Path, secured: SecuredCluster) -> str:
+    """A new secured topic holding ``LINES`` numbered lines, shipped by a collect run with
+    exactly the producer's ACLs."""
     write_numbered_lines(tmp_path / "logs", 1, LINES)
     topic = secured.new_topic()
     writer, writer_password = secured.new_user()
@@ -144,7 +145,17 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
         tmp_path, secured, topic, secured.security(writer, writer_password), "feed"
     )
     run_until_delivered(tmp_path, feed, secured, topic, LINES)
+    return topic
 
+
+def test_index_over_sasl_ssl_with_exactly_its_acls(
+    tmp_path: Path,
+    secured: SecuredCluster,
+    servers: Brokers,
+    new_index_prefix: Callable[[], str],
+    es: Elasticsearch,
+) -> None:
+    topic = fed_topic(tmp_path, secured)
     reader, reader_password = secured.new_user()
     secured.grant(consumer_acls(f"User:{reader}", topic, INDEX_GROUP))
     prefix = new_index_prefix()
@@ -157,6 +168,34 @@ def test_index_over_sasl_ssl_with_exactly_its_acls(
     wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
     stop_gracefully(proc, log)
     assert "AUTHORIZATION_FAILED" not in log.read_text()  # the set is enough, no refusal
+
+
+def test_index_group_mode_over_sasl_ssl_with_exactly_its_acls(
+    tmp_path: Path,
+    secured: SecuredCluster,
+    servers: Brokers,
+    new_index_prefix: Callable[[], str],
+    es: Elasticsearch,
+) -> None:
+    """The shipped StatefulSet's mode: a consumer group that commits, with the README's rows."""
+    topic = fed_topic(tmp_path, secured)
+    reader, reader_password = secured.new_user()
+    group = f"logwax-index-{reader}"
+    secured.grant(group_member_acls(f"User:{reader}", topic, group))
+    prefix = new_index_prefix()
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    security = secured.security(reader, reader_password)
+    config = index_pipeline(
+        index_dir, "secure_group_index", secured, topic, security, servers, prefix, group=group
+    )
+    proc = start(config, index_dir)
+    log = index_dir / "logwax.log"
+    wait_delivered(proc, log, LINES, es=es, prefix=prefix, timeout=120)
+    stop_gracefully(proc, log)
+    text = log.read_text()
+    assert "AUTHORIZATION_FAILED" not in text and "commit failed" not in text
+    assert "(0 records read and not confirmed" in text  # drained and committed at the stop
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from logwax.connectors.elasticsearch import refusal, template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
-from logwax.core import health, jsoncodec, observability
+from logwax.core import delivery, health, jsoncodec, observability
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import (
     DEAD_LETTERED,
@@ -153,6 +153,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
             observability.sink_failed(self._sink_name, f"{len(pending)} records refused (429/5xx)")
             time.sleep(self._backoff(attempt))
         observability.sink_succeeded(self._sink_name)
+        delivery.confirmed(batches)  # indexed, already there or dead-lettered: all delivered
         SINK_RECORDS.labels(self._sink_name).inc(len(items))
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 

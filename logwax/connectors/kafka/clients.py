@@ -77,6 +77,27 @@ def consumer(config: KafkaSourceConfig) -> dict[str, Any]:
     }
 
 
+def group_member(config: KafkaSourceConfig, group: str) -> dict[str, Any]:
+    """The index flow's reader in consumer-group mode: Kafka assigns its partitions and keeps
+    its offsets, which logwax commits itself once the sink confirmed the records.
+
+    ``cooperative-sticky`` moves only the partitions that change hands when a member joins or
+    leaves; the others keep flowing through the rebalance. Where no offset was committed yet,
+    ``start_from`` says where to begin.
+    """
+    return {
+        **consumer(config),
+        "partition.assignment.strategy": "cooperative-sticky",
+        "auto.offset.reset": config.start_from,
+        **config.consumer_options,
+        "group.id": group,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        **connection(config.bootstrap_servers, config.security),
+    }
+
+
 def reader(
     bootstrap_servers: str, security: KafkaSecurity, purpose: str, *, until_eof: bool = False
 ) -> dict[str, Any]:

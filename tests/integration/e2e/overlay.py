@@ -93,3 +93,95 @@ def render(directory: Path) -> list[dict[str, Any]]:
         check=True,
     ).stdout
     return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+def index_overlay(
+    directory: Path,
+    *,
+    pipeline: dict[str, Any],
+    metrics_ports: int,
+    replicas: int = 1,
+) -> Path:
+    """The index StatefulSet's overlay: its pipeline pointed at the loopback dev servers' plain
+    listeners (``pipeline``; the SASL_SSL settings are tested against the secured broker
+    elsewhere), placeholder Secrets and CA ConfigMaps for the volumes the manifest mounts, and
+    the host network.
+
+    On one host network the pods of a StatefulSet would all bind the same metrics port, so each
+    takes ``metrics_ports`` + its ordinal (the ``apps.kubernetes.io/pod-index`` label through
+    the downward API, ``metrics_ports`` a multiple of 10, ordinals below 10), and its probes,
+    which cannot name a per-pod port, ask that port's /healthz and /readyz from inside the pod.
+    The declared container ports go: on the host network each is also a host port, and the
+    scheduler would then fit one pod per node.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    assert metrics_ports % 10 == 0
+    (directory / "pipeline.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    (directory / "placeholder").write_text("unused: the test pipeline has no TLS nor credentials\n")
+    probe = "import os,urllib.request as u;u.urlopen('http://127.0.0.1:%s/{}' % os.environ['PORT'])"
+    env = [
+        {
+            "name": "ORDINAL",
+            "valueFrom": {
+                "fieldRef": {"fieldPath": "metadata.labels['apps.kubernetes.io/pod-index']"}
+            },
+        },
+        {"name": "PORT", "value": f"{metrics_ports // 10}$(ORDINAL)"},
+    ]
+    merge = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "logwax-index"},
+        "spec": {
+            "replicas": replicas,
+            "template": {
+                "spec": {
+                    "hostNetwork": True,
+                    "dnsPolicy": "ClusterFirstWithHostNet",
+                    "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
+                }
+            },
+        },
+    }
+    container = "/spec/template/spec/containers/0"
+    ports = [
+        # On the host network a containerPort is a hostPort too: one pod per node would fit.
+        {"op": "remove", "path": f"{container}/ports"},
+        {"op": "test", "path": f"{container}/args/5", "value": "--metrics-port"},
+        {"op": "replace", "path": f"{container}/args/6", "value": "$(PORT)"},
+    ]
+    for kind, path in (("livenessProbe", "healthz"), ("readinessProbe", "readyz")):
+        ports.append({"op": "remove", "path": f"{container}/{kind}/httpGet"})
+        command = ["python", "-c", probe.format(path)]
+        ports.append(
+            {"op": "add", "path": f"{container}/{kind}/exec", "value": {"command": command}}
+        )
+    target = {"kind": "StatefulSet", "name": "logwax-index"}
+    placeholder = {"options": {"disableNameSuffixHash": True}}
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "logwax",
+        "resources": [
+            os.path.relpath(DEPLOY / "base", directory),
+            os.path.relpath(DEPLOY / "index", directory),
+        ],
+        "images": [{"name": "logwax", "newName": "logwax", "newTag": "dev"}],
+        "configMapGenerator": [
+            {"name": "logwax-index", "behavior": "replace", "files": ["pipeline.yaml"]},
+            *(
+                {"name": name, "files": ["ca.crt=placeholder"], **placeholder}
+                for name in ("logwax-kafka-ca", "logwax-elasticsearch-ca")
+            ),
+        ],
+        "secretGenerator": [
+            {"name": "logwax-index-kafka", "files": ["password=placeholder"], **placeholder},
+            {"name": "logwax-index-elasticsearch", "files": ["api-key=placeholder"], **placeholder},
+        ],
+        "patches": [
+            {"target": target, "patch": yaml.safe_dump(merge)},
+            {"target": target, "patch": yaml.safe_dump(ports)},
+        ],
+    }
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    return directory

@@ -1,0 +1,41 @@
+"""Sinks say which records they delivered; a source that keeps its position outside bytewax
+listens, so that a checkpoint moves only after the sink confirmed delivery.
+
+bytewax's own recovery needs none of this: a snapshot is taken after the sinks wrote the epoch.
+A source whose positions live elsewhere (the Kafka source's consumer-group mode, offsets
+committed to the group) must know which of the records it read are safe, and only a sink can
+say so. Listeners run in the sink's thread, so they must be quick and thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+
+from logwax.core.record import Record
+
+Listener = Callable[[Iterable[Record]], None]
+
+_listeners: list[Listener] = []
+_lock = threading.Lock()
+
+
+def listen(listener: Listener) -> None:
+    with _lock:
+        _listeners.append(listener)
+
+
+def forget(listener: Listener) -> None:
+    with _lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+
+def confirmed(batches: list[list[Record]]) -> None:
+    """Every record of ``batches`` is in the sink (indexed, already there, or dead-lettered)."""
+    listeners = _listeners
+    if not listeners:
+        return
+    for listener in list(listeners):
+        for batch in batches:
+            listener(batch)
