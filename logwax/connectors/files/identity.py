@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from logwax.connectors.files import compressed
 from logwax.connectors.files.fingerprint import first_line_fingerprint, provisional_fingerprint
 
 FileIdentity = Literal["inode_and_fingerprint", "fingerprint", "path"]
@@ -95,7 +96,10 @@ def identify(
     first line yet and was written to less than ``provisional_after`` seconds ago. Raises the
     ``OSError`` of a file that is there but cannot be read (permissions), for the caller to
     report. Opened non-blocking and checked with ``fstat``, so a FIFO or device swapped in
-    after the glob's check cannot hang the source."""
+    after the glob's check cannot hang the source. A gzip file (a rotated log the kubelet
+    compressed) is identified by its decompressed head and size (see ``compressed``)."""
+    if compressed.is_gzip(path):
+        return _identify_gzip(identity, path, fingerprint_bytes)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -123,6 +127,31 @@ def identify(
     )
 
 
+def _identify_gzip(identity: FileIdentity, path: Path, fingerprint_bytes: int) -> Seen | None:
+    try:
+        result = os.stat(path)
+        if not stat.S_ISREG(result.st_mode):
+            return None
+        head = compressed.head(path, fingerprint_bytes)
+        size = compressed.decompressed_size(path)
+    except FileNotFoundError:
+        return None
+    fingerprint = first_line_fingerprint(head, fingerprint_bytes)
+    if fingerprint is None:  # an archive is complete: its head is all there will be
+        if not head:
+            return None
+        fingerprint = provisional_fingerprint(head)
+    inode = inode_of(result)
+    return Seen(
+        path,
+        key_for(identity, fingerprint, inode, path),
+        fingerprint,
+        stream_for(identity, fingerprint, inode, path),
+        inode,
+        size,
+    )
+
+
 def check_at(fd: int, offset: int) -> str:
     """Hash of the bytes before ``offset``: the content a continuation must have there."""
     start = max(0, offset - CHECK_BYTES)
@@ -132,7 +161,10 @@ def check_at(fd: int, offset: int) -> str:
 
 def check_path(path: Path, offset: int) -> str | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if compressed.is_gzip(path):
+            fd = compressed.decompress_into(path, max(0, offset - CHECK_BYTES), 0)
+        else:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
