@@ -24,12 +24,12 @@ import yaml
 from devtools.home import free_port
 from devtools.node import containerd, kubectl
 from devtools.node.layout import node_paths
-from tests.integration.brokers import Brokers
 from tests.integration.e2e import writer
 from tests.integration.e2e.conftest import Node
 from tests.integration.e2e.overlay import DEPLOY, collect_overlay, render
 from tests.integration.flow_runs import http_get
 from tests.integration.kafka_helpers import read_all
+from tests.integration.secured_kafka import SecuredCluster, producer_acls, readback_acls
 
 LINES, LONG_EVERY, PER_SECOND = 20_000, 100, 1_000
 
@@ -63,20 +63,30 @@ def ready(pod: dict[str, Any]) -> bool:
     return kubectl.condition(pod, "Ready") == "True"
 
 
+@dataclass(frozen=True)
+class Collect:
+    topic: str
+    reader: dict[str, Any]  # librdkafka settings that may read it
+
+
 @pytest.fixture
 def collect(
-    node: Node,
-    node_images: list[str],
-    servers: Brokers,
-    tmp_path: Path,
-    new_topic: Callable[..., str],
-) -> Iterator[str]:
-    """The collect DaemonSet applied through the test overlay; its topic. Deleted afterwards."""
-    topic = new_topic(partitions=3)
+    node: Node, node_images: list[str], secured: SecuredCluster, tmp_path: Path
+) -> Iterator[Collect]:
+    """The collect DaemonSet applied through the test overlay, shipping to the secured broker
+    as the ``logwax-collect`` user with the ACLs the README lists. Deleted afterwards."""
+    topic = secured.new_topic(partitions=3)
+    user, password = secured.new_user("logwax-collect")
+    principal = f"User:{user}"
+    secured.grant(
+        producer_acls(principal, topic, "logwax-collect-") + readback_acls(principal, topic)
+    )
     metrics_port = free_port()
     overlay = collect_overlay(
         tmp_path / "overlay",
-        bootstrap=servers.kafka_bootstrap,
+        bootstrap=secured.broker.sasl_bootstrap,
+        kafka_password=password,
+        kafka_ca=secured.broker.ca_file,
         topic=topic,
         api_port=node.api_port,
         metrics_port=metrics_port,
@@ -92,7 +102,7 @@ def collect(
         )
         print(f"collect pod Ready (its /readyz) after {took:.1f}s")
         check_served_and_secured(collect_pods(node.kubeconfig)[0], metrics_port)
-        yield topic
+        yield Collect(topic, secured.broker.admin_config())
     finally:
         pods = collect_pods(node.kubeconfig)
         for pod in pods:  # the collector's whole log, this run's and a killed one's
@@ -269,9 +279,9 @@ def ship(
 
 
 def test_every_line_of_a_pod_reaches_kafka_once_with_its_pod(
-    node: Node, collect: str, kafka_config: dict[str, Any], tmp_path: Path
+    node: Node, collect: Collect, tmp_path: Path
 ) -> None:
-    ship(node, kafka_config, collect, LINES, tmp_path / "progress").check(WRITER)
+    ship(node, collect.reader, collect.topic, LINES, tmp_path / "progress").check(WRITER)
 
 
 def container_id(pod: dict[str, Any]) -> str:
@@ -281,7 +291,7 @@ def container_id(pod: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("kind", FAULT_RUNS)
 def test_a_deleted_and_a_killed_collector_still_ship_every_line_once(
-    node: Node, collect: str, kafka_config: dict[str, Any], kind: str, tmp_path: Path
+    node: Node, collect: Collect, kind: str, tmp_path: Path
 ) -> None:
     """The collect pod deleted (SIGTERM, the DaemonSet makes a new one) once lines arrive, then
     the new pod's logwax SIGKILLed once more have: it resumes from its hostPath recovery. In the
@@ -318,8 +328,9 @@ def test_a_deleted_and_a_killed_collector_still_ship_every_line_once(
         done.append(str(step))
         at_fault.append(count)
 
+    progress = tmp_path / "progress"
     shipped = ship(
-        node, kafka_config, collect, lines, tmp_path / "progress", fault, long_every, per_second
+        node, collect.reader, collect.topic, lines, progress, fault, long_every, per_second
     )
     restarts = collect_pods(node.kubeconfig)[0]["status"]["containerStatuses"][0]["restartCount"]
     print(f"faults {done} at {at_fault} lines; restarts of the new pod's container: {restarts}")
