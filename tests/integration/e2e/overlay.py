@@ -5,8 +5,8 @@ It changes only where things are, never how the pod is secured: the locally buil
 Kafka (the secured test broker: SASL_SSL, its password and CA in the Secret and ConfigMap the
 manifest mounts), the topic and the API server at their loopback addresses through the
 environment (the API server's Service IP has no proxy behind it); the metrics port moved off the
-shipped 9108, which is shared on a host network; the per-node recovery hostPath under the test's directory. The
-security context, probes, resources and RBAC are the shipped ones.
+shipped 9108, which is shared on a host network; the per-node recovery hostPath under the test's
+directory. The security context, probes, resources and RBAC are the shipped ones.
 """
 
 from __future__ import annotations
