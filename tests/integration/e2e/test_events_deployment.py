@@ -30,6 +30,7 @@ from tests.integration.flow_runs import es_count, http_get
 
 WANTED = {"Scheduled", "Pulled", "Created", "Started", "BackOff", "Killing"}
 API_KEY = f"ZXZlbnRz{secrets.token_hex(8)}"
+CRASH, SLEEP = "import time; time.sleep(2); exit(3)", "import time; time.sleep(3600)"
 
 
 def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 2.0) -> float:
@@ -106,22 +107,24 @@ def events(
         es_proxy.stop(proxy)
 
 
-def crash_looping_pod(namespace: str) -> str:
+def workload(namespace: str, name: str, code: str) -> str:
+    """A pod running ``code`` in logwax-base: ``crasher`` exits and is restarted into BackOff;
+    ``sleeper`` runs until deleted (the kubelet reports Killing only for a running container)."""
     return json.dumps(
         {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": "crasher", "namespace": namespace},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "hostNetwork": True,
                 "automountServiceAccountToken": False,
                 "terminationGracePeriodSeconds": 1,
                 "containers": [
                     {
-                        "name": "crash",
+                        "name": "main",
                         "image": "logwax-base:bookworm",
                         "imagePullPolicy": "Never",
-                        "command": ["python3.11", "-c", "import time; time.sleep(2); exit(3)"],
+                        "command": ["python3.11", "-c", code],
                         "securityContext": {
                             "runAsUser": 65534,
                             "runAsNonRoot": True,
@@ -178,7 +181,8 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
     namespace = f"e2e-events-{uuid.uuid4().hex[:8]}"
     kubectl.run(node.kubeconfig, "create", "namespace", namespace)
     try:
-        kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=crash_looping_pod(namespace))
+        for name, code in (("crasher", CRASH), ("sleeper", SLEEP)):
+            kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=workload(namespace, name, code))
         wait(
             "the crash-looping pod in BackOff",
             lambda: "BackOff" in api_events(node, namespace).values(),
@@ -192,7 +196,7 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             timeout=180,
         )
         print(f"deleted events pod {old}; a new one was Ready {took:.0f}s later")
-        kubectl.run(node.kubeconfig, "delete", "pod", "-n", namespace, "crasher", "--wait=true")
+        kubectl.run(node.kubeconfig, "delete", "pod", "-n", namespace, "sleeper", "--wait=true")
         wait("Killing", lambda: "Killing" in api_events(node, namespace).values(), timeout=60)
 
         def event_ids() -> Counter[str]:
