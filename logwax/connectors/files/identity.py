@@ -23,9 +23,11 @@ from typing import Literal, NamedTuple
 
 from logwax.connectors.files import compressed
 from logwax.connectors.files.fingerprint import first_line_fingerprint, provisional_fingerprint
+from logwax.connectors.files.kubernetes_paths import container_log
 
 FileIdentity = Literal["inode_and_fingerprint", "fingerprint", "path"]
 CHECK_BYTES = 64
+CONTENT_STREAM = "k"  # a stream named by content and container, not inode (kubelet files)
 
 
 class FileState(NamedTuple):
@@ -68,13 +70,34 @@ def key_for(identity: FileIdentity, fingerprint: str, inode: str, path: Path) ->
 
 
 def stream_for(identity: FileIdentity, fingerprint: str, inode: str, path: Path) -> str:
-    """Fingerprint plus what tells two files with that head apart: unique while both live."""
+    """Fingerprint plus what tells two files with that head apart: unique while both live.
+
+    A kubelet log file is told apart by its container's log name instead of its inode
+    (``CONTENT_STREAM``): the kubelet gzips rotated files (a new inode) and deletes the plain
+    one, whose inode the next live file often gets. Ids from the inode then depended on which
+    file a snapshot had seen at that inode: a collector killed after reading a file its last
+    snapshot did not know read it again under other ids (duplicates), and gave the next file
+    at that inode the same ids as the first (lines dropped as already delivered). Each CRI file
+    starts with a nanosecond timestamp, so its head and container name it alone, wherever it
+    is and whatever its inode."""
+    container = container_log(path) if identity == "inode_and_fingerprint" else None
+    if container is not None:
+        return f"{fingerprint}.{CONTENT_STREAM}{_short_hash(container)}"
     if identity == "inode_and_fingerprint":
         dev, ino = inode.split(":")
         return f"{fingerprint}.{int(dev):x}-{int(ino):x}"
     if identity == "fingerprint":
         return fingerprint
-    return f"{fingerprint}.{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
+    return f"{fingerprint}.{_short_hash(str(path))}"
+
+
+def named_by_content(stream: str) -> bool:
+    """A stream of a kubelet log file: the same wherever its file is, always generation 0."""
+    return stream.rsplit(".", 1)[-1].startswith(CONTENT_STREAM)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def quick_key(identity: FileIdentity, path: Path) -> str | None:

@@ -80,3 +80,14 @@ def recent_rotations(live: Path, within_s: float) -> list[Path]:
     except OSError:
         return []
     return sorted(found)
+
+
+def container_log(path: Path) -> str | None:
+    """The kubelet log file ``path`` is, was, or links to (``.../<container>/0.log``), for a live
+    file, its ``/var/log/containers`` link, a rotated file or its archive; None otherwise."""
+    target = os.path.realpath(path)
+    match = _PODS.search(target)
+    if match is None:
+        return None
+    rotated = re.search(r"\.\d{8}-\d{6}(?:\.gz)?$", target)
+    return target[: rotated.start()] if rotated else target

@@ -24,6 +24,7 @@ from logwax.connectors.files.identity import (
     check_at,
     check_path,
     identify,
+    named_by_content,
     quick_key,
 )
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields, recent_rotations
@@ -162,6 +163,8 @@ class _FilesPartition(SourcePartition[FilesState]):
         offset = seen.size if at_end else 0
         check = (check_path(seen.path, offset) or "") if offset else ""
         generation = self._files.new_generation(seen.key)  # > 0 if a forgotten file had it
+        if named_by_content(seen.stream):
+            generation = 0  # its ids do not depend on the inode it got
         return FileState(
             offset, generation, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
         )
