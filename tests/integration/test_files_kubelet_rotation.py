@@ -5,6 +5,7 @@ container's log rotates before logwax first sees it."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,9 @@ from tests.integration.kubelet_logs import KubeletContainerLog
 from tests.integration.pipelines import es_sink, files_source, write_pipeline
 
 
-def pipeline(tmp_path: Path, servers: Brokers, prefix: str, scan_interval: str) -> Path:
+def pipeline(
+    tmp_path: Path, servers: Brokers, prefix: str, scan_interval: str, snapshot_interval: str = "1s"
+) -> Path:
     source = files_source(
         tmp_path,
         "containers",
@@ -34,7 +37,11 @@ def pipeline(tmp_path: Path, servers: Brokers, prefix: str, scan_interval: str) 
         scan_interval=scan_interval,
     )
     return write_pipeline(
-        tmp_path, "kubelet_rotation", sources=[source], elasticsearch=es_sink(servers, prefix)
+        tmp_path,
+        "kubelet_rotation",
+        sources=[source],
+        elasticsearch=es_sink(servers, prefix),
+        snapshot_interval=snapshot_interval,
     )
 
 
@@ -124,3 +131,41 @@ def test_a_container_log_rotated_before_the_first_scan_is_read(
     stop_gracefully(proc)
     assert_once(es, prefix, container.expected)
     assert Counter(n.endswith(".gz") for n in container.files()) == {False: 2, True: 1}
+
+
+def test_a_file_shipped_after_the_last_snapshot_keeps_its_ids_when_read_from_its_archive(
+    tmp_path: Path, servers: Brokers, es: Elasticsearch, new_index_prefix: Callable[[], str]
+) -> None:
+    """Lines of a file the last snapshot did not know are delivered, then logwax is SIGKILLed;
+    by its restart that file exists only gzipped (a new inode) and the next live file may have
+    the freed inode of an older one. Read again from the archive, its lines must carry the ids
+    they were delivered with (Elasticsearch keeps one document per id; other ids would be
+    duplicates), and the file at the reused inode ids of its own."""
+    prefix = new_index_prefix()
+    config = pipeline(tmp_path, servers, prefix, "200ms", snapshot_interval="30s")
+    log, recovery = tmp_path / "logwax.log", tmp_path / "recovery"
+    container = KubeletContainerLog(tmp_path / "log", "shop", "ping-4f2a")
+    container.write(2_000)
+    container.expose()
+    indexed = lambda: es_count(es, prefix)  # noqa: E731
+
+    proc = start(config, tmp_path)
+    wait_for("the first file and a snapshot", lambda: has_resume_point(recovery), proc, log)
+    wait_for("the first file", lambda: indexed() >= 2_000, proc, log)
+    container.rotate()
+    container.write(3_000)  # a file the snapshot does not know
+    wait_for("the second file", lambda: indexed() >= 5_000, proc, log, poll=0.05)
+    proc.kill()  # before the next snapshot (30 s)
+    proc.wait()
+
+    container.rotate()
+    container.write(1_000)
+    container.rotate()  # the second file now only gzipped, the first deleted
+    container.write(1_000)
+    print(f"files while down: {container.files()}")
+
+    proc = start(config, tmp_path)
+    wait_for("every line", lambda: indexed() >= len(container.expected), proc, log)
+    time.sleep(3)  # a re-read under other ids would add documents now
+    stop_gracefully(proc)
+    assert_once(es, prefix, container.expected)
