@@ -47,3 +47,35 @@ def test_a_cut_short_archive_is_refused(tmp_path: Path) -> None:
     except OSError:
         return
     raise AssertionError("a cut-short archive was read as complete")
+
+
+def test_archives_rotated_unseen_are_read_a_few_at_a_time(tmp_path: Path) -> None:
+    """A new container whose log the kubelet rotated and gzipped six times before the first scan:
+    every archive is read, never more than ``MAX_OPEN_ARCHIVES`` decompressed at once."""
+    from logwax.connectors.files.compressed import MAX_OPEN_ARCHIVES
+    from logwax.connectors.files.config import FilesSourceConfig
+    from logwax.connectors.files.source import FilesSource
+
+    logs = tmp_path / "pods" / "shop_web-7d_1234-ab" / "nginx"
+    logs.mkdir(parents=True)
+    expected = []
+    for n in range(6):
+        lines = [f"archive={n} line={i}" for i in range(50)]
+        expected += lines
+        stamp = f"2026-01-01T00:00:0{n}"
+        body = "".join(f"{stamp}.{i:09d}Z stdout F {text}\n" for i, text in enumerate(lines))
+        (logs / f"0.log.20260101-00000{n}.gz").write_bytes(gzip.compress(body.encode()))
+    (logs / "0.log").write_text("2026-01-01T00:01:00.000000000Z stdout F live\n")
+    expected.append("live")
+    (tmp_path / "web.log").symlink_to(logs / "0.log")
+    settings = {"type": "files", "name": "t", "include": [f"{tmp_path}/*.log"]}
+    config = FilesSourceConfig.model_validate({**settings, "format": "cri", "scan_interval": 0})
+    part = FilesSource(config).build_part("s", "t", None)
+    got, most_open = [], 0
+    for _ in range(50):
+        got += [r.message for r in part.next_batch()]
+        archives = [r for r in part._readers.values() if str(r.tailed.path).endswith(".gz")]
+        most_open = max(most_open, len(archives))
+    part.close()
+    assert sorted(got) == sorted(expected)
+    assert 0 < most_open <= MAX_OPEN_ARCHIVES

@@ -21,6 +21,10 @@ import zlib
 from pathlib import Path
 
 GZIP_SUFFIX = ".gz"
+# Archives held decompressed at once; the others wait for a scan. An archive read from its start
+# takes its whole size in memory (the kubelet's containerLogMaxSize, 10 MiB by default), and
+# after a long outage a node may have one per container: all at once would not fit the pod.
+MAX_OPEN_ARCHIVES = 4
 _CHUNK = 256 * 1024
 
 

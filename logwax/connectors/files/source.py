@@ -14,7 +14,12 @@ from bytewax.inputs import FixedPartitionedSource
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.files.assemble import assembler_for
-from logwax.connectors.files.compressed import decompress_into, decompressed_size, is_gzip
+from logwax.connectors.files.compressed import (
+    MAX_OPEN_ARCHIVES,
+    decompress_into,
+    decompressed_size,
+    is_gzip,
+)
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.formats import PARSERS, Entry
 from logwax.connectors.files.identity import (
@@ -109,7 +114,10 @@ class _FilesPartition(SourcePartition[FilesState]):
                 fresh.append(seen)
             else:
                 self._maybe_open(seen.key, seen.path, entry, now)
-                if before is not None and entry.generation != before.generation:
+                if before is not None and (entry.stream, entry.generation) != (
+                    before.stream,
+                    before.generation,
+                ):
                     self._read_rotated_unseen(seen.path, now)  # a new file at a reused inode
         fresh = self._not_while_truncating(fresh)
         adopted = self._files.adopt(fresh, matched, set(self._readers))
@@ -222,6 +230,8 @@ class _FilesPartition(SourcePartition[FilesState]):
             if not archive:  # an archive never grows
                 self._waiting.add(path, size)
             return False  # nothing new; stays closed until it grows
+        if archive and self._open_archives() >= MAX_OPEN_ARCHIVES:
+            return False  # tried again at the next scan
         if len(self._readers) >= self._config.max_open_files and not self._make_room():
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
             return False
@@ -244,6 +254,9 @@ class _FilesPartition(SourcePartition[FilesState]):
             entry.generation,
         )
         return True
+
+    def _open_archives(self) -> int:
+        return sum(1 for reader in self._readers.values() if is_gzip(reader.tailed.path))
 
     def _open_tailed(self, path: Path, entry: FileState) -> TailedFile:
         """The plain file, or the decompressed copy of an archive: read to its end and then
