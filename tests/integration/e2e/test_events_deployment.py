@@ -25,7 +25,8 @@ from devtools.home import free_port
 from devtools.node import kubectl
 from tests.integration.brokers import Brokers
 from tests.integration.e2e.conftest import Node
-from tests.integration.e2e.overlay import DEPLOY, events_overlay, render
+from tests.integration.e2e.events_overlay import events_overlay
+from tests.integration.e2e.overlay import DEPLOY, render
 from tests.integration.flow_runs import es_count, http_get
 
 WANTED = {"Scheduled", "Pulled", "Created", "Started", "BackOff", "Killing"}
