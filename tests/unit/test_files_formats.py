@@ -83,5 +83,6 @@ def test_kubernetes_metadata_from_kubelet_paths() -> None:
             "container_name": "nginx",
         }
     }
-    assert kubernetes_fields(PurePath(f"{rotated}.gz")) is None
+    # gzipped at the next rotation, and finished from the archive: still that pod's lines
+    assert kubernetes_fields(PurePath(f"{rotated}.gz")) == kubernetes_fields(rotated)
     assert kubernetes_fields(PurePath("/var/log/syslog")) is None

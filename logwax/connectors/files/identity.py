@@ -21,10 +21,13 @@ import time
 from pathlib import Path
 from typing import Literal, NamedTuple
 
+from logwax.connectors.files import compressed
 from logwax.connectors.files.fingerprint import first_line_fingerprint, provisional_fingerprint
+from logwax.connectors.files.kubernetes_paths import container_log
 
 FileIdentity = Literal["inode_and_fingerprint", "fingerprint", "path"]
 CHECK_BYTES = 64
+CONTENT_STREAM = "k"  # a stream named by content and container, not inode (kubelet files)
 
 
 class FileState(NamedTuple):
@@ -67,13 +70,34 @@ def key_for(identity: FileIdentity, fingerprint: str, inode: str, path: Path) ->
 
 
 def stream_for(identity: FileIdentity, fingerprint: str, inode: str, path: Path) -> str:
-    """Fingerprint plus what tells two files with that head apart: unique while both live."""
+    """Fingerprint plus what tells two files with that head apart: unique while both live.
+
+    A kubelet log file is told apart by its container's log name instead of its inode
+    (``CONTENT_STREAM``): the kubelet gzips rotated files (a new inode) and deletes the plain
+    one, whose inode the next live file often gets. Ids from the inode then depended on which
+    file a snapshot had seen at that inode: a collector killed after reading a file its last
+    snapshot did not know read it again under other ids (duplicates), and gave the next file
+    at that inode the same ids as the first (lines dropped as already delivered). Each CRI file
+    starts with a nanosecond timestamp, so its head and container name it alone, wherever it
+    is and whatever its inode."""
+    container = container_log(path) if identity == "inode_and_fingerprint" else None
+    if container is not None:
+        return f"{fingerprint}.{CONTENT_STREAM}{_short_hash(container)}"
     if identity == "inode_and_fingerprint":
         dev, ino = inode.split(":")
         return f"{fingerprint}.{int(dev):x}-{int(ino):x}"
     if identity == "fingerprint":
         return fingerprint
-    return f"{fingerprint}.{hashlib.blake2b(str(path).encode(), digest_size=4).hexdigest()}"
+    return f"{fingerprint}.{_short_hash(str(path))}"
+
+
+def named_by_content(stream: str) -> bool:
+    """A stream of a kubelet log file: the same wherever its file is, always generation 0."""
+    return stream.rsplit(".", 1)[-1].startswith(CONTENT_STREAM)
+
+
+def _short_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=4).hexdigest()
 
 
 def quick_key(identity: FileIdentity, path: Path) -> str | None:
@@ -95,7 +119,10 @@ def identify(
     first line yet and was written to less than ``provisional_after`` seconds ago. Raises the
     ``OSError`` of a file that is there but cannot be read (permissions), for the caller to
     report. Opened non-blocking and checked with ``fstat``, so a FIFO or device swapped in
-    after the glob's check cannot hang the source."""
+    after the glob's check cannot hang the source. A gzip file (a rotated log the kubelet
+    compressed) is identified by its decompressed head and size (see ``compressed``)."""
+    if compressed.is_gzip(path):
+        return _identify_gzip(identity, path, fingerprint_bytes)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -123,6 +150,31 @@ def identify(
     )
 
 
+def _identify_gzip(identity: FileIdentity, path: Path, fingerprint_bytes: int) -> Seen | None:
+    try:
+        result = os.stat(path)
+        if not stat.S_ISREG(result.st_mode):
+            return None
+        head = compressed.head(path, fingerprint_bytes)
+        size = compressed.decompressed_size(path)
+    except FileNotFoundError:
+        return None
+    fingerprint = first_line_fingerprint(head, fingerprint_bytes)
+    if fingerprint is None:  # an archive is complete: its head is all there will be
+        if not head:
+            return None
+        fingerprint = provisional_fingerprint(head)
+    inode = inode_of(result)
+    return Seen(
+        path,
+        key_for(identity, fingerprint, inode, path),
+        fingerprint,
+        stream_for(identity, fingerprint, inode, path),
+        inode,
+        size,
+    )
+
+
 def check_at(fd: int, offset: int) -> str:
     """Hash of the bytes before ``offset``: the content a continuation must have there."""
     start = max(0, offset - CHECK_BYTES)
@@ -132,7 +184,10 @@ def check_at(fd: int, offset: int) -> str:
 
 def check_path(path: Path, offset: int) -> str | None:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        if compressed.is_gzip(path):
+            fd = compressed.decompress_into(path, max(0, offset - CHECK_BYTES), 0)
+        else:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 
 from logwax.connectors.files.fingerprint import PROVISIONAL
-from logwax.connectors.files.identity import FileIdentity, FileState, Seen, check_path
+from logwax.connectors.files.identity import (
+    FileIdentity,
+    FileState,
+    Seen,
+    check_path,
+    named_by_content,
+)
 
 RETIRED = "~"  # prefix of keys no scan matches: pre-identity state and replaced generations
 
@@ -69,6 +75,11 @@ class FileRegistry:
             )
         if self._replaced(entry, seen):
             self.retire(seen.key, entry)
+            if seen.fingerprint != entry.fingerprint and named_by_content(seen.stream):
+                # another file at a reused inode: its own stream, the one it has anywhere
+                return FileState(
+                    0, 0, str(seen.path), seen.fingerprint, seen.stream, seen.inode, ""
+                )
             return FileState(
                 0,
                 entry.generation + 1,

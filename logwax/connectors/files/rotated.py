@@ -3,8 +3,10 @@
 ``app.log`` renamed to ``app.log.1`` while logwax was down (or while the file sat closed as
 inactive) still holds lines logwax never read. Vector and Filebeat lose them unless the globs
 also match rotated names; we look among its siblings that share the old name as a prefix
-(``app.log.1``, ``app.log-20260101``), skipping compressed archives, for the same inode or a
-copy (see ``registry``).
+(``app.log.1``, ``app.log-20260101``), for the same inode or a copy (see ``registry``). A gzip
+archive is such a copy (the kubelet gzips a rotated file at its next rotation and deletes the
+plain one): it is matched by its decompressed head and finished at the saved offset (see
+``compressed``). Other compressed formats and unfinished archives (``.tmp``) are skipped.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip")
+UNREAD = (".bz2", ".xz", ".zst", ".zip", ".tmp")
 
 
 def rotated_siblings(last_path: str) -> list[Path]:
-    """Regular files named like ``last_path`` plus a suffix, uncompressed, in name order.
+    """Regular files named like ``last_path`` plus a suffix, plain or gzip, in name order (a
+    plain file before its archive: while the kubelet compresses, both exist).
 
     When ``last_path`` is a link (Kubernetes' ``/var/log/containers/*.log`` point into
     ``/var/log/pods``), the kubelet rotates the file it points to, not the link: the rotated
@@ -39,7 +42,7 @@ def _siblings(old: Path) -> list[Path]:
             for p in old.parent.iterdir()
             if p.name.startswith(old.name)
             and p.name != old.name
-            and not p.name.endswith(COMPRESSED)
+            and not p.name.endswith(UNREAD)
             and p.is_file()
         )
     except OSError:

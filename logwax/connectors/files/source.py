@@ -14,17 +14,25 @@ from bytewax.inputs import FixedPartitionedSource
 
 from logwax.connectors.base import SourcePartition
 from logwax.connectors.files.assemble import assembler_for
+from logwax.connectors.files.compressed import (
+    MAX_OPEN_ARCHIVES,
+    decompress_into,
+    decompressed_size,
+    is_gzip,
+)
 from logwax.connectors.files.config import FilesSourceConfig
 from logwax.connectors.files.formats import PARSERS, Entry
 from logwax.connectors.files.identity import (
+    CHECK_BYTES,
     FileState,
     Seen,
     check_at,
     check_path,
     identify,
+    named_by_content,
     quick_key,
 )
-from logwax.connectors.files.kubernetes_paths import kubernetes_fields
+from logwax.connectors.files.kubernetes_paths import kubernetes_fields, recent_rotations
 from logwax.connectors.files.open_file import OpenFile
 from logwax.connectors.files.progress import Backfill
 from logwax.connectors.files.records import build_records
@@ -100,16 +108,24 @@ class _FilesPartition(SourcePartition[FilesState]):
             if reader is not None:
                 reader.tailed.path = path
                 continue
+            before = self._files.state.get(seen.key)
             entry = self._files.known(seen)
             if entry is None:
                 fresh.append(seen)
             else:
                 self._maybe_open(seen.key, seen.path, entry, now)
+                if before is not None and (entry.stream, entry.generation) != (
+                    before.stream,
+                    before.generation,
+                ):
+                    self._read_rotated_unseen(seen.path, now)  # a new file at a reused inode
         fresh = self._not_while_truncating(fresh)
         adopted = self._files.adopt(fresh, matched, set(self._readers))
         for seen in fresh:
             entry = adopted.get(seen.key) or self._new_entry(seen)
             self._maybe_open(seen.key, seen.path, entry, now)
+            if seen.key not in adopted:
+                self._read_rotated_unseen(seen.path, now)
         self._follow_rotated(matched, now)
         self._forget_old(now)
         if self._first_scan:
@@ -155,9 +171,29 @@ class _FilesPartition(SourcePartition[FilesState]):
         offset = seen.size if at_end else 0
         check = (check_path(seen.path, offset) or "") if offset else ""
         generation = self._files.new_generation(seen.key)  # > 0 if a forgotten file had it
+        if named_by_content(seen.stream):
+            generation = 0  # its ids do not depend on the inode it got
         return FileState(
             offset, generation, str(seen.path), seen.fingerprint, seen.stream, seen.inode, check
         )
+
+    def _read_rotated_unseen(self, live: Path, now: float) -> None:
+        """A new kubelet log file (a new key, or a new generation where the freed inode of a
+        deleted one was reused): the kubelet rotated. Files it rotated that this source never
+        knew (rotated while it was down, or before it first saw the container) are read as new
+        files; ones it knows, by key or head, are finished by ``_follow_rotated`` instead."""
+        if self._first_scan and self._config.read_from == "end":
+            return
+        within = self._config.forget_after.total_seconds()
+        known = {entry.fingerprint for entry in self._files.state.values()}
+        for path in recent_rotations(live, within):
+            seen = self._identify(path)
+            if seen is None or seen.fingerprint in known or seen.key in self._files.state:
+                continue
+            known.add(seen.fingerprint)
+            self._files.seen[seen.key] = now
+            log.info("source=%s path=%s rotated before it was seen", self._name, path)
+            self._maybe_open(seen.key, seen.path, self._new_entry(seen), now)
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
         """Finish files renamed out of the globs while closed: their unread lines are not lost.
@@ -184,21 +220,23 @@ class _FilesPartition(SourcePartition[FilesState]):
                 self._drained_orphans.add(key)
 
     def _maybe_open(self, key: str, path: Path, entry: FileState, now: float) -> bool:
+        archive = is_gzip(path)
         try:
-            size = path.stat().st_size
+            size = decompressed_size(path) if archive else path.stat().st_size
         except OSError:
             return False
         self._files.state[key] = entry
         if size <= entry.offset:
-            self._waiting.add(path, size)
+            if not archive:  # an archive never grows
+                self._waiting.add(path, size)
             return False  # nothing new; stays closed until it grows
+        if archive and self._open_archives() >= MAX_OPEN_ARCHIVES:
+            return False  # tried again at the next scan
         if len(self._readers) >= self._config.max_open_files and not self._make_room():
             SOURCE_ERRORS.labels(self._name, "max_open_files").inc()
             return False
         try:
-            tailed = TailedFile.open(
-                entry.fingerprint, path, entry.offset, int(self._config.max_line_bytes)
-            )
+            tailed = self._open_tailed(path, entry)
         except OSError as exc:
             self._refused.cannot_open(path, exc)
             return False
@@ -216,6 +254,21 @@ class _FilesPartition(SourcePartition[FilesState]):
             entry.generation,
         )
         return True
+
+    def _open_archives(self) -> int:
+        return sum(1 for reader in self._readers.values() if is_gzip(reader.tailed.path))
+
+    def _open_tailed(self, path: Path, entry: FileState) -> TailedFile:
+        """The plain file, or the decompressed copy of an archive: read to its end and then
+        closed as gone, since the copy is not at ``path`` (see ``compressed``)."""
+        most = int(self._config.max_line_bytes)
+        if not is_gzip(path):
+            return TailedFile.open(entry.fingerprint, path, entry.offset, most)
+        keep_from = max(0, entry.offset - CHECK_BYTES)
+        fd = decompress_into(path, keep_from, self._config.fingerprint_bytes)
+        tailed = TailedFile.from_fd(entry.fingerprint, path, fd, entry.offset, most)
+        tailed.inode = -1  # never the archive's: drained and closed at the copy's end
+        return tailed
 
     def _make_room(self) -> bool:
         """At ``max_open_files``: close the file idle longest that has nothing left to read; it

@@ -51,6 +51,14 @@ class TailedFile:
     def open(cls, fingerprint: str, path: Path, offset: int, max_line_bytes: int) -> TailedFile:
         # Non-blocking, so a FIFO swapped in after the scan's check cannot hang the source.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        return cls.from_fd(fingerprint, path, fd, offset, max_line_bytes)
+
+    @classmethod
+    def from_fd(
+        cls, fingerprint: str, path: Path, fd: int, offset: int, max_line_bytes: int
+    ) -> TailedFile:
+        """Takes ``fd`` over (closed on error). ``path`` is where its content was found: for the
+        decompressed copy of an archive, the archive, whose inode is not the copy's."""
         result = os.fstat(fd)
         if not stat.S_ISREG(result.st_mode):
             os.close(fd)

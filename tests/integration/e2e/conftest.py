@@ -40,16 +40,24 @@ def node() -> Iterator[Node]:
             pytest.skip(f"{binary} is missing: apt-get install containerd runc")
     from devtools.node import cluster
     from devtools.node.layout import node_paths
+    from tests.integration.e2e import leftovers
 
     was_up = cluster.is_up(node_paths(), cluster.read_state(node_paths()))
     state = cluster.up()
     port = int(state["url"].rsplit(":", 1)[1])
-    print(f"\nnode: {'reused' if was_up else 'started'}; start took {state.get('start_total_s')}s")
+    how = "reused" if was_up else ("cold" if state.get("cold") else "warm")
+    print(f"\nnode: {how}; start took {state.get('start_total_s')}s")
     try:
         yield Node(state["kubeconfig"], port, float(state.get("start_total_s") or 0))
     finally:
         if not was_up:
             cluster.down()
+            # Nothing of the node may outlive the suite: its processes by the pids it recorded,
+            # and any process left in a pod's cgroup (a container, a pause).
+            still = leftovers.alive(state["pids"])
+            in_pods = leftovers.pod_processes()
+            print(f"after the node stopped: recorded pids alive {still}, pod processes {in_pods}")
+            assert not still and not in_pods, (still, in_pods)
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,11 @@
 
 It changes only where things are, never how the pod is secured: the locally built image with
 ``imagePullPolicy: Never``; the host network (no kube-proxy, no pod network off the machine);
-Kafka, the topic and the API server at their loopback addresses through the environment (the
-API server's Service IP has no proxy behind it); the metrics port moved off the shipped 9108, which
-is shared on a host network; the per-node recovery hostPath under the test's directory. The
-security context, probes, resources and RBAC are the shipped ones.
+Kafka (the secured test broker: SASL_SSL, its password and CA in the Secret and ConfigMap the
+manifest mounts), the topic and the API server at their loopback addresses through the
+environment (the API server's Service IP has no proxy behind it); the metrics port moved off the
+shipped 9108, which is shared on a host network; the per-node recovery hostPath under the test's
+directory. The security context, probes, resources and RBAC are the shipped ones.
 """
 
 from __future__ import annotations
@@ -31,9 +32,15 @@ def collect_overlay(
     api_port: int,
     metrics_port: int,
     recovery: Path,
+    kafka_password: str,
+    kafka_ca: Path,
 ) -> Path:
-    """Write the overlay into ``directory``; returns it (``kustomize build`` it)."""
+    """Write the overlay into ``directory``; returns it (``kustomize build`` it). Kafka is
+    reached as shipped: SASL_SSL as ``logwax-collect``, its password from the Secret and the CA
+    from the ConfigMap the DaemonSet mounts."""
     directory.mkdir(parents=True, exist_ok=True)
+    (directory / "password").write_text(kafka_password)
+    (directory / "ca.crt").write_text(kafka_ca.read_text())
     env = [
         {"name": "LOGWAX_KAFKA__BOOTSTRAP_SERVERS", "value": bootstrap},
         {"name": "LOGWAX_KAFKA__TOPIC", "value": topic},
@@ -76,6 +83,9 @@ def collect_overlay(
             os.path.relpath(DEPLOY / "collect", directory),
         ],
         "images": [{"name": "logwax", "newName": "logwax", "newTag": "dev"}],
+        "secretGenerator": [{"name": "logwax-collect-kafka", "files": ["password"]}],
+        "configMapGenerator": [{"name": "logwax-kafka-ca", "files": ["ca.crt"]}],
+        "generatorOptions": {"disableNameSuffixHash": True},
         "patches": [
             {"target": target, "patch": yaml.safe_dump(merge)},
             {"target": target, "patch": yaml.safe_dump(ports)},

@@ -8,29 +8,35 @@ from typing import Any
 
 LONG = 20 * 1024
 SHORT = 40
-# After its first line the writer waits longer than the collector's scan interval (10 s): a CRI
-# log file rotated before the collector first saw it cannot be found through the
-# /var/log/containers link (which names only the live file), so its lines would be lost. That
-# edge is real (1 MiB in the first seconds of a pod, rotated before the first scan) and is
-# reported, not tested here: this test is about lines of a file the collector knows.
-FIRST_PAUSE_S = 12.0
+PROGRESS = "/progress"  # a hostPath of the test's: how far the writer got
 
 # Runs in logwax-base (Python 3.11). Paced, so the stream lasts long enough for the faults a
-# test injects mid-way; flushed per batch so the kubelet sees the lines as they come.
+# test injects mid-way; flushed per batch so the kubelet sees the lines as they come. It starts
+# at the count its progress file holds, and on SIGTERM finishes the batch, records the count
+# and exits: a writer pod deleted and made again writes every number once, so what was sent is
+# known exactly.
 SCRIPT = """
-import sys, time
+import os, signal, sys, time
 run, total, long_every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-batch, first_pause = max(1, int(sys.argv[4]) // 20), float(sys.argv[5])
-for number in range(total):
-    pad = ("L" * LONG) if number % long_every == 0 else ("s" * SHORT)
-    sys.stdout.write(f"{run} {number:07d} {pad}\\n")
-    if number == 0:
-        sys.stdout.flush()
-        time.sleep(first_pause)
-    elif number % batch == batch - 1:
-        sys.stdout.flush()
-        time.sleep(0.05)
-sys.stdout.flush()
+batch, progress = max(1, int(sys.argv[4]) // 20), sys.argv[5]
+stop = []
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+try:
+    with open(progress) as saved:
+        number = int(saved.read() or 0)
+except FileNotFoundError:
+    number = 0
+while number < total and not stop:
+    end = min(total, number + batch)
+    for n in range(number, end):
+        pad = ("L" * LONG) if n % long_every == 0 else ("s" * SHORT)
+        sys.stdout.write(f"{run} {n:07d} {pad}\\n")
+    sys.stdout.flush()
+    number = end
+    with open(progress + ".tmp", "w") as out:
+        out.write(str(number))
+    os.replace(progress + ".tmp", progress)
+    time.sleep(0.05)
 """.replace("LONG", str(LONG)).replace("SHORT", str(SHORT))
 
 
@@ -46,8 +52,9 @@ def pod(
     total: int,
     long_every: int,
     per_second: int,
-    first_pause: float = FIRST_PAUSE_S,
+    progress: str,
 ) -> dict[str, Any]:
+    """``progress``: a host directory the writer (uid 65534) can write, mounted at /progress."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -56,7 +63,7 @@ def pod(
             "hostNetwork": True,
             "automountServiceAccountToken": False,
             "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 1,
+            "terminationGracePeriodSeconds": 10,
             "containers": [
                 {
                     "name": "writer",
@@ -70,8 +77,9 @@ def pod(
                         str(total),
                         str(long_every),
                         str(per_second),
-                        str(first_pause),
+                        f"{PROGRESS}/count",
                     ],
+                    "volumeMounts": [{"name": "progress", "mountPath": PROGRESS}],
                     "securityContext": {
                         "runAsUser": 65534,
                         "runAsNonRoot": True,
@@ -81,6 +89,7 @@ def pod(
                     },
                 }
             ],
+            "volumes": [{"name": "progress", "hostPath": {"path": progress, "type": "Directory"}}],
         },
     }
 
