@@ -139,15 +139,7 @@ def identify(
         if not head or time.time() - result.st_mtime < provisional_after:
             return None
         fingerprint = provisional_fingerprint(head)
-    inode = inode_of(result)
-    return Seen(
-        path,
-        key_for(identity, fingerprint, inode, path),
-        fingerprint,
-        stream_for(identity, fingerprint, inode, path),
-        inode,
-        result.st_size,
-    )
+    return _seen(identity, path, fingerprint, inode_of(result), result.st_size)
 
 
 def _identify_gzip(identity: FileIdentity, path: Path, fingerprint_bytes: int) -> Seen | None:
@@ -164,7 +156,12 @@ def _identify_gzip(identity: FileIdentity, path: Path, fingerprint_bytes: int) -
         if not head:
             return None
         fingerprint = provisional_fingerprint(head)
-    inode = inode_of(result)
+    return _seen(identity, path, fingerprint, inode_of(result), size)
+
+
+def _seen(identity: FileIdentity, path: Path, fingerprint: str, inode: str, size: int) -> Seen:
+    """What one look at a file (plain or archived) found, its key and stream as ``identity``
+    makes them."""
     return Seen(
         path,
         key_for(identity, fingerprint, inode, path),
