@@ -209,7 +209,14 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             timeout=120,
         )
         time.sleep(12)  # a snapshot interval more: a replay would show now
+        # The crash-looping pod keeps updating its BackOff Event, so the API may hold a newer
+        # update than the wait above saw (CI saw one 12 s later): that one must arrive too.
         in_api = api_events(node, namespace)
+        wait(
+            "the API's latest updates in Elasticsearch",
+            lambda: set(in_api) <= set(event_ids()),
+            timeout=60,
+        )
         found = es_events(es, prefix, namespace)
         ids = Counter(d["event"]["id"] for d in found)
         reasons = Counter(d["kubernetes"]["event"]["reason"] for d in found)
