@@ -11,6 +11,10 @@ SOURCE_ERRORS = Counter(
 )
 SINK_RECORDS = Counter("logwax_sink_records", "Records a sink confirmed as delivered", ["sink"])
 SINK_ERRORS = Counter("logwax_sink_errors", "Delivery errors seen by a sink", ["sink", "reason"])
+DELIVERY_LISTENER_ERRORS = Counter(
+    "logwax_delivery_listener_errors",
+    "Confirmed batches a source's delivery listener failed on (its checkpoint stays behind)",
+)
 SINK_RETRIES = Counter("logwax_sink_retries", "Records a sink sent again", ["sink"])
 SINK_BATCH_SECONDS = Histogram(
     "logwax_sink_batch_seconds", "Time to deliver and confirm one batch", ["sink"]

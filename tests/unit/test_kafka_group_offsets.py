@@ -132,6 +132,9 @@ class _RefusingConsumer:
         self.commits += 1
         raise KafkaException(KafkaError(self.code))
 
+    def get_watermark_offsets(self, *_args: object, **_kwargs: object) -> tuple[int, int]:
+        return 0, 8
+
     def close(self) -> None:
         return
 
@@ -141,34 +144,104 @@ def test_a_fenced_commit_is_said_once_at_info_counted_and_not_fatal(
 ) -> None:
     from confluent_kafka import KafkaError
 
+    from logwax.core.metrics import KAFKA_GROUP_COMMITS
+
+    member, refusing = _member_refused_with(KafkaError.ILLEGAL_GENERATION, "unit-fenced")
+    try:
+        fenced = KAFKA_GROUP_COMMITS.labels("unit-fenced", "fenced")
+        before = fenced._value.get()
+        with caplog.at_level("INFO", logger="logwax.connectors.kafka.group"):
+            member._commit()  # type: ignore[attr-defined]
+            member._commit()  # type: ignore[attr-defined]
+        assert refusing.commits == 2 and fenced._value.get() == before + 2
+        said = [r for r in caplog.records if "commit refused after a rebalance" in r.message]
+        assert len(said) == 1 and said[0].levelname == "INFO"
+        # not marked committed: the next owner decides
+        assert member._tracker.due() == {P0: 8}  # type: ignore[attr-defined]
+    finally:
+        _leave(member)
+
+
+def _member_refused_with(code: int, name: str) -> tuple[object, _RefusingConsumer]:
+    """A group member (no broker behind it) whose consumer refuses every commit with ``code``,
+    holding one confirmed record of partition 0 at offset 7."""
     from logwax.connectors.kafka.group import KafkaGroupSource
     from logwax.connectors.kafka.source_config import KafkaSourceConfig
-    from logwax.core.metrics import KAFKA_GROUP_COMMITS
 
     config = KafkaSourceConfig(
         bootstrap_servers="127.0.0.1:9",
         topics=["logs"],
-        consumer_group="unit-fenced",
-        consumer_options={"log_level": 0},  # no broker there: its connection failures unsaid
+        consumer_group=name,
+        commit_interval=0,
+        consumer_options={"log_level": 0},
     )
-    member = KafkaGroupSource(config, name="unit-fenced").build("step", 0, 1)
-    real = member._consumer
-    refusing = _RefusingConsumer(KafkaError.ILLEGAL_GENERATION)
+    member = KafkaGroupSource(config, name=name).build("step", 0, 1)
+    member._real = member._consumer  # type: ignore[attr-defined]
+    refusing = _RefusingConsumer(code)
     member._consumer = refusing  # type: ignore[assignment]
+    member._tracker.assign([P0])
+    member._tracker.read(P0, 7)
+    delivery.confirmed([[_with_position(Record("k", "s", "i", 0, "m", {}), ("logs", 0, 7))]])
+    return member, refusing
+
+
+@pytest.mark.parametrize(
+    ("code", "moves"),
+    [("_TRANSPORT", False), ("ILLEGAL_GENERATION", True)],
+    ids=["broker-unreachable", "fenced"],
+)
+def test_readiness_moves_only_when_the_commit_was_taken_or_the_partition_moved(
+    code: str, moves: bool
+) -> None:
+    """A broker that stops taking commits must turn /readyz red: the clock /readyz watches moves
+    only when a commit landed (or was refused only because the partition left us)."""
+    from confluent_kafka import KafkaError
+
+    from logwax.core import observability
+
+    member, refusing = _member_refused_with(getattr(KafkaError, code), f"unit-ready-{moves}")
     try:
-        member._tracker.assign([P0])
-        member._tracker.read(P0, 7)
-        delivery.confirmed([[_with_position(Record("k", "s", "i", 0, "m", {}), ("logs", 0, 7))]])
-        fenced = KAFKA_GROUP_COMMITS.labels("unit-fenced", "fenced")
-        before = fenced._value.get()
-        with caplog.at_level("INFO", logger="logwax.connectors.kafka.group"):
-            member._commit()
-            member._commit()
-        assert refusing.commits == 2 and fenced._value.get() == before + 2
-        said = [r for r in caplog.records if "commit refused after a rebalance" in r.message]
-        assert len(said) == 1 and said[0].levelname == "INFO"
-        assert member._tracker.due() == {P0: 8}  # not marked committed: the next owner decides
+        observability._last_snapshot = 1.0  # long ago
+        member._next_commit = 0.0  # type: ignore[attr-defined]
+        member._tick()  # type: ignore[attr-defined]
+        assert refusing.commits == 1
+        assert (observability._last_snapshot > 1.0) is moves
+        stalled = observability.readiness(10.0)
+        assert bool(stalled) is not moves, stalled
     finally:
-        member._tracker.revoke([P0])  # nothing left to commit to a broker that is not there
-        member._consumer = real
-        member.close()
+        observability.snapshot_taken()
+        _leave(member)
+
+
+def _leave(member: object) -> None:
+    member._tracker.revoke([P0])  # type: ignore[attr-defined]  # nothing left to commit
+    member._consumer = member._real  # type: ignore[attr-defined]
+    member.close()  # type: ignore[attr-defined]
+
+
+def test_a_failing_delivery_listener_is_counted_said_once_and_does_not_fail_the_sink(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from logwax.core.metrics import DELIVERY_LISTENER_ERRORS
+
+    seen: list[int] = []
+
+    def broken(records: object) -> None:
+        raise RuntimeError("listener bug")
+
+    def working(records: object) -> None:
+        seen.append(len(list(records)))  # type: ignore[call-overload]
+
+    before = DELIVERY_LISTENER_ERRORS._value.get()
+    delivery.listen(broken)
+    delivery.listen(working)
+    try:
+        with caplog.at_level("ERROR", logger="logwax.core.delivery"):
+            delivery.confirmed([[Record("k", "s", "i", 0, "m", {})]] * 3)
+    finally:
+        delivery.forget(broken)
+        delivery.forget(working)
+    assert DELIVERY_LISTENER_ERRORS._value.get() == before + 3
+    said = [r for r in caplog.records if "delivery listener" in r.message]
+    assert len(said) == 1 and said[0].exc_info is not None
+    assert seen == [1, 1, 1]  # the other listeners still hear every batch

@@ -155,27 +155,34 @@ class _GroupMember(StatelessSourcePartition[Record]):
                 topic, partition, offset = position
                 self._tracker.delivered((topic, partition), offset)
 
-    def _commit(self, keys: list[TopicPartitionKey] | None = None) -> None:
-        """Commit the confirmed points; a refusal after a rebalance is expected, not fatal."""
+    def _commit(self, keys: list[TopicPartitionKey] | None = None) -> bool:
+        """Commit the confirmed points; a refusal after a rebalance is expected, not fatal.
+
+        True when the checkpoint is where it should be: nothing was due, or every due point was
+        committed or refused only because its partition moved. False when a commit failed (the
+        broker unreachable, a timeout): the checkpoint is stalled and /readyz must say so.
+        """
         points = self._tracker.due(keys)
         if not points:
-            return
+            return True
         offsets = [TopicPartition(t, p, o) for (t, p), o in points.items()]
         try:
             answered = self._consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as exc:
-            self._commit_refused(exc.args[0] if exc.args else None, str(exc))
-            return
+            return self._commit_refused(exc.args[0] if exc.args else None, str(exc))
         refused = [tp for tp in answered if tp.error is not None]
+        moved = True
         if refused:
-            self._commit_refused(refused[0].error, str(refused[0].error))
+            moved = all(self._commit_refused(tp.error, str(tp.error)) for tp in refused)
             failed = {(tp.topic, tp.partition) for tp in refused}
             points = {k: v for k, v in points.items() if k not in failed}
         self._tracker.committed(points)
         if points:
             KAFKA_GROUP_COMMITS.labels(self._name, "ok").inc()
+        return moved
 
-    def _commit_refused(self, error: Any, words: str) -> None:
+    def _commit_refused(self, error: Any, words: str) -> bool:
+        """Count and say a refused commit; True when it was only fenced (the partition moved)."""
         code = error.code() if isinstance(error, KafkaError) else None
         if code in FENCED:
             KAFKA_GROUP_COMMITS.labels(self._name, "fenced").inc()
@@ -190,7 +197,7 @@ class _GroupMember(StatelessSourcePartition[Record]):
                     self._group,
                     words,
                 )
-            return
+            return True
         KAFKA_GROUP_COMMITS.labels(self._name, "failed").inc()
         log.warning(
             "source=%s group=%s offset commit failed: %s; retried in %.1fs",
@@ -199,16 +206,19 @@ class _GroupMember(StatelessSourcePartition[Record]):
             words,
             self._interval,
         )
+        return False
 
     def _tick(self) -> None:
         """Every ``commit_interval``: commit, update the lag, and move the progress clock
-        /readyz watches (in this mode commits are the checkpoints, not snapshots)."""
+        /readyz watches (in this mode commits are the checkpoints, not snapshots). A failed
+        commit leaves the clock where it was, so a broker that stops taking commits turns
+        /readyz red after the allowed time instead of hiding a stalled checkpoint."""
         now = time.monotonic()
         if now < self._next_commit:
             return
         self._next_commit = now + self._interval
-        self._commit()
-        observability.snapshot_taken()
+        if self._commit():
+            observability.snapshot_taken()
         behind = 0
         for key in self._tracker.assigned():
             try:
