@@ -28,18 +28,17 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from logwax.connectors.kafka import clients
 from logwax.connectors.kafka.decode import decode
+from logwax.connectors.kafka.group_commits import GroupCommits
 from logwax.connectors.kafka.offsets import OffsetTracker, TopicPartitionKey
 from logwax.connectors.kafka.source_config import KafkaSourceConfig
 from logwax.core import delivery, health, observability, shutdown
 from logwax.core.metrics import (
-    KAFKA_GROUP_COMMITS,
     KAFKA_GROUP_PARTITIONS,
     KAFKA_GROUP_REBALANCES,
     SOURCE_BYTES,
@@ -55,15 +54,6 @@ log = logging.getLogger(__name__)
 # The @metadata hint carrying a record's (topic, partition, offset) to the delivery listener:
 # never shipped, and out of reach of transforms that drop or rename the ``kafka`` field.
 POSITION = "kafka_position"
-
-# The broker's answers to a commit from a member that no longer owns the partition.
-FENCED = {
-    KafkaError.ILLEGAL_GENERATION,
-    KafkaError.UNKNOWN_MEMBER_ID,
-    KafkaError.REBALANCE_IN_PROGRESS,
-    KafkaError.FENCED_INSTANCE_ID,
-    KafkaError._ASSIGNMENT_LOST,
-}
 
 # A graceful stop waits this long for the sink to confirm what was read, then commits.
 DRAIN_SECONDS = 20.0
@@ -96,7 +86,7 @@ class _GroupMember(StatelessSourcePartition[Record]):
         self._tracker = OffsetTracker()
         self._interval = config.commit_interval.total_seconds()
         self._next_commit = time.monotonic() + self._interval
-        self._fenced_said = False
+        self._commits = GroupCommits(self._tracker, group, name, self._interval)
         self._drain_until: float | None = None
         self._closed = False
         self._awake: datetime | None = None
@@ -125,7 +115,7 @@ class _GroupMember(StatelessSourcePartition[Record]):
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = _keys(partitions)
         self._tracker.assign(keys)
-        self._fenced_said = False
+        self._commits.fenced_said = False
         KAFKA_GROUP_REBALANCES.labels(self._name, "assigned").inc()
         KAFKA_GROUP_PARTITIONS.labels(self._name).set(len(self._tracker.assigned()))
         log.info("source=%s group=%s assigned %s", self._name, self._group, _words(keys))
@@ -156,57 +146,7 @@ class _GroupMember(StatelessSourcePartition[Record]):
                 self._tracker.delivered((topic, partition), offset)
 
     def _commit(self, keys: list[TopicPartitionKey] | None = None) -> bool:
-        """Commit the confirmed points; a refusal after a rebalance is expected, not fatal.
-
-        True when the checkpoint is where it should be: nothing was due, or every due point was
-        committed or refused only because its partition moved. False when a commit failed (the
-        broker unreachable, a timeout): the checkpoint is stalled and /readyz must say so.
-        """
-        points = self._tracker.due(keys)
-        if not points:
-            return True
-        offsets = [TopicPartition(t, p, o) for (t, p), o in points.items()]
-        try:
-            answered = self._consumer.commit(offsets=offsets, asynchronous=False) or []
-        except KafkaException as exc:
-            return self._commit_refused(exc.args[0] if exc.args else None, str(exc))
-        refused = [tp for tp in answered if tp.error is not None]
-        moved = True
-        if refused:
-            moved = all(self._commit_refused(tp.error, str(tp.error)) for tp in refused)
-            failed = {(tp.topic, tp.partition) for tp in refused}
-            points = {k: v for k, v in points.items() if k not in failed}
-        self._tracker.committed(points)
-        if points:
-            KAFKA_GROUP_COMMITS.labels(self._name, "ok").inc()
-        return moved
-
-    def _commit_refused(self, error: Any, words: str) -> bool:
-        """Count and say a refused commit; True when it was only fenced (the partition moved)."""
-        code = error.code() if isinstance(error, KafkaError) else None
-        if code in FENCED:
-            KAFKA_GROUP_COMMITS.labels(self._name, "fenced").inc()
-            if not self._fenced_said:
-                self._fenced_said = True
-                log.info(
-                    "source=%s group=%s commit refused after a rebalance (%s): tried again at "
-                    "the next interval for partitions still ours; a partition that moved is "
-                    "re-read by its new owner from the group's last commit (same ids, no "
-                    "duplicate)",
-                    self._name,
-                    self._group,
-                    words,
-                )
-            return True
-        KAFKA_GROUP_COMMITS.labels(self._name, "failed").inc()
-        log.warning(
-            "source=%s group=%s offset commit failed: %s; retried in %.1fs",
-            self._name,
-            self._group,
-            words,
-            self._interval,
-        )
-        return False
+        return self._commits.commit(self._consumer, keys)
 
     def _tick(self) -> None:
         """Every ``commit_interval``: commit, update the lag, and move the progress clock
