@@ -228,6 +228,23 @@ def has_resume_point(recovery: Path) -> bool:
     return False
 
 
+def kill_after_a_snapshot(
+    config: Path, tmp_path: Path, recovery: Path, count: Callable[[], int], lines: int
+) -> None:
+    """Start logwax and SIGKILL it once ``count()`` reaches ``lines`` and a snapshot holds a
+    resume point: killed before one, a restart starts over and the kill tests no resuming."""
+    proc = start(config, tmp_path)
+    wait_for(
+        f"{lines} lines and a snapshot",
+        lambda: count() >= lines and has_resume_point(recovery),
+        proc,
+        tmp_path / "logwax.log",
+        poll=0.05,
+    )
+    proc.kill()
+    proc.wait()
+
+
 def kill_at_random_moments(
     config: Path,
     tmp_path: Path,

@@ -18,6 +18,7 @@ from tests.integration.flow_runs import (
     es_event_ids,
     es_messages,
     has_resume_point,
+    kill_after_a_snapshot,
     start,
     stop_gracefully,
     wait_for,
@@ -45,6 +46,15 @@ def pipeline(
     )
 
 
+def running_container(tmp_path: Path, pod: str, lines: int) -> KubeletContainerLog:
+    """A container of namespace ``shop`` that has written ``lines`` and whose
+    ``/var/log/containers`` link is there: logwax's first scan finds it."""
+    container = KubeletContainerLog(tmp_path / "log", "shop", pod)
+    container.write(lines)
+    container.expose()
+    return container
+
+
 def assert_once(es: Elasticsearch, prefix: str, expected: list[str]) -> None:
     found = es_messages(es, prefix)
     ids = es_event_ids(es, prefix)
@@ -67,22 +77,11 @@ def test_lines_rotated_and_gzipped_while_killed_are_shipped_once(
     rotation while it runs."""
     prefix = new_index_prefix()
     config = pipeline(tmp_path, servers, prefix, "200ms")
-    log, recovery = tmp_path / "logwax.log", tmp_path / "recovery"
-    container = KubeletContainerLog(tmp_path / "log", "shop", "cart-7d9f")
-    container.write(100_000)
-    container.expose()
+    log = tmp_path / "logwax.log"
+    container = running_container(tmp_path, "cart-7d9f", 100_000)
     indexed = lambda: es_count(es, prefix)  # noqa: E731
 
-    proc = start(config, tmp_path)
-    wait_for(
-        "15000 lines and a snapshot",
-        lambda: indexed() >= 15_000 and has_resume_point(recovery),
-        proc,
-        log,
-        poll=0.05,
-    )
-    proc.kill()
-    proc.wait()
+    kill_after_a_snapshot(config, tmp_path, tmp_path / "recovery", indexed, 15_000)
     at_kill = indexed()
     assert at_kill < 100_000
 
@@ -144,9 +143,7 @@ def test_a_file_shipped_after_the_last_snapshot_keeps_its_ids_when_read_from_its
     prefix = new_index_prefix()
     config = pipeline(tmp_path, servers, prefix, "200ms", snapshot_interval="30s")
     log, recovery = tmp_path / "logwax.log", tmp_path / "recovery"
-    container = KubeletContainerLog(tmp_path / "log", "shop", "ping-4f2a")
-    container.write(2_000)
-    container.expose()
+    container = running_container(tmp_path, "ping-4f2a", 2_000)
     indexed = lambda: es_count(es, prefix)  # noqa: E731
 
     proc = start(config, tmp_path)

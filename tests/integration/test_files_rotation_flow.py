@@ -14,7 +14,7 @@ from tests.integration.brokers import Brokers
 from tests.integration.flow_runs import (
     es_count,
     es_messages,
-    has_resume_point,
+    kill_after_a_snapshot,
     start,
     stop_gracefully,
     wait_for,
@@ -68,17 +68,7 @@ def test_rotation_by_rename_and_copytruncate_across_sigkills(
     # Killed after the first snapshot (1s): without one there is no position to resume from,
     # and a file renamed out of the globs before any snapshot cannot be known to be ours.
     writer.write(100_000)
-    proc = start(config, tmp_path)
-    recovery = tmp_path / "recovery"
-    wait_for(
-        "15000 lines and a snapshot",
-        lambda: indexed() >= 15_000 and has_resume_point(recovery),
-        proc,
-        log,
-        poll=0.05,
-    )
-    proc.kill()
-    proc.wait()
+    kill_after_a_snapshot(config, tmp_path, tmp_path / "recovery", indexed, 15_000)
     assert indexed() < 100_000
 
     writer.write(2_000)  # while down: more lines, then rename+create rotation

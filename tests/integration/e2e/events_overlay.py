@@ -3,13 +3,17 @@ change): Elasticsearch reached the shipped way at a loopback proxy, its claim on
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
 import yaml
 
-from tests.integration.e2e.overlay import DEPLOY
+from tests.integration.e2e.overlay import (
+    api_server_env,
+    metrics_port_patch,
+    workload_patches,
+    write_kustomization,
+)
 
 
 def events_overlay(
@@ -33,23 +37,8 @@ def events_overlay(
     env = [
         {"name": "LOGWAX_ELASTICSEARCH__HOSTS", "value": f'["{es_url}"]'},
         {"name": "LOGWAX_ELASTICSEARCH__INDEX", "value": index},
-        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-        {"name": "KUBERNETES_SERVICE_PORT", "value": str(api_port)},
+        *api_server_env(api_port),
     ]
-    merge = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "logwax-events"},
-        "spec": {
-            "template": {
-                "spec": {
-                    "hostNetwork": True,
-                    "dnsPolicy": "ClusterFirstWithHostNet",
-                    "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
-                }
-            }
-        },
-    }
     claim = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
@@ -69,33 +58,20 @@ def events_overlay(
         },
     }
     (directory / "volume.yaml").write_text(yaml.safe_dump(persistent_volume))
-    container = "/spec/template/spec/containers/0"
-    ports = [
-        {"op": "replace", "path": f"{container}/ports/0/containerPort", "value": metrics_port},
-        {"op": "test", "path": f"{container}/args/5", "value": "--metrics-port"},
-        {"op": "replace", "path": f"{container}/args/6", "value": str(metrics_port)},
-    ]
-    target = {"kind": "Deployment", "name": "logwax-events"}
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": "logwax",
-        "resources": [
-            os.path.relpath(DEPLOY / "base", directory),
-            os.path.relpath(DEPLOY / "events", directory),
-            "volume.yaml",
-        ],
-        "images": [{"name": "logwax", "newName": "logwax", "newTag": "dev"}],
-        "secretGenerator": [
+    write_kustomization(
+        directory,
+        "events",
+        resources=("volume.yaml",),
+        secretGenerator=[
             {"name": "logwax-events-elasticsearch", "files": ["api-key"]},
         ],
-        "configMapGenerator": [{"name": "logwax-elasticsearch-ca", "files": ["ca.crt"]}],
-        "generatorOptions": {"disableNameSuffixHash": True},
-        "patches": [
-            {"target": target, "patch": yaml.safe_dump(merge)},
-            {"target": target, "patch": yaml.safe_dump(ports)},
+        configMapGenerator=[{"name": "logwax-elasticsearch-ca", "files": ["ca.crt"]}],
+        generatorOptions={"disableNameSuffixHash": True},
+        patches=[
+            *workload_patches(
+                "Deployment", "logwax-events", env=env, ports=metrics_port_patch(metrics_port)
+            ),
             {"patch": yaml.safe_dump(claim)},
         ],
-    }
-    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    )
     return directory

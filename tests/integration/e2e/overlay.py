@@ -24,6 +24,90 @@ from devtools.home import paths
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 
 
+LOCAL_IMAGE = {"name": "logwax", "newName": "logwax", "newTag": "dev"}
+
+
+def api_server_env(api_port: int) -> list[dict[str, str]]:
+    """The API server at its loopback address: its Service IP has no kube-proxy behind it."""
+    return [
+        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
+        {"name": "KUBERNETES_SERVICE_PORT", "value": str(api_port)},
+    ]
+
+
+def metrics_port_patch(metrics_port: int) -> list[dict[str, Any]]:
+    """JSON patch ops moving a one-pod workload's metrics port off the shipped one, which other
+    pods share on a host network; the ``test`` op fails the build if the args ever move."""
+    container = "/spec/template/spec/containers/0"
+    return [
+        {"op": "replace", "path": f"{container}/ports/0/containerPort", "value": metrics_port},
+        {"op": "test", "path": f"{container}/args/5", "value": "--metrics-port"},
+        {"op": "replace", "path": f"{container}/args/6", "value": str(metrics_port)},
+    ]
+
+
+def workload_patches(
+    kind: str,
+    name: str,
+    *,
+    env: list[dict[str, Any]],
+    ports: list[dict[str, Any]],
+    spec: dict[str, Any] | None = None,
+    pod_spec: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The two patches of every overlay's workload: a merge patch putting its pod on the host
+    network with the local image (never pulled) and ``env``, plus any ``spec`` and ``pod_spec``
+    fields of its own; and the JSON patch ``ports`` of its metrics port and probes."""
+    merge = {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            **(spec or {}),
+            "template": {
+                "spec": {
+                    "hostNetwork": True,
+                    "dnsPolicy": "ClusterFirstWithHostNet",
+                    "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
+                    **(pod_spec or {}),
+                }
+            },
+        },
+    }
+    target = {"kind": kind, "name": name}
+    return [
+        {"target": target, "patch": yaml.safe_dump(merge)},
+        {"target": target, "patch": yaml.safe_dump(ports)},
+    ]
+
+
+def write_kustomization(
+    directory: Path,
+    component: str,
+    *,
+    patches: list[dict[str, Any]],
+    resources: tuple[str, ...] = (),
+    **generators: Any,
+) -> None:
+    """``directory``'s kustomization.yaml: the shipped base and ``component`` (plus the overlay's
+    own ``resources``) in the logwax namespace, the local image, the overlay's Secret and
+    ConfigMap ``generators`` (kustomization fields, in the order given) and its ``patches``."""
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": "logwax",
+        "resources": [
+            os.path.relpath(DEPLOY / "base", directory),
+            os.path.relpath(DEPLOY / component, directory),
+            *resources,
+        ],
+        "images": [LOCAL_IMAGE],
+        **generators,
+        "patches": patches,
+    }
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+
+
 def collect_overlay(
     directory: Path,
     *,
@@ -44,54 +128,26 @@ def collect_overlay(
     env = [
         {"name": "LOGWAX_KAFKA__BOOTSTRAP_SERVERS", "value": bootstrap},
         {"name": "LOGWAX_KAFKA__TOPIC", "value": topic},
-        {"name": "KUBERNETES_SERVICE_HOST", "value": "127.0.0.1"},
-        {"name": "KUBERNETES_SERVICE_PORT", "value": str(api_port)},
+        *api_server_env(api_port),
     ]
-    merge = {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "logwax-collect"},
-        "spec": {
-            "template": {
-                "spec": {
-                    "hostNetwork": True,
-                    "dnsPolicy": "ClusterFirstWithHostNet",
-                    "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
-                    "volumes": [
-                        {
-                            "name": "recovery",
-                            "hostPath": {"path": str(recovery), "type": "DirectoryOrCreate"},
-                        }
-                    ],
-                }
-            }
-        },
+    recovery_volume = {
+        "name": "recovery",
+        "hostPath": {"path": str(recovery), "type": "DirectoryOrCreate"},
     }
-    container = "/spec/template/spec/containers/0"
-    ports = [
-        {"op": "replace", "path": f"{container}/ports/0/containerPort", "value": metrics_port},
-        {"op": "test", "path": f"{container}/args/5", "value": "--metrics-port"},
-        {"op": "replace", "path": f"{container}/args/6", "value": str(metrics_port)},
-    ]
-    target = {"kind": "DaemonSet", "name": "logwax-collect"}
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": "logwax",
-        "resources": [
-            os.path.relpath(DEPLOY / "base", directory),
-            os.path.relpath(DEPLOY / "collect", directory),
-        ],
-        "images": [{"name": "logwax", "newName": "logwax", "newTag": "dev"}],
-        "secretGenerator": [{"name": "logwax-collect-kafka", "files": ["password"]}],
-        "configMapGenerator": [{"name": "logwax-kafka-ca", "files": ["ca.crt"]}],
-        "generatorOptions": {"disableNameSuffixHash": True},
-        "patches": [
-            {"target": target, "patch": yaml.safe_dump(merge)},
-            {"target": target, "patch": yaml.safe_dump(ports)},
-        ],
-    }
-    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+    write_kustomization(
+        directory,
+        "collect",
+        secretGenerator=[{"name": "logwax-collect-kafka", "files": ["password"]}],
+        configMapGenerator=[{"name": "logwax-kafka-ca", "files": ["ca.crt"]}],
+        generatorOptions={"disableNameSuffixHash": True},
+        patches=workload_patches(
+            "DaemonSet",
+            "logwax-collect",
+            env=env,
+            ports=metrics_port_patch(metrics_port),
+            pod_spec={"volumes": [recovery_volume]},
+        ),
+    )
     return directory
 
 
@@ -129,7 +185,7 @@ def index_overlay(
     (directory / "pipeline.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
     (directory / "placeholder").write_text("unused: the test pipeline has no TLS nor credentials\n")
     probe = "import os,urllib.request as u;u.urlopen('http://127.0.0.1:%s/{}' % os.environ['PORT'])"
-    env = [
+    env: list[dict[str, Any]] = [
         {
             "name": "ORDINAL",
             "valueFrom": {
@@ -138,21 +194,6 @@ def index_overlay(
         },
         {"name": "PORT", "value": f"{metrics_ports // 10}$(ORDINAL)"},
     ]
-    merge = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "logwax-index"},
-        "spec": {
-            "replicas": replicas,
-            "template": {
-                "spec": {
-                    "hostNetwork": True,
-                    "dnsPolicy": "ClusterFirstWithHostNet",
-                    "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
-                }
-            },
-        },
-    }
     container = "/spec/template/spec/containers/0"
     ports = [
         # On the host network a containerPort is a hostPort too: one pod per node would fit.
@@ -166,32 +207,23 @@ def index_overlay(
         ports.append(
             {"op": "add", "path": f"{container}/{kind}/exec", "value": {"command": command}}
         )
-    target = {"kind": "StatefulSet", "name": "logwax-index"}
     placeholder = {"options": {"disableNameSuffixHash": True}}
-    kustomization = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": "logwax",
-        "resources": [
-            os.path.relpath(DEPLOY / "base", directory),
-            os.path.relpath(DEPLOY / "index", directory),
-        ],
-        "images": [{"name": "logwax", "newName": "logwax", "newTag": "dev"}],
-        "configMapGenerator": [
+    write_kustomization(
+        directory,
+        "index",
+        configMapGenerator=[
             {"name": "logwax-index", "behavior": "replace", "files": ["pipeline.yaml"]},
             *(
                 {"name": name, "files": ["ca.crt=placeholder"], **placeholder}
                 for name in ("logwax-kafka-ca", "logwax-elasticsearch-ca")
             ),
         ],
-        "secretGenerator": [
+        secretGenerator=[
             {"name": "logwax-index-kafka", "files": ["password=placeholder"], **placeholder},
             {"name": "logwax-index-elasticsearch", "files": ["api-key=placeholder"], **placeholder},
         ],
-        "patches": [
-            {"target": target, "patch": yaml.safe_dump(merge)},
-            {"target": target, "patch": yaml.safe_dump(ports)},
-        ],
-    }
-    (directory / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        patches=workload_patches(
+            "StatefulSet", "logwax-index", env=env, ports=ports, spec={"replicas": replicas}
+        ),
+    )
     return directory

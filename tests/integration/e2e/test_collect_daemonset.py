@@ -19,15 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from devtools.home import free_port
 from devtools.node import containerd, kubectl
 from devtools.node.layout import node_paths
 from tests.integration.e2e import writer
 from tests.integration.e2e.conftest import Node
-from tests.integration.e2e.overlay import DEPLOY, collect_overlay, render
-from tests.integration.flow_runs import http_get
+from tests.integration.e2e.overlay import collect_overlay
+from tests.integration.e2e.pods import (
+    apply,
+    component_pods,
+    delete,
+    keep_logs,
+    ready,
+    served_metrics,
+    shipped_pod_spec,
+    wait,
+)
 from tests.integration.kafka_helpers import read_all
 from tests.integration.secured_kafka import SecuredCluster, producer_acls, readback_acls
 
@@ -43,24 +51,8 @@ DEADLINE_S = 600
 STALLED_S = 90  # no new line in Kafka for this long: stop waiting, count what is missing
 
 
-def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 1.0) -> float:
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s")
-        time.sleep(poll)
-    return time.monotonic() - began
-
-
 def collect_pods(kubeconfig: str) -> list[dict[str, Any]]:
-    found = kubectl.get(
-        kubeconfig, "pods", "-n", "logwax", "-l", "app.kubernetes.io/component=collect"
-    )
-    return list(found["items"])
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    return kubectl.condition(pod, "Ready") == "True"
+    return component_pods(kubeconfig, "collect")
 
 
 @dataclass(frozen=True)
@@ -92,8 +84,7 @@ def collect(
         metrics_port=metrics_port,
         recovery=tmp_path / "recovery",
     )
-    rendered = yaml.safe_dump_all(render(overlay))
-    kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=rendered)
+    rendered = apply(node.kubeconfig, overlay)
     try:
         took = wait(
             "a Ready collect pod",
@@ -104,36 +95,18 @@ def collect(
         check_served_and_secured(collect_pods(node.kubeconfig)[0], metrics_port)
         yield Collect(topic, secured.broker.admin_config())
     finally:
-        pods = collect_pods(node.kubeconfig)
-        for pod in pods:  # the collector's whole log, this run's and a killed one's
-            name = pod["metadata"]["name"]
-            for which in ("", "--previous"):
-                args = ["logs", "-n", "logwax", name, *([which] if which else [])]
-                text = kubectl.run(node.kubeconfig, *args, check=False)
-                (tmp_path / f"{name}{which.replace('--', '.')}.log").write_text(text)
-            print(f"collector logs under {tmp_path}")
-        kubectl.run(
-            node.kubeconfig,
-            "delete",
-            "--wait=true",
-            "--timeout=120s",
-            "-f",
-            "-",
-            stdin=rendered,
-            check=False,
-        )
+        # The collector's whole log, this run's and a killed one's.
+        keep_logs(node.kubeconfig, collect_pods(node.kubeconfig), tmp_path)
+        print(f"collector logs under {tmp_path}")
+        delete(node.kubeconfig, rendered)
 
 
 def check_served_and_secured(pod: dict[str, Any], metrics_port: int) -> None:
     """The probes' and Prometheus' endpoints answer on the host network, and the container runs
     with exactly the security context ``deploy/k8s/collect`` ships (see its comment on root)."""
-    ready_status, _ = http_get(f"http://127.0.0.1:{metrics_port}/readyz")
-    metrics_status, metrics = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
-    print(f"/readyz {ready_status}; /metrics {metrics_status}, {len(metrics)} bytes")
-    assert ready_status == 200 and metrics_status == 200
+    metrics = served_metrics(metrics_port)
     assert "logwax_source_records_total" in metrics
-    shipped = yaml.safe_load((DEPLOY / "collect" / "daemonset.yaml").read_text())
-    wanted = shipped["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    wanted = shipped_pod_spec("collect/daemonset.yaml")["containers"][0]["securityContext"]
     running = pod["spec"]["containers"][0]["securityContext"]
     print(f"security context: {running}")
     assert running == wanted

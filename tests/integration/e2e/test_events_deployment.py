@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from elasticsearch import Elasticsearch, helpers
 
 from devtools import es_proxy
@@ -26,35 +25,30 @@ from devtools.node import kubectl
 from tests.integration.brokers import Brokers
 from tests.integration.e2e.conftest import Node
 from tests.integration.e2e.events_overlay import events_overlay
-from tests.integration.e2e.overlay import DEPLOY, render
-from tests.integration.flow_runs import es_count, http_get
+from tests.integration.e2e.pods import (
+    apply,
+    component_pods,
+    delete,
+    keep_logs,
+    nobody_security_context,
+    ready,
+    served_metrics,
+    shipped_pod_spec,
+    wait,
+)
+from tests.integration.flow_runs import es_count
 
 WANTED = {"Scheduled", "Pulled", "Created", "Started", "BackOff", "Killing"}
 API_KEY = f"ZXZlbnRz{secrets.token_hex(8)}"
 CRASH, SLEEP = "import time; time.sleep(2); exit(3)", "import time; time.sleep(3600)"
-
-
-def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 2.0) -> float:
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s")
-        time.sleep(poll)
-    return time.monotonic() - began
-
-
-def events_pods(kubeconfig: str) -> list[dict[str, Any]]:
-    found = kubectl.get(
-        kubeconfig, "pods", "-n", "logwax", "-l", "app.kubernetes.io/component=events"
-    )
-    return list(found["items"])
+POLL_S = 2.0  # each wait here asks the API server or Elasticsearch: every 2 s is enough
 
 
 def ready_pod(kubeconfig: str, other_than: str = "") -> dict[str, Any] | None:
-    for pod in events_pods(kubeconfig):
+    for pod in component_pods(kubeconfig, "events"):
         name = pod["metadata"]["name"]
         deleting = pod["metadata"].get("deletionTimestamp")
-        if name != other_than and not deleting and kubectl.condition(pod, "Ready") == "True":
+        if name != other_than and not deleting and ready(pod):
             return pod
     return None
 
@@ -84,27 +78,17 @@ def events(
         metrics_port=metrics_port,
         recovery=recovery,
     )
-    rendered = yaml.safe_dump_all(render(overlay))
-    kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=rendered)
+    rendered = apply(node.kubeconfig, overlay)
     try:
-        took = wait("a Ready events pod", lambda: ready_pod(node.kubeconfig) is not None, 180)
+        took = wait(
+            "a Ready events pod", lambda: ready_pod(node.kubeconfig) is not None, 180, POLL_S
+        )
         print(f"events pod Ready (its /readyz) after {took:.1f}s")
         yield prefix, metrics_port
     finally:
-        for pod in events_pods(node.kubeconfig):
-            name = pod["metadata"]["name"]
-            text = kubectl.run(node.kubeconfig, "logs", "-n", "logwax", name, check=False)
-            (tmp_path / f"{name}.log").write_text(text)
-        kubectl.run(
-            node.kubeconfig,
-            "delete",
-            "--wait=true",
-            "--timeout=120s",
-            "-f",
-            "-",
-            stdin=rendered,
-            check=False,
-        )
+        pods = component_pods(node.kubeconfig, "events")
+        keep_logs(node.kubeconfig, pods, tmp_path, previous=False)
+        delete(node.kubeconfig, rendered)
         es_proxy.stop(proxy)
 
 
@@ -126,13 +110,7 @@ def workload(namespace: str, name: str, code: str) -> str:
                         "image": "logwax-base:bookworm",
                         "imagePullPolicy": "Never",
                         "command": ["python3.11", "-c", code],
-                        "securityContext": {
-                            "runAsUser": 65534,
-                            "runAsNonRoot": True,
-                            "readOnlyRootFilesystem": True,
-                            "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]},
-                        },
+                        "securityContext": nobody_security_context(),
                     }
                 ],
             },
@@ -165,13 +143,10 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
     began = time.monotonic()
     pod = ready_pod(node.kubeconfig)
     assert pod is not None
-    ready_status, _ = http_get(f"http://127.0.0.1:{metrics_port}/readyz")
-    metrics_status, metrics = http_get(f"http://127.0.0.1:{metrics_port}/metrics")
-    print(f"/readyz {ready_status}; /metrics {metrics_status}, {len(metrics)} bytes")
-    assert ready_status == 200 and metrics_status == 200 and "logwax_" in metrics
-    shipped = yaml.safe_load((DEPLOY / "events" / "deployment.yaml").read_text())
-    wanted_pod = shipped["spec"]["template"]["spec"]["securityContext"]
-    wanted_container = shipped["spec"]["template"]["spec"]["containers"][0]["securityContext"]
+    assert "logwax_" in served_metrics(metrics_port)
+    shipped = shipped_pod_spec("events/deployment.yaml")
+    wanted_pod = shipped["securityContext"]
+    wanted_container = shipped["containers"][0]["securityContext"]
     print(
         f"security context: {pod['spec']['securityContext']} / "
         f"{pod['spec']['containers'][0]['securityContext']}"
@@ -188,6 +163,7 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             "the crash-looping pod in BackOff",
             lambda: "BackOff" in api_events(node, namespace).values(),
             timeout=120,
+            poll=POLL_S,
         )
         old = pod["metadata"]["name"]
         kubectl.run(node.kubeconfig, "delete", "pod", "-n", "logwax", old, "--wait=true")
@@ -195,10 +171,16 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             "a new Ready events pod",
             lambda: ready_pod(node.kubeconfig, other_than=old) is not None,
             timeout=180,
+            poll=POLL_S,
         )
         print(f"deleted events pod {old}; a new one was Ready {took:.0f}s later")
         kubectl.run(node.kubeconfig, "delete", "pod", "-n", namespace, "sleeper", "--wait=true")
-        wait("Killing", lambda: "Killing" in api_events(node, namespace).values(), timeout=60)
+        wait(
+            "Killing",
+            lambda: "Killing" in api_events(node, namespace).values(),
+            timeout=60,
+            poll=POLL_S,
+        )
 
         def event_ids() -> Counter[str]:
             return Counter(d["event"]["id"] for d in es_events(es, prefix, namespace))
@@ -207,6 +189,7 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             "every update of the namespace's Events in Elasticsearch",
             lambda: set(api_events(node, namespace)) <= set(event_ids()),
             timeout=120,
+            poll=POLL_S,
         )
         time.sleep(12)  # a snapshot interval more: a replay would show now
         # The crash-looping pod keeps updating its BackOff Event, so the API may hold a newer
@@ -216,6 +199,7 @@ def test_the_clusters_events_reach_elasticsearch_once_across_a_delete(
             "the API's latest updates in Elasticsearch",
             lambda: set(in_api) <= set(event_ids()),
             timeout=60,
+            poll=POLL_S,
         )
         found = es_events(es, prefix, namespace)
         ids = Counter(d["event"]["id"] for d in found)

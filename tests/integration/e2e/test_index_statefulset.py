@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch
 
@@ -25,7 +24,8 @@ from devtools.node import containerd, kubectl
 from devtools.node.layout import node_paths
 from tests.integration.brokers import Brokers
 from tests.integration.e2e.conftest import Node
-from tests.integration.e2e.overlay import index_overlay, render
+from tests.integration.e2e.overlay import index_overlay
+from tests.integration.e2e.pods import apply, component_pods, delete, keep_logs, ready, wait
 from tests.integration.flow_runs import es_count, es_event_ids, http_get
 from tests.integration.test_index_flow import produce
 
@@ -36,29 +36,14 @@ STAMP = "2026-11-23T00:00:00Z"
 DEADLINE_S = 420
 
 
-def wait(what: str, check: Callable[[], bool], timeout: float, poll: float = 1.0) -> float:
-    began = time.monotonic()
-    while not check():
-        if time.monotonic() - began > timeout:
-            raise AssertionError(f"{what}: not after {timeout:.0f}s")
-        time.sleep(poll)
-    return time.monotonic() - began
-
-
 def index_pods(kubeconfig: str, terminating: bool = False) -> list[dict[str, Any]]:
     """The index pods; those being deleted (still draining) only if ``terminating``."""
-    found = kubectl.get(
-        kubeconfig, "pods", "-n", "logwax", "-l", "app.kubernetes.io/component=index"
-    )
-    return [p for p in found["items"] if terminating or not p["metadata"].get("deletionTimestamp")]
+    found = component_pods(kubeconfig, "index")
+    return [p for p in found if terminating or not p["metadata"].get("deletionTimestamp")]
 
 
 def container_id(pod: dict[str, Any]) -> str:
     return str(pod["status"]["containerStatuses"][0]["containerID"]).split("://", 1)[1]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    return kubectl.condition(pod, "Ready") == "True"
 
 
 def ten_free_ports() -> int:
@@ -123,28 +108,13 @@ def index_set(
         "elasticsearch": {"hosts": [servers.elasticsearch_url], "index": f"{prefix}-%Y"},
     }
     overlay = index_overlay(tmp_path / "overlay", pipeline=pipeline, metrics_ports=ports)
-    rendered = yaml.safe_dump_all(render(overlay))
-    kubectl.run(node.kubeconfig, "apply", "-f", "-", stdin=rendered)
+    rendered = apply(node.kubeconfig, overlay)
     try:
         yield topic, prefix, ports
     finally:
-        for pod in index_pods(node.kubeconfig):
-            name = pod["metadata"]["name"]
-            for which in ("", "--previous"):
-                args = ["logs", "-n", "logwax", name, *([which] if which else [])]
-                text = kubectl.run(node.kubeconfig, *args, check=False)
-                (tmp_path / f"{name}{which.replace('--', '.')}.log").write_text(text)
+        keep_logs(node.kubeconfig, index_pods(node.kubeconfig), tmp_path)
         print(f"index pod logs under {tmp_path}")
-        kubectl.run(
-            node.kubeconfig,
-            "delete",
-            "--wait=true",
-            "--timeout=120s",
-            "-f",
-            "-",
-            stdin=rendered,
-            check=False,
-        )
+        delete(node.kubeconfig, rendered)
 
 
 def scale(node: Node, replicas: int) -> float:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.integration.e2e.pods import nobody_security_context
+
 LONG = 20 * 1024
 SHORT = 40
 PROGRESS = "/progress"  # a hostPath of the test's: how far the writer got
@@ -80,13 +82,7 @@ def pod(
                         f"{PROGRESS}/count",
                     ],
                     "volumeMounts": [{"name": "progress", "mountPath": PROGRESS}],
-                    "securityContext": {
-                        "runAsUser": 65534,
-                        "runAsNonRoot": True,
-                        "readOnlyRootFilesystem": True,
-                        "allowPrivilegeEscalation": False,
-                        "capabilities": {"drop": ["ALL"]},
-                    },
+                    "securityContext": nobody_security_context(),
                 }
             ],
             "volumes": [{"name": "progress", "hostPath": {"path": progress, "type": "Directory"}}],
