@@ -56,6 +56,7 @@ def collect_overlay(
                 "spec": {
                     "hostNetwork": True,
                     "dnsPolicy": "ClusterFirstWithHostNet",
+                    "initContainers": [{"name": "recovery-owner", "imagePullPolicy": "Never"}],
                     "containers": [{"name": "logwax", "imagePullPolicy": "Never", "env": env}],
                     "volumes": [
                         {
