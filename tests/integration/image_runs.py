@@ -44,24 +44,43 @@ def writable_by_image_user(directory: Path) -> Path:
 
 
 def readable_by_all(directory: Path) -> None:
-    """Host logs are world-readable here; the DaemonSet gets DAC_READ_SEARCH instead."""
+    """A file every user may read, as a ConfigMap's."""
     for path in [directory, *directory.rglob("*")]:
         path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
 
 
+def readable_by_group(directory: Path, gid: int) -> None:
+    """Host logs as a node keeps them: root's, readable by one group only (directories 0750,
+    files 0640), so the image's uid 10001 reads them only with that group added, as the collect
+    DaemonSet's supplementary groups do (0 for the kubelet's pod logs, the journal's group)."""
+    for path in [directory, *directory.rglob("*")]:
+        os.chown(path, 0, gid)
+        path.chmod(0o750 if path.is_dir() else 0o640)
+
+
 def run_logwax(
-    image: str, config_dir: Path, state_dir: Path, inputs: dict[Path, str], metrics_port: int
+    image: str,
+    config_dir: Path,
+    state_dir: Path,
+    inputs: dict[Path, str],
+    metrics_port: int,
+    groups: tuple[int, ...] = (),
 ) -> str:
-    """``docker run -d`` the image on ``/etc/logwax/pipeline.yaml``; returns the container id
-    once the flow runs."""
+    """``docker run -d`` the image on ``/etc/logwax/pipeline.yaml`` with these supplementary
+    ``groups``; returns the container id once the flow runs."""
     args = [
         "run",
         "--detach",
         "--network",
         "host",
         "--read-only",
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
         "--user",
         "10001:10001",
+        *(f"--group-add={gid}" for gid in groups),
         "--volume",
         f"{config_dir}:/etc/logwax:ro",
         "--volume",

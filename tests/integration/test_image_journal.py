@@ -1,6 +1,8 @@
 """The product image reads a journal directory mounted read-only (as the DaemonSet mounts
 ``/var/log/journal``) with its own ``journalctl`` into Kafka exactly once, and resumes from its
-cursor after ``docker kill`` while the journal grew and rotated."""
+cursor after ``docker kill`` while the journal grew and rotated. The journal is root's and its
+group's alone (files 0640), read by uid 10001 through that group added, as the DaemonSet's
+``supplementalGroups`` add the host's systemd-journal gid."""
 
 from __future__ import annotations
 
@@ -9,18 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from devtools import engine, images
 from devtools.home import free_port
 from tests.integration.brokers import Brokers
 from tests.integration.image_runs import (
     finish,
     kill_mid_stream,
-    readable_by_all,
+    readable_by_group,
     run_logwax,
     writable_by_image_user,
     write_pipeline_dir,
 )
 from tests.integration.journal_files import append_entries, journal_ids, rotate
+
+DAEMONSET = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "collect" / "daemonset.yaml"
+POD = yaml.safe_load(DAEMONSET.read_text())["spec"]["template"]["spec"]
+JOURNAL_GID = POD["securityContext"]["supplementalGroups"][1]  # the DaemonSet's journal group
 
 
 def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -> None:
@@ -62,7 +70,7 @@ def test_killed_container_resumes_the_journal_from_its_cursor(
 ) -> None:
     journal = tmp_path / "journal" / "system.journal"
     append_entries(journal, 0, 20_000)
-    readable_by_all(journal.parent)
+    readable_by_group(journal.parent, JOURNAL_GID)
     topic = new_topic(partitions=1)
     config = write_pipeline_dir(
         tmp_path / "config",
@@ -74,7 +82,8 @@ def test_killed_container_resumes_the_journal_from_its_cursor(
     port = free_port()
 
     def start() -> str:
-        return run_logwax(product_image, config, state, {journal.parent: "/journal"}, port)
+        inputs = {journal.parent: "/journal"}
+        return run_logwax(product_image, config, state, inputs, port, groups=(JOURNAL_GID,))
 
     def grow(kill_number: int) -> None:
         if kill_number == 0:
@@ -82,7 +91,7 @@ def test_killed_container_resumes_the_journal_from_its_cursor(
         else:
             rotate(journal, "0001")
             append_entries(journal, 40_000, 5_000)
-        readable_by_all(journal.parent)
+        readable_by_group(journal.parent, JOURNAL_GID)
 
     at_kill = kill_mid_stream(start, kafka_config, topic, (3_000, 3_000), after_kill=grow)
     expected = journal_ids(journal.parent)

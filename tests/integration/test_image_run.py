@@ -16,7 +16,7 @@ from tests.integration.image_runs import (
     finish,
     get,
     kill_mid_stream,
-    readable_by_all,
+    readable_by_group,
     run_logwax,
     wait_until,
     writable_by_image_user,
@@ -35,7 +35,7 @@ def write_logs(directory: Path) -> set[str]:
                 line = f"file={f} seq={i} {'z' * 120}"
                 out.write(line + "\n")
                 expected.add(line)
-    readable_by_all(directory)
+    readable_by_group(directory, 0)  # as the kubelet's pod logs: 0640 root:root
     return expected
 
 
@@ -59,7 +59,8 @@ def test_killed_container_resumes_from_its_snapshot_volume_exactly_once(
     port = free_port()
 
     def start() -> str:
-        return run_logwax(product_image, config, state, {tmp_path / "logs": "/logs"}, port)
+        inputs = {tmp_path / "logs": "/logs"}
+        return run_logwax(product_image, config, state, inputs, port, groups=(0,))
 
     at_kill = kill_mid_stream(start, kafka_config, topic, (8_000, 15_000))
     container = start()

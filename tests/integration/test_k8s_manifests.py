@@ -68,10 +68,46 @@ def test_the_three_jobs_are_rendered_with_their_parts(rendered: list[dict[str, A
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert container["image"] == "ghcr.io/logwax/logwax:0.1.0"
             assert "limits" in container["resources"]
-            if doc["kind"] != "DaemonSet":
-                assert pod["securityContext"]["runAsNonRoot"] is True
+            check_security_contexts(doc["kind"], pod)
         if doc["kind"] == "ConfigMap":  # the pipeline files shipped in the manifests are valid
             parse_config(yaml.safe_load(doc["data"]["pipeline.yaml"]), doc["metadata"]["name"])
+
+
+def check_security_contexts(kind: str, pod: dict[str, Any]) -> None:
+    """Every job runs as uid 10001, non-root, on a read-only root filesystem with every
+    capability dropped and none added. The one exception is the collect DaemonSet's init
+    container, root with CAP_CHOWN alone to hand the recovery hostPath to uid 10001; its logwax
+    reads root's host logs through supplementary group 0 instead of a capability."""
+    secured = pod["securityContext"]
+    assert (secured["runAsNonRoot"], secured["runAsUser"], secured["runAsGroup"]) == (
+        True,
+        10001,
+        10001,
+    )
+    assert secured["seccompProfile"] == {"type": "RuntimeDefault"}
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert "runAsUser" not in context and "runAsNonRoot" not in context
+        assert context == {
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+        }
+    inits = pod.get("initContainers", [])
+    assert [init["name"] for init in inits] == (["recovery-owner"] if kind == "DaemonSet" else [])
+    for init in inits:
+        assert init["securityContext"] == {
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "runAsNonRoot": False,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+        }
+        mounts = {m["name"] for m in init["volumeMounts"]}
+        assert mounts == {"recovery"}
+    if kind == "DaemonSet":
+        assert secured["supplementalGroups"][0] == 0
 
 
 def dry_run_create(api_client: client.ApiClient, path: str, body: dict[str, Any]) -> None:

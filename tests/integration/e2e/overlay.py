@@ -145,7 +145,11 @@ def collect_overlay(
             "logwax-collect",
             env=env,
             ports=metrics_port_patch(metrics_port),
-            pod_spec={"volumes": [recovery_volume]},
+            pod_spec={
+                # the init container that hands the recovery hostPath to uid 10001: local image
+                "initContainers": [{"name": "recovery-owner", "imagePullPolicy": "Never"}],
+                "volumes": [recovery_volume],
+            },
         ),
     )
     return directory

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import time
 import uuid
 from collections import Counter
@@ -102,14 +103,90 @@ def collect(
 
 
 def check_served_and_secured(pod: dict[str, Any], metrics_port: int) -> None:
-    """The probes' and Prometheus' endpoints answer on the host network, and the container runs
-    with exactly the security context ``deploy/k8s/collect`` ships (see its comment on root)."""
+    """The probes' and Prometheus' endpoints answer on the host network, and the pod runs with
+    exactly the security contexts ``deploy/k8s/collect`` ships: logwax as uid 10001, non-root, on a
+    read-only root filesystem with no capability, reading the root-owned host logs through its
+    supplementary groups; only the init container that hands it the recovery hostPath is root,
+    with CAP_CHOWN alone. The API's view, then the kernel's view of the running process."""
     metrics = served_metrics(metrics_port)
     assert "logwax_source_records_total" in metrics
-    wanted = shipped_pod_spec("collect/daemonset.yaml")["containers"][0]["securityContext"]
-    running = pod["spec"]["containers"][0]["securityContext"]
-    print(f"security context: {running}")
-    assert running == wanted
+    shipped_pod = shipped_pod_spec("collect/daemonset.yaml")
+    spec = pod["spec"]
+    print(f"pod security context: {spec['securityContext']}")
+    print(f"logwax: {spec['containers'][0]['securityContext']}")
+    print(f"init: {spec['initContainers'][0]['securityContext']}")
+    assert contexts(spec) == contexts(shipped_pod)
+    effective = {**spec["securityContext"], **spec["containers"][0]["securityContext"]}
+    assert effective["runAsUser"] == 10001 and effective["runAsGroup"] == 10001
+    assert effective["runAsNonRoot"] is True
+    assert effective["readOnlyRootFilesystem"] is True
+    assert effective["allowPrivilegeEscalation"] is False
+    assert effective["capabilities"] == {"drop": ["ALL"]}
+    assert 0 in effective["supplementalGroups"]
+    for init in spec["initContainers"]:
+        assert init["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN"]}
+        assert init["securityContext"]["readOnlyRootFilesystem"] is True
+        assert init["securityContext"]["allowPrivilegeEscalation"] is False
+    status = process_status(container_id(pod))
+    shown = ("Uid", "Gid", "Groups", "CapEff", "CapBnd", "NoNewPrivs", "Seccomp", "root")
+    print(f"the running logwax process: { ({key: status.get(key) for key in shown}) }")
+    assert status["Uid"].split() == ["10001"] * 4 and status["Gid"].split() == ["10001"] * 4
+    groups = {*effective["supplementalGroups"], effective["fsGroup"]}
+    assert {int(g) for g in status["Groups"].split()} == groups
+    for capabilities in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[capabilities], 16) == 0, capabilities
+    assert status["NoNewPrivs"] == "1"
+    assert status["root"].split(",")[0] == "ro"
+
+
+def contexts(spec: dict[str, Any]) -> list[Any]:
+    """A pod spec's own security context, then its init containers' and its containers'."""
+    containers = [*spec["initContainers"], *spec["containers"]]
+    return [spec["securityContext"], *(c["securityContext"] for c in containers)]
+
+
+def process_status(container: str) -> dict[str, str]:
+    """``/proc/<pid>/status`` of a container's first process on this node, and the mount options
+    of its root filesystem as ``root``."""
+    tasks = containerd.ctr(node_paths(), "tasks", "ls").splitlines()[1:]
+    pid = next(int(line.split()[1]) for line in tasks if line.split()[0] == container)
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    found = {key: value.strip() for key, value in status.items()}
+    for line in Path(f"/proc/{pid}/mountinfo").read_text().splitlines():
+        fields = line.split()
+        if fields[4] == "/":
+            found["root"] = fields[5]
+    return found
+
+
+def pod_log_modes(namespace: str) -> list[tuple[str, int, int, str]]:
+    """Owner, group and mode of /var/log/pods and of every file the kubelet keeps there for the
+    pods of ``namespace`` (their log files, rotated and gzipped ones included)."""
+    pods = Path("/var/log/pods")
+    found = [(str(pods), *owner_mode(pods))]
+    for path in sorted(pods.glob(f"{namespace}_*/*/*")):
+        with contextlib.suppress(FileNotFoundError):  # a rotation's temporary file, gone
+            found.append((str(path.relative_to(pods)), *owner_mode(path)))
+    return found
+
+
+def check_root_only(modes: list[tuple[str, int, int, str]]) -> None:
+    """The pod logs were root's alone, none readable by others: the collector, uid 10001, read
+    them through its supplementary group 0."""
+    for path, uid, gid, mode in modes:
+        print(f"{mode} {uid}:{gid} {path}")
+    assert modes[0][1:] == (0, 0, "0o750"), modes[0]
+    files = modes[1:]
+    assert files and all(
+        (uid, gid) == (0, 0) and int(mode, 8) & 0o004 == 0 for _path, uid, gid, mode in files
+    ), files
+
+
+def owner_mode(path: Path) -> tuple[int, int, str]:
+    info = path.stat()
+    return info.st_uid, info.st_gid, oct(stat.S_IMODE(info.st_mode))
 
 
 def our_records(kafka_config: dict[str, Any], topic: str, run: str) -> list[dict[str, Any]]:
@@ -245,6 +322,7 @@ def ship(
         time.sleep(12)  # one more snapshot interval: a duplicate would show up now
         seen = our_records(kafka_config, topic, run)
         print(f"the writer pods sent {pod.sent()} lines")
+        check_root_only(pod_log_modes(run))
         assert pod.sent() == lines
     finally:
         kubectl.run(node.kubeconfig, "delete", "namespace", run, "--wait=false", check=False)
