@@ -118,26 +118,40 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         self, outgoing: list[Outgoing]
     ) -> tuple[list[tuple[Outgoing, KafkaError]], list[Outgoing], str | None]:
         """Produce and confirm; returns the records refused on their own account, those an
-        operator's refusal held back, and that refusal's line."""
+        operator's refusal held back, and that refusal's line.
+
+        One delivery callback serves the whole call: a closure made per record (and the set of
+        confirmed indexes it filled) cost about 1 µs per record, a tenth of shipping a line. A
+        report names its record by its value (the payload the broker took, byte for byte): the
+        rare refused one is looked up among ``outgoing``, and a fatal refusal holds back the
+        records no report confirmed. Two records with the same value are interchangeable.
+        """
         bootstrap = self._config.bootstrap_servers
         failures: list[tuple[Outgoing, KafkaError]] = []
-        confirmed: set[int] = set()
+        reported: list[tuple[Message | None, KafkaError]] = []
+        confirmed: list[Message | None] = []
+        confirm, report = confirmed.append, reported.append
         line: str | None = None
+
+        def on_delivery(error: KafkaError | None, message: Message | None) -> None:
+            if error is None:
+                confirm(message)
+            else:
+                report((message, error))
+
+        produce = self._producer.produce
         try:
-            for index, item in enumerate(outgoing):
-
-                def on_delivery(
-                    error: KafkaError | None,
-                    _m: Message | None,
-                    item: Outgoing = item,
-                    index: int = index,
-                ) -> None:
-                    if error is None:
-                        confirmed.add(index)
-                    else:
-                        failures.append((item, error))
-
-                self._produce(item, on_delivery)
+            for item in outgoing:
+                try:
+                    produce(
+                        item.topic,
+                        item.value,
+                        item.key,
+                        headers=item.headers,
+                        on_delivery=on_delivery,
+                    )
+                except (BufferError, KafkaException):
+                    self._produce(item, on_delivery, failures)
             with transport.awaiting(self._sink_name, f"{len(outgoing)} records awaiting acks"):
                 unconfirmed = self._producer.flush(self._flush_timeout)
         except (KafkaException, SystemError) as exc:
@@ -149,8 +163,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
             line = diagnosis.raised_refusal(bootstrap, raised)
             if line is None:
                 raise
-            held = [item for i, item in enumerate(outgoing) if i not in confirmed]
-            return [], held, line
+            return [], _unconfirmed(outgoing, confirmed), line
         if unconfirmed > 0:
             SINK_ERRORS.labels(self._sink_name, "flush_timeout").inc()
             raise DeliveryError(
@@ -158,6 +171,8 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 f"unconfirmed after {self._flush_timeout:.0f}s (setting kafka.delivery_timeout);"
                 " the flow stops so that recovery replays them"
             )
+        if reported:
+            failures += _named(outgoing, reported)
         blocked: list[Outgoing] = []
         fatal: list[tuple[Outgoing, KafkaError]] = []
         for item, e in failures:
@@ -187,7 +202,14 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
             still.extend(self._send_patiently([item]))
         return still
 
-    def _produce(self, item: Outgoing, on_delivery: OnDelivery) -> None:
+    def _produce(
+        self,
+        item: Outgoing,
+        on_delivery: OnDelivery,
+        failures: list[tuple[Outgoing, KafkaError]],
+    ) -> None:
+        """``item`` again after ``produce`` raised: waits while the local queue is full; a
+        record librdkafka refuses locally (message.max.bytes) is the record's own fault."""
         while True:
             try:
                 self._producer.produce(
@@ -202,15 +224,48 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                 # The local queue is full: serve delivery reports until there is room.
                 self._producer.poll(0.1)
             except KafkaException as exc:
-                # librdkafka refused it locally (message.max.bytes): the record's own fault.
                 error = exc.args[0]
                 if not isinstance(error, KafkaError) or error.code() not in PER_RECORD_REFUSALS:
                     raise
-                on_delivery(error, None)
+                failures.append((item, error))
                 return
 
     def close(self) -> None:
         self._producer.flush(self._flush_timeout)
+
+
+def _named(
+    outgoing: list[Outgoing], reported: list[tuple[Message | None, KafkaError]]
+) -> list[tuple[Outgoing, KafkaError]]:
+    """The records the refusals in ``reported`` are about, found by topic and value."""
+    by_value: dict[tuple[str | None, bytes | None], list[Outgoing]] = {}
+    for item in outgoing:
+        by_value.setdefault((item.topic, item.value), []).append(item)
+    named: list[tuple[Outgoing, KafkaError]] = []
+    for message, error in reported:
+        same = by_value.get((message.topic(), message.value())) if message is not None else None
+        if not same:  # no record to name: the flow stops and recovery replays the batch
+            raise DeliveryError(f"a delivery report names no record sent: {error.str()}")
+        named.append((same.pop(), error))
+    return named
+
+
+def _unconfirmed(outgoing: list[Outgoing], confirmed: list[Message | None]) -> list[Outgoing]:
+    """``outgoing`` less the records ``confirmed`` reports (matched by topic and value)."""
+    taken: dict[tuple[str | None, bytes | None], int] = {}
+    for message in confirmed:
+        if message is None:
+            continue
+        key = (message.topic(), message.value())
+        taken[key] = taken.get(key, 0) + 1
+    held: list[Outgoing] = []
+    for item in outgoing:
+        key = (item.topic, item.value)
+        if taken.get(key, 0) > 0:
+            taken[key] -= 1
+        else:
+            held.append(item)
+    return held
 
 
 class KafkaSink(DynamicSink[list[Record]]):
