@@ -63,3 +63,27 @@ def test_shaped_size_is_record_size(key: str) -> None:
     config = config.model_copy(update={"dead_letter_topic": "dead", "oversize": "dead_letter"})
     over = Shaper(config, _Limits(size - 1), "kafka").shape(record, "t")  # type: ignore[arg-type]
     assert over.topic == "dead"
+
+
+@pytest.mark.parametrize("key", ["stream", "event_id", "none"])
+@pytest.mark.parametrize("hint", ["kafka_topic", None])
+def test_shaping_a_batch_is_shaping_each_record(key: str, hint: str | None) -> None:
+    config = KafkaSinkConfig(
+        bootstrap_servers="127.0.0.1:9",
+        topic="t",
+        key=key,  # type: ignore[arg-type]
+        dead_letter_topic="dead",
+        oversize="dead_letter",
+    )
+    records = [
+        Record("src", f"stream-{i % 2}", f"id:{i}", i, "m" * (i * 40), fields)
+        for i, fields in enumerate([*FIELDS, {"x": 2**70}, {"bad": float("nan")}])
+    ]
+    records.append(Record("sörce", "s\udc80", "id\ud800", 0, "\ud800", {}))
+    one = Shaper(config, _Limits(300), "kafka")  # type: ignore[arg-type]
+    expected = [
+        one.shape(r, (hint and r.fields.get("@metadata", {}).get(hint)) or "t") for r in records
+    ]
+    many = Shaper(config, _Limits(300), "kafka").shape_many(records, "t", hint)  # type: ignore[arg-type]
+    assert many == expected
+    assert {o.topic for o in many} >= ({"t", "dead", "other"} if hint else {"t", "dead"})

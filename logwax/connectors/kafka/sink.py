@@ -27,7 +27,7 @@ from logwax.connectors.kafka.limits import SizeLimits
 from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, record_key, who
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
-from logwax.core.record import Record, metadata
+from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 OnDelivery = Callable[[KafkaError | None, Message | None], None]
@@ -63,11 +63,8 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
     def write_batch(self, batches: list[list[Record]]) -> None:
         started = time.monotonic()
         topic, hint = self._config.topic, self._config.topic_from_metadata
-        outgoing = [
-            self._shaper.shape(r, (hint and metadata(r, hint)) or topic)
-            for batch in batches
-            for r in batch
-        ]
+        records = batches[0] if len(batches) == 1 else [r for b in batches for r in b]
+        outgoing = self._shaper.shape_many(records, topic, hint)
         refused = self._send_patiently(outgoing)
         # A refusal can be the batch's, not the record's: each refused record is tried alone
         # once more, and only a record refused alone is dead-lettered.

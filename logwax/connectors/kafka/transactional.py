@@ -187,7 +187,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
             SINK_SKIPPED.labels(self._name).inc(len(values) - len(fresh))
         transaction = self._transaction
         if fresh:
-            outgoing = [self._shaper.shape(r, self._config.topic) for r in fresh]
+            outgoing = self._shaper.shape_many(fresh, self._config.topic, None)
             if transaction.open and not transaction.fits(outgoing):
                 self._commit("batch:")  # so that each transaction stays replayable
             transaction.write(outgoing)
