@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import copy
+import pickle
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from logwax.core.ratelimit import TokenBucket
@@ -33,6 +36,19 @@ def test_dedup_keeps_the_new_records_of_a_chunk_in_order() -> None:
     state, _ = mapper(None, [record("a"), record("b")])
     _, out = mapper(state, [record("c"), record("a"), record("d"), record("c"), record("e")])
     assert [[r.event_id for r in c] for c in out] == [["c", "d", "e"]]
+
+
+def test_dedup_state_copies_and_pickles_as_the_plain_ordered_dict_of_snapshots() -> None:
+    mapper = dedup_mapper("t", timedelta(seconds=10), max_ids=100)
+    state, _ = mapper(None, [record("a"), record("b")])
+    copied = copy.deepcopy(state)
+    assert copied == state and copied is not state and list(copied or {}) == ["a", "b"]
+    restored = pickle.loads(pickle.dumps(state))
+    assert type(restored) is OrderedDict and list(restored) == ["a", "b"]
+    old = pickle.loads(pickle.dumps(OrderedDict(restored)))  # as snapshots always held it
+    assert pickle.dumps(state) == pickle.dumps(old)
+    _, out = mapper(old, [record("b"), record("c")])
+    assert [[r.event_id for r in c] for c in out] == [["c"]]
 
 
 def test_chunks_group_a_batch_by_stream_in_order() -> None:
