@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 import time
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
@@ -107,3 +108,32 @@ def test_transform_rules() -> None:
     assert out.fields == {"json": {"n": 1}, "service": "web", "env": {"stage": "prod"}}
     bad = apply([ParseJson()], record("b", "not json"))
     assert bad.fields["tags"] == ["json_parse_error"] and bad.message == "not json"
+
+
+def test_batches_of_whole_runs_are_the_batches_of_one_record_at_a_time() -> None:
+
+    rng = random.Random(7)
+    for _ in range(200):
+        max_records, max_bytes = rng.randint(1, 12), rng.randint(200, 3000)
+        chunks = [
+            [record(f"{i}-{j}", "m" * rng.randint(0, 400)) for j in range(rng.randint(0, 15))]
+            for i in range(rng.randint(1, 6))
+        ]
+        expected: list[list[str]] = []
+        batch: list[str] = []
+        size = 0
+        for chunk in chunks:
+            for r in chunk:
+                batch.append(r.event_id)
+                size += len(r.message) + 200
+                if len(batch) >= max_records or size >= max_bytes:
+                    expected.append(batch)
+                    batch, size = [], 0
+        logic = BatchLogic(max_records, max_bytes, timedelta(seconds=1), None)
+        got: list[list[str]] = []
+        for at in range(0, len(chunks), 2):  # bytewax hands over a few chunks at a time
+            out, _ = logic.on_batch(chunks[at : at + 2])
+            got.extend([r.event_id for r in b] for b in out)
+        assert got == expected
+        assert [r.event_id for r in logic.snapshot().records] == batch
+        assert logic.snapshot().size == size
