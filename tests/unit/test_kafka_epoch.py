@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException
 
 from logwax.connectors.kafka import epoch
 from logwax.connectors.kafka.config import KafkaSinkConfig
@@ -115,5 +115,52 @@ def test_a_refusal_in_an_epoch_too_large_to_keep_stops_instead_of_committing(
     producer.poison = items[2].value
     transaction.write(items)
     with pytest.raises(DeliveryError, match="too large to replay"):
+        transaction.commit()
+    assert producer.committed == []
+
+
+class _AbortableProducer(_Producer):
+    """As librdkafka: once the poison is sent, the transaction is in its abortable state at
+    once, so every later ``produce`` raises ``_STATE`` before the poison's report is served."""
+
+    def __init__(self, poison: bytes) -> None:
+        super().__init__(poison)
+        self.abortable = False
+
+    def produce(self, topic: str, value: bytes, on_delivery: Any = None, **_: Any) -> None:
+        if self.abortable:
+            raise KafkaException(KafkaError(KafkaError._STATE, "Erroneous state"))
+        super().produce(topic, value, on_delivery)
+        self.abortable = value == self.poison
+
+    def abort_transaction(self, _timeout: float = 0) -> None:
+        super().abort_transaction()
+        self.abortable = False
+
+
+def test_records_refused_locally_after_a_refusal_are_its_consequence_not_a_fault() -> None:
+    """The race seen on a loaded machine: the broker refused record 2 before the loop had sent
+    3 and 4, whose ``produce`` then raised ``_STATE``; that stopped the flow instead of
+    dead-lettering record 2."""
+    producer = _AbortableProducer(poison=b"")
+    transaction, shaper = _epoch(producer)
+    items = _items(shaper, 5)
+    producer.poison = items[2].value
+    transaction.write(items)
+    written, _main, _dead = transaction.commit()
+    assert written == 4
+    [committed] = producer.committed
+    assert sorted(v for t, v in committed if t == "logs") == sorted(
+        i.value for n, i in enumerate(items) if n != 2
+    )
+    assert [t for t, _ in committed].count("dead") == 1
+
+
+def test_an_erroneous_state_without_a_refusal_still_stops_the_flow() -> None:
+    producer = _AbortableProducer(poison=b"")
+    transaction, shaper = _epoch(producer)
+    producer.abortable = True  # not caused by any record of this transaction
+    transaction.write(_items(shaper, 3))
+    with pytest.raises(DeliveryError, match="Erroneous state"):
         transaction.commit()
     assert producer.committed == []

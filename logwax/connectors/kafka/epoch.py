@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 100
 MAX_KEPT_BYTES = 8 * 1024 * 1024
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+# What ``produce`` raises for every record after a refusal put the transaction in librdkafka's
+# abortable state: a consequence when the round holds that refusal, a fault of its own if not.
+_REFUSED_STATE = KafkaError._STATE
 Report = Callable[[KafkaError | None, Message | None], None]
 
 
@@ -211,13 +214,20 @@ class SinkTransaction:
                 "restart re-reads the topic's limits and recovery replays the epoch "
                 "(a smaller batch.max_bytes keeps each write replayable)"
             )
+        refusals = any(
+            index is not None and error.code() in PER_RECORD_REFUSALS for index, error in failures
+        )
         for index, error in failures:
             if error.fatal():
                 raise DeliveryError(
                     f"sink={self._name} Kafka {self._config.topic}[{self._partition}]: "
                     f"{error.str()}; the flow stops and recovery replays the epoch"
                 )
-            if index is None or error.code() in _PURGED:
+            if (
+                index is None
+                or error.code() in _PURGED
+                or (refusals and error.code() == _REFUSED_STATE)
+            ):
                 continue  # a consequence of another record's refusal, or no record named
             if error.code() not in PER_RECORD_REFUSALS:
                 SINK_ERRORS.labels(self._name, error.name()).inc()
