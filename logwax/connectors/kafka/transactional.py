@@ -38,6 +38,7 @@ import logging
 import os
 import signal
 import time
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
@@ -57,6 +58,7 @@ from logwax.connectors.kafka.outgoing import DEAD_LETTER_OF, Shaper
 from logwax.connectors.kafka.readback import read_back
 from logwax.connectors.kafka.sink import producer_settings, sink_limits
 from logwax.core import shutdown
+from logwax.core.background import in_background
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_RECORDS, SINK_SKIPPED
 from logwax.core.record import Record
@@ -125,6 +127,11 @@ def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
 
 
 class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
+    """One sink partition; its producer starts in a thread of its own, so the worker's
+    partitions meet the transaction coordinator at the same time, not one after another
+    (``init_transactions`` and the read-back were about 0.3 s each per partition, a sixth of a
+    300,000-record exactly-once bench run with three partitions)."""
+
     def __init__(
         self,
         config: KafkaSinkConfig,
@@ -138,6 +145,12 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._commit_after = commit.after.total_seconds()
         self._full_batch = commit.full_batch
         self._next_offset, self._dead_next = _offsets(resume)
+        self._starting: Future[None] | None = in_background(
+            f"kafka-start-{partition}", lambda: self._start(transactional_id, resume)
+        )
+
+    def _start(self, transactional_id: str, resume: SinkState) -> None:
+        config, sink_name, partition = self._config, self._name, self._partition
         limits = sink_limits(config)
         owner = f"{config.topic}/{partition}"
         self._shaper = Shaper(config, limits, sink_name, dead_letter_of=owner)
@@ -177,7 +190,15 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
             self._producer, config, sink_name, self._shaper, partition, self._dead_partition
         )
 
+    def _started(self) -> None:
+        """Wait for ``_start``; what it raised (a refused start, a read-back failure) is raised
+        here, at the partition's first use, and stops the flow as it did at build."""
+        if self._starting is not None:
+            starting, self._starting = self._starting, None
+            starting.result()
+
     def write_batch(self, batches: list[list[Record]]) -> None:
+        self._started()
         started = time.monotonic()
         values = [record for batch in batches for record in batch]
         fresh = [r for r in values if r.event_id not in self._skip]
@@ -212,6 +233,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
 
     def snapshot(self) -> SinkState:
         """Commit what is still open; the new resume point is after everything committed."""
+        self._started()
         if self._transaction.open:
             self._commit("snapshot:")
         if self._skip:
@@ -230,6 +252,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         return (self._next_offset, self._dead_next)
 
     def close(self) -> None:
+        self._started()
         if self._transaction.open:
             self.snapshot()
         self._producer.flush(10)
