@@ -116,7 +116,7 @@ def _initialised(
         **clients.transactional_producer(config, producer_id),
         **producer_settings(config, limits),
     }
-    return initialised(Producer(transport.counted(sink_name, settings)))
+    return initialised(Producer(transport.counted(sink_name, settings)), config.topic)
 
 
 def _offsets(resume: SinkState) -> tuple[int | None, int | None]:
