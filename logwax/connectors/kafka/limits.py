@@ -52,7 +52,9 @@ def topic_limits(client: dict[str, Any], topics: list[str]) -> dict[str, int]:
             found[resource.name] = int(entries["max.message.bytes"].value)
         except (KafkaException, KeyError, ValueError) as exc:
             log.warning(
-                "topic=%s max.message.bytes not readable (%s); assuming the broker default %d",
+                "topic=%s max.message.bytes not readable (%s); assuming the broker default %d"
+                " (DESCRIBE_CONFIGS on the topic lets logwax read it; a lower limit is learnt"
+                " from the broker's first refusal)",
                 resource.name,
                 exc,
                 BROKER_DEFAULT,
