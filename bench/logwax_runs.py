@@ -14,7 +14,7 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from bytewax.recovery import init_db_dir
@@ -31,6 +31,22 @@ from logwax.steps.dedup import dedup_mapper
 CHECKOUT = Path(__file__).resolve().parents[1]
 
 
+class Timed(NamedTuple):
+    """One run: seconds until every record was in the sink, the peak RSS of its largest
+    process, and the CPU seconds its processes (and children they waited for) had used by then."""
+
+    seconds: float
+    peak_rss_mb: float
+    cpu_seconds: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system time of ``pid`` and of its children it reaped, from ``/proc``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # after the command: state is field 3, utime/stime/cutime/cstime are fields 14-17
+    return sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -44,7 +60,7 @@ def _wait(
     log: Path,
     started: float,
     timeout: float = 900,
-) -> tuple[float, float]:
+) -> Timed:
     peak = 0.0
     try:
         while not done():
@@ -58,11 +74,12 @@ def _wait(
                 raise RuntimeError("benchmark run timed out")
             time.sleep(0.2)
         elapsed = time.monotonic() - started
+        cpu = sum(cpu_seconds(proc.pid) for proc in procs)
         for proc in procs:
             peak = max(peak, peak_rss_mb(proc.pid))
     finally:  # a failed run must not leave logwax (and its journalctl) running
         stop(procs)
-    return elapsed, peak
+    return Timed(elapsed, peak, cpu)
 
 
 def stop(procs: list[subprocess.Popen[bytes]]) -> None:
@@ -83,7 +100,7 @@ def collect_to_kafka(
     count: int,
     exactly_once: bool,
     processes: int = 1,
-) -> tuple[float, float]:
+) -> Timed:
     """Seconds until ``count`` records are in ``topic``, and the peak RSS in MB."""
     work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
     config = work / "pipeline.yaml"
@@ -163,9 +180,7 @@ def launch(
     return procs, log
 
 
-def journald_to_kafka(
-    bootstrap: str, topic: str, directory: Path, count: int
-) -> tuple[float, float]:
+def journald_to_kafka(bootstrap: str, topic: str, directory: Path, count: int) -> Timed:
     """``logwax run`` of the collect flow from a journal directory: seconds until ``count`` are
     in ``topic`` (journalctl started, every entry converted, deduplicated, batched, delivered)."""
     work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
@@ -207,7 +222,7 @@ def journald_to_kafka(
 
 def index_to_es(
     bootstrap: str, topic: str, url: str, index: str, count: int, processes: int = 1
-) -> tuple[float, float]:
+) -> Timed:
     work = Path(tempfile.mkdtemp(prefix="logwax-bench-"))
     config = work / "index.yaml"
     config.write_text(

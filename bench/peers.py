@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch, helpers
 
+from bench.logwax_runs import Timed, cpu_seconds, peak_rss_mb
 from logwax.connectors.kafka.admin import topic_end_offsets
 from logwax.core.record import Record
 
@@ -82,8 +83,9 @@ ruleset(name="tokafka" queue.type="LinkedList" queue.size="200000"
 """
 
 
-def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> float:
-    """rsyslog imfile → omkafka on the same file and broker; seconds until all ``count`` land."""
+def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> Timed:
+    """rsyslog imfile → omkafka on the same file and broker: seconds until all ``count`` land,
+    with rsyslogd's peak RSS and CPU seconds by then (it runs in the foreground, one process)."""
     work = Path(tempfile.mkdtemp(prefix="rsyslog-bench-"))
     conf = work / "rsyslog.conf"
     conf.write_text(RSYSLOG_CONF.format(work=work, lines=lines, broker=bootstrap, topic=topic))
@@ -102,7 +104,7 @@ def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> flo
             if time.monotonic() > deadline:
                 raise RuntimeError("rsyslog did not deliver every line in 600s")
             time.sleep(0.2)
-        return time.monotonic() - started
+        return Timed(time.monotonic() - started, peak_rss_mb(proc.pid), cpu_seconds(proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -69,6 +69,7 @@ class Bench:
         self.topics: list[str] = []
         self.rates: dict[str, list[float]] = {}
         self.rss: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
         self.latencies: dict[str, list[dict[str, Any]]] = {}
 
     def topic(self) -> str:
@@ -77,27 +78,43 @@ class Bench:
         return name
 
     def record(
-        self, name: str, seconds: float, rss: float | None = None, count: int | None = None
+        self,
+        name: str,
+        seconds: float,
+        rss: float | None = None,
+        count: int | None = None,
+        cpu: float | None = None,
     ) -> float:
-        rate = (count or self.lines) / seconds
+        records = count or self.lines
+        rate = records / seconds
         self.rates.setdefault(name, []).append(rate)
         if rss is not None:
             self.rss.setdefault(name, []).append(rss)
+        if cpu is not None:  # the per-core figure: CPU seconds per million records
+            self.cpu.setdefault(name, []).append(cpu * 1_000_000 / records)
         print(
-            f"  {name:32s} {rate:12,.0f} records/s" + (f"  peak {rss:.0f} MB" if rss else ""),
+            f"  {name:32s} {rate:12,.0f} records/s"
+            + (f"  peak {rss:.0f} MB" if rss else "")
+            + (f"  {cpu * 1_000_000 / records:.1f} CPU s per million" if cpu else ""),
             flush=True,
         )
         return rate
 
+    def timed(self, name: str, timed: logwax_runs.Timed, count: int | None = None) -> float:
+        return self.record(name, timed.seconds, timed.peak_rss_mb, count, timed.cpu_seconds)
+
     def measured(
-        self, name: str, run: Callable[[str], tuple[float, float] | float], count: int | None = None
+        self,
+        name: str,
+        run: Callable[[str], logwax_runs.Timed | float],
+        count: int | None = None,
     ) -> float:
         """Time ``run`` on a topic of its own (deleted afterwards unless it is kept)."""
         topic = self.topic()
         self.topics.append(topic)
         result = run(topic)
-        if isinstance(result, tuple):
-            return self.record(name, result[0], result[1], count)
+        if isinstance(result, logwax_runs.Timed):
+            return self.timed(name, result, count)
         return self.record(name, result, count=count)
 
     def one_run(self, number: int, journal: Path, journal_entries: int) -> dict[str, float]:
@@ -164,7 +181,7 @@ class Bench:
         raw = measured("raw_kafka", lambda t: peers.raw_kafka(bootstrap, t, self.file, PRODUCER))
         kept: list[str] = []
 
-        def logwax_collect(topic: str) -> tuple[float, float]:
+        def logwax_collect(topic: str) -> logwax_runs.Timed:
             kept.append(topic)
             return logwax_runs.collect_to_kafka(bootstrap, topic, [self.file], self.lines, False)
 
@@ -174,7 +191,7 @@ class Bench:
             lambda t: logwax_runs.collect_to_kafka(bootstrap, t, [self.file], self.lines, True),
         )
 
-        def logwax_collect_2(topic: str) -> tuple[float, float]:
+        def logwax_collect_2(topic: str) -> logwax_runs.Timed:
             kept.append(topic)  # two files, two streams: what the index flow's 2 processes read
             return logwax_runs.collect_to_kafka(
                 bootstrap, topic, self.halves, self.lines, False, processes=2
@@ -192,14 +209,15 @@ class Bench:
 
         es = Elasticsearch(url, request_timeout=120)
         index = f"bench-{time.monotonic_ns()}"
-        seconds, rss = logwax_runs.index_to_es(bootstrap, kept[0], url, index, self.lines)
-        to_es = self.record("kafka_to_es", seconds, rss)
+        to_es = self.timed(
+            "kafka_to_es", logwax_runs.index_to_es(bootstrap, kept[0], url, index, self.lines)
+        )
         es.indices.delete(index=index)
         index = f"bench-{time.monotonic_ns()}"
-        seconds, rss = logwax_runs.index_to_es(
-            bootstrap, kept[1], url, index, self.lines, processes=2
+        self.timed(
+            "kafka_to_es_2_processes",
+            logwax_runs.index_to_es(bootstrap, kept[1], url, index, self.lines, processes=2),
         )
-        self.record("kafka_to_es_2_processes", seconds, rss)
         es.indices.delete(index=index)
         raw_index = f"bench-raw-{time.monotonic_ns()}"
         raw_es = self.record("raw_es_bulk", peers.raw_es_bulk(url, raw_index, self.file))
@@ -323,6 +341,8 @@ def main() -> None:
         "throughput": {k: summary(v) for k, v in bench.rates.items()},
         "ratios": {k: round(statistics.median(v), 3) for k, v in ratio_runs.items()},
         "peak_rss_mb": {k: summary(v) for k, v in bench.rss.items()},
+        # CPU seconds (user + system, every thread) per million records, start-up included
+        "cpu_seconds_per_million": {k: summary(v) for k, v in bench.cpu.items()},
         "latency": bench.latency_summary(),
         "latency_scenario": (
             f"lines with their write time appended at {latency.RATE:,}/s for "
