@@ -43,11 +43,16 @@ def topic_rows(principal: str, topic: str) -> list[Any]:
 
 
 def build_in_background(sink: ExactlyOnceKafkaSink) -> tuple[threading.Thread, list[Any]]:
+    """A thread building partition 0 and using it once (its start, init_transactions and the
+    read-back, runs beside the flow and is waited for at the first use)."""
     built: list[Any] = []
-    thread = threading.Thread(
-        target=lambda: built.append(sink.build_part("sink", partition_name(0), None)),
-        daemon=True,
-    )
+
+    def build() -> None:
+        part = sink.build_part("sink", partition_name(0), None)
+        part.snapshot()  # nothing open to commit: waits for the start, or raises what it did
+        built.append(part)
+
+    thread = threading.Thread(target=build, daemon=True)
     thread.start()
     return thread, built
 
