@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import shutil
@@ -293,3 +294,53 @@ def test_a_rotated_file_waiting_for_a_free_slot_is_not_given_up(tmp_path: Path) 
     write(tmp_path / "busy.log", *[f"busy {i}" for i in range(2, 40)])  # holds the one slot
     rest = drain(source.build_part("s", "t", saved), 60)
     assert "app 2" in [r.message for r in rest]
+
+
+def cri(path: Path, prefix: str, count: int) -> list[str]:
+    """Append ``count`` CRI lines ``<prefix> <n>``; returns their messages."""
+    messages = [f"{prefix} {n}" for n in range(count)]
+    with open(path, "a") as out:
+        out.writelines(
+            f"2026-01-01T00:00:00.{n:09d}Z stdout F {m}\n" for n, m in enumerate(messages)
+        )
+    return messages
+
+
+def test_a_file_rotated_unseen_at_the_inode_of_a_known_gzipped_file_is_read_too(
+    tmp_path: Path,
+) -> None:
+    """While logwax was down the kubelet gzipped a file it knew (a new inode) and deleted the
+    plain one; the next live file got the freed inode and was rotated too. Its key is then the
+    known file's, but its content another's: it is read whole, and the known file is finished
+    from its archive. The inode reuse is the filesystem's choice, so the snapshot is written
+    as if the known file had lived at the inode the rotated file has now."""
+    logs = tmp_path / "pods" / "shop_web-7d_1234-ab" / "nginx"
+    logs.mkdir(parents=True)
+    live = logs / "0.log"
+    (tmp_path / "web.log").symlink_to(live)
+    settings = config(tmp_path, format="cri")
+
+    cri(live, "first", 10)
+    part = FilesSource(settings).build_part("s", "t", None)
+    assert len(drain(part)) == 10
+    snapshot, known_inode = part.snapshot(), f"{os.stat(live).st_dev}:{os.stat(live).st_ino}"
+    part.close()
+    unread = cri(live, "first-after", 5)
+
+    rotated_first = logs / "0.log.20260101-000010"
+    live.rename(rotated_first)
+    second = cri(live, "second", 7)
+    live.rename(logs / "0.log.20260101-000020")
+    with open(rotated_first, "rb") as plain, gzip.open(f"{rotated_first}.gz", "wb") as archive:
+        shutil.copyfileobj(plain, archive)
+    rotated_first.unlink()
+    third = cri(live, "third", 3)
+    second_stat = os.stat(logs / "0.log.20260101-000020")
+    reused = f"{second_stat.st_dev}:{second_stat.st_ino}"
+    entry = snapshot.pop(known_inode)
+    snapshot[reused] = (*entry[:5], reused, *entry[6:])
+
+    part = FilesSource(settings).build_part("s", "t", snapshot)
+    got = [r.message for r in drain(part)]
+    part.close()
+    assert sorted(got) == sorted(unread + second + third)

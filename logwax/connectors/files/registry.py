@@ -91,6 +91,11 @@ class FileRegistry:
             )
         return entry._replace(path=str(seen.path), inode=seen.inode, fingerprint=seen.fingerprint)
 
+    def replaced_at(self, seen: Seen) -> bool:
+        """``seen`` is at a known key but holds other content than the file known there."""
+        entry = self.state.get(seen.key)
+        return entry is not None and bool(entry.fingerprint) and self._replaced(entry, seen)
+
     @staticmethod
     def _replaced(entry: FileState, seen: Seen) -> bool:
         named_early = entry.fingerprint.startswith(PROVISIONAL)  # its first line came later

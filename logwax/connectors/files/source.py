@@ -181,19 +181,35 @@ class _FilesPartition(SourcePartition[FilesState]):
         """A new kubelet log file (a new key, or a new generation where the freed inode of a
         deleted one was reused): the kubelet rotated. Files it rotated that this source never
         knew (rotated while it was down, or before it first saw the container) are read as new
-        files; ones it knows, by key or head, are finished by ``_follow_rotated`` instead."""
+        files; ones it knows, by key or head, are finished by ``_follow_rotated`` instead.
+
+        A rotated file can sit at a known key with other content: the kubelet gzipped a known
+        file (a new inode), deleted the plain one, and the next live file got its inode. That
+        file is another, read whole; the known entry is retired first, so ``_follow_rotated``
+        finishes it from its archive rather than taking this file for it and dropping both."""
         if self._first_scan and self._config.read_from == "end":
             return
         within = self._config.forget_after.total_seconds()
+        rotated = [s for s in map(self._identify, recent_rotations(live, within)) if s]
+        at_reused_keys = [
+            s for s in rotated if s.key not in self._readers and self._files.replaced_at(s)
+        ]
+        for seen in at_reused_keys:
+            entry = self._files.known(seen)  # retires the known file's entry
+            if entry is not None:
+                self._open_unseen(seen, entry, now, "at the reused inode of a known file")
         known = {entry.fingerprint for entry in self._files.state.values()}
-        for path in recent_rotations(live, within):
-            seen = self._identify(path)
-            if seen is None or seen.fingerprint in known or seen.key in self._files.state:
+        for seen in rotated:
+            if seen.fingerprint in known or seen.key in self._files.state:
                 continue
             known.add(seen.fingerprint)
-            self._files.seen[seen.key] = now
-            log.info("source=%s path=%s rotated before it was seen", self._name, path)
-            self._maybe_open(seen.key, seen.path, self._new_entry(seen), now)
+            self._open_unseen(seen, self._new_entry(seen), now, "")
+
+    def _open_unseen(self, seen: Seen, entry: FileState, now: float, why: str) -> None:
+        self._files.seen[seen.key] = now
+        where = f" {why}" if why else ""
+        log.info("source=%s path=%s rotated before it was seen%s", self._name, seen.path, where)
+        self._maybe_open(seen.key, seen.path, entry, now)
 
     def _follow_rotated(self, matched: set[str], now: float) -> None:
         """Finish files renamed out of the globs while closed: their unread lines are not lost.
