@@ -145,7 +145,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._commit_after = commit.after.total_seconds()
         self._full_batch = commit.full_batch
         self._next_offset, self._dead_next = _offsets(resume)
-        self._starting: Future[None] | None = in_background(
+        self._starting: Future[None] = in_background(
             f"kafka-start-{partition}", lambda: self._start(transactional_id, resume)
         )
 
@@ -192,10 +192,9 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
 
     def _started(self) -> None:
         """Wait for ``_start``; what it raised (a refused start, a read-back failure) is raised
-        here, at the partition's first use, and stops the flow as it did at build."""
-        if self._starting is not None:
-            starting, self._starting = self._starting, None
-            starting.result()
+        here at every use, so a ``close`` after a failed start says that failure again instead
+        of an AttributeError about the producer it never made."""
+        self._starting.result()
 
     def write_batch(self, batches: list[list[Record]]) -> None:
         self._started()
