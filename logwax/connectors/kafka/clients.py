@@ -59,6 +59,9 @@ def transactional_producer(config: KafkaSinkConfig, transactional_id: str) -> di
     }
 
 
+FETCH_WAIT_MS = 100
+
+
 def consumer(config: KafkaSourceConfig) -> dict[str, Any]:
     """The index flow's reader: committed records only, positions kept in bytewax snapshots."""
     return {
@@ -70,6 +73,11 @@ def consumer(config: KafkaSourceConfig) -> dict[str, Any]:
         # (measured); 1 s keeps the attempts near 2 a second and a return noticed within one.
         "reconnect.backoff.ms": 1000,
         "reconnect.backoff.max.ms": 8000,
+        # A fetch for newly assigned partitions waited out this whole time (500 ms by
+        # default) before its first records, at every start (measured: 0.505 s against
+        # 0.057 s at 50 ms); a fetch with records still returns at once. 100 ms is Vector's
+        # default for its Kafka source.
+        "fetch.wait.max.ms": FETCH_WAIT_MS,
         **config.consumer_options,
         "group.id": "logwax-index",  # required by librdkafka; offsets are never committed
         "enable.auto.commit": False,
@@ -111,4 +119,5 @@ def reader(
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
         "enable.partition.eof": until_eof,
+        "fetch.wait.max.ms": FETCH_WAIT_MS,  # its first records sooner (see ``consumer``)
     }
