@@ -1,13 +1,27 @@
 """The exactly-once sink partition's start runs beside the flow; what it raises must reach the
-flow's thread at every use of the partition, not only the first."""
+flow's thread at every use of the partition, not only the first; and a wake-up does not wait for
+it, so that bytewax builds (and starts) the worker's other partitions meanwhile."""
 
 from __future__ import annotations
+
+import threading
+import time
 
 import pytest
 
 from logwax.connectors.kafka import transactional
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.core.errors import DeliveryError
+from logwax.core.record import Record
+
+CONFIG = KafkaSinkConfig(bootstrap_servers="127.0.0.1:9", topic="t", exactly_once=True)
+RECORD = Record("t", "s", "e", 0, "m", {})
+
+
+def partition(index: int) -> transactional._TransactionalPartition:
+    return transactional._TransactionalPartition(
+        CONFIG, "kafka", f"id-{index}", index, None, transactional.CommitPolicy()
+    )
 
 
 def test_a_failed_start_is_raised_at_every_use(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,10 +29,31 @@ def test_a_failed_start_is_raised_at_every_use(monkeypatch: pytest.MonkeyPatch) 
         raise DeliveryError("start refused")
 
     monkeypatch.setattr(transactional._TransactionalPartition, "_start", refused)
-    config = KafkaSinkConfig(bootstrap_servers="127.0.0.1:9", topic="t", exactly_once=True)
-    part = transactional._TransactionalPartition(
-        config, "kafka", "id-0", 0, None, transactional.CommitPolicy()
-    )
-    for use in (lambda: part.write_batch([]), part.snapshot, part.close):
+    part = partition(0)
+    for use in (lambda: part.write_batch([[RECORD]]), part.snapshot, part.close):
         with pytest.raises(DeliveryError, match="start refused"):
             use()
+
+
+def test_a_wake_up_returns_while_the_start_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    release, started = threading.Event(), []
+
+    def slow(self: transactional._TransactionalPartition, _id: str, _resume: object) -> None:
+        started.append(self._partition)
+        release.wait(10)
+        raise DeliveryError("start refused")
+
+    monkeypatch.setattr(transactional._TransactionalPartition, "_start", slow)
+    begun = time.monotonic()
+    parts = []
+    for index in range(3):  # as bytewax builds each and hands it its wake-up in turn
+        parts.append(partition(index))
+        parts[-1].write_batch([[]])
+    assert time.monotonic() - begun < 5 and not release.is_set()
+    deadline = time.monotonic() + 5
+    while len(started) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(started) == [0, 1, 2]  # all three starts run at once
+    release.set()
+    with pytest.raises(DeliveryError, match="start refused"):
+        parts[0].write_batch([[RECORD]])  # records wait for the start, and get its failure
