@@ -11,6 +11,7 @@ import pytest
 
 from logwax.connectors.kafka import transactional
 from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.core import health
 from logwax.core.errors import DeliveryError
 from logwax.core.record import Record
 
@@ -54,6 +55,21 @@ def test_a_wake_up_returns_while_the_start_runs(monkeypatch: pytest.MonkeyPatch)
     while len(started) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert sorted(started) == [0, 1, 2]  # all three starts run at once
+    failed: list[BaseException] = []
+
+    def write() -> None:  # records wait for the start, and get its failure
+        try:
+            parts[0].write_batch([[RECORD]])
+        except DeliveryError as exc:
+            failed.append(exc)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    deadline = time.monotonic() + 5
+    while not health._in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    waits = [line for line in health.problems(time.time() + 3600) if "producer start" in line]
+    assert len(waits) == 1 and "sink kafka" in waits[0]  # the wait is named on /readyz
     release.set()
-    with pytest.raises(DeliveryError, match="start refused"):
-        parts[0].write_batch([[RECORD]])  # records wait for the start, and get its failure
+    writer.join(10)
+    assert [str(exc) for exc in failed] == ["start refused"]
