@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 
 from confluent_kafka import KafkaException, Producer
 
 from logwax.connectors.kafka import clients, diagnosis
 from logwax.connectors.kafka.config import KafkaSinkConfig
+from logwax.core.background import in_background
 
 log = logging.getLogger(__name__)
 
-# Fencing is one round trip to the transaction coordinator per id; a few at a time keeps start-up
-# short for topics with many partitions.
-PARALLEL_FENCES = 8
 METADATA_FIRST_SECONDS = 5.0
 
 
@@ -46,11 +44,18 @@ def fence_earlier_runs(config: KafkaSinkConfig, prefix: str, parts: list[str]) -
     if config.dead_letter_topic is None or not parts:
         return
     ids = [transactional_id(prefix, config.topic, part) for part in parts]
-    with ThreadPoolExecutor(max_workers=min(PARALLEL_FENCES, len(ids))) as pool:
-        list(pool.map(lambda one: _fence_patiently(config, one), ids))
+    # One round trip to the transaction coordinator per id, a few at a time (``background``,
+    # as the sink partitions' own starts): start-up stays short for topics with many partitions.
+    fences = [in_background(f"kafka-fence-{one}", _fencing(config, one)) for one in ids]
+    for fence in fences:
+        fence.result()
     log.info(
         "sink topic=%s fenced %d transactional producers of earlier runs", config.topic, len(ids)
     )
+
+
+def _fencing(config: KafkaSinkConfig, one: str) -> Callable[[], None]:
+    return lambda: _fence_patiently(config, one)
 
 
 def _fence_patiently(config: KafkaSinkConfig, one: str) -> None:
