@@ -54,6 +54,15 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def landed(bootstrap: str, topic: str) -> int:
+    """Records in ``topic``; 0 while a partition answers that it has no leader yet (a topic
+    just created, or created by the peer itself), rather than ending the whole bench."""
+    try:
+        return sum(topic_end_offsets({"bootstrap.servers": bootstrap}, topic).values())
+    except KafkaException:
+        return 0
+
+
 def _wait(
     done: Callable[[], bool],
     procs: list[subprocess.Popen[bytes]],
@@ -129,10 +138,7 @@ def collect_to_kafka(
     )
     started = time.monotonic()
     procs, log = launch(work, config, "logwax.flows.collect", processes)
-    client = {"bootstrap.servers": bootstrap}
-    return _wait(
-        lambda: sum(topic_end_offsets(client, topic).values()) >= count, procs, log, started
-    )
+    return _wait(lambda: landed(bootstrap, topic) >= count, procs, log, started)
 
 
 def launch(

@@ -14,8 +14,7 @@ from typing import Any
 from confluent_kafka import Producer
 from elasticsearch import Elasticsearch, helpers
 
-from bench.logwax_runs import Timed, cpu_seconds, peak_rss_mb
-from logwax.connectors.kafka.admin import topic_end_offsets
+from bench.logwax_runs import Timed, cpu_seconds, landed, peak_rss_mb
 from logwax.core.record import Record
 
 RSYSLOGD = "/usr/sbin/rsyslogd"
@@ -110,7 +109,7 @@ def rsyslog_to_kafka(bootstrap: str, topic: str, lines: Path, count: int) -> Tim
         )
     try:
         deadline = started + 600
-        while sum(topic_end_offsets({"bootstrap.servers": bootstrap}, topic).values()) < count:
+        while landed(bootstrap, topic) < count:
             if proc.poll() is not None:
                 raise RuntimeError(f"rsyslogd exited: {(work / 'log').read_text()[-2000:]}")
             if time.monotonic() > deadline:
