@@ -212,16 +212,8 @@ def journald_to_kafka(bootstrap: str, topic: str, directory: Path, count: int) -
     )
     started = time.monotonic()
     procs, log = launch(work, config, "logwax.flows.collect", 1)
-    client = {"bootstrap.servers": bootstrap}
-
-    def delivered() -> bool:
-        try:
-            return sum(topic_end_offsets(client, topic).values()) >= count
-        except KafkaException:  # a leader moving on the shared broker: ask again
-            return False
-
     try:
-        return _wait(delivered, procs, log, started)
+        return _wait(lambda: landed(bootstrap, topic) >= count, procs, log, started)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

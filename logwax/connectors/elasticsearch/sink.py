@@ -25,7 +25,7 @@ from logwax.connectors.elasticsearch import refusal, template
 from logwax.connectors.elasticsearch.config import ElasticsearchSinkConfig
 from logwax.connectors.elasticsearch.limits import document_limit
 from logwax.connectors.elasticsearch.retry import Outcome, classify
-from logwax.core import delivery, health, jsoncodec, observability
+from logwax.core import delivery, health, observability
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import (
     DEAD_LETTERED,
@@ -41,13 +41,6 @@ from logwax.core.record import Record, clamp_ns, iso_timestamp
 log = logging.getLogger(__name__)
 
 
-def _source_size(record: Record) -> int:
-    try:
-        return len(jsoncodec.dumps(record.to_document()))
-    except ValueError:
-        return 0  # unencodable: the bulk item is refused and dead-lettered with the reason
-
-
 # A record and its document as sent: JSON bytes, encoded once for both the size check and the
 # request (the bulk helper passes bytes through; encoding twice was about a tenth of the index
 # flow's CPU per record), or the document itself when it does not encode, for the server to
@@ -60,6 +53,13 @@ def _source(record: Record) -> bytes | dict[str, Any]:
         return record.to_json_bytes()
     except ValueError:
         return record.to_document()
+
+
+def _source_size(record: Record) -> int:
+    """The size the limit is checked against; 0 for a record that does not encode (the bulk
+    item is refused and dead-lettered with the reason)."""
+    source = _source(record)
+    return len(source) if type(source) is bytes else 0
 
 
 def who(record: Record, size: int) -> str:
@@ -109,7 +109,7 @@ class _ElasticsearchSinkPartition(StatelessSinkPartition[list[Record]]):
         oversized: list[tuple[Record, dict[str, Any]]] = []
         for record in records:
             source = _source(record)
-            size = len(source) if type(source) is bytes else 0
+            size = len(source) if type(source) is bytes else 0  # as ``_source_size``
             if size <= self._limit:
                 fitting.append((record, source))
                 continue

@@ -33,6 +33,12 @@ from logwax.connectors.files.identity import (
 RETIRED = "~"  # prefix of keys no scan matches: pre-identity state and replaced generations
 
 
+def another_file(before: FileState, entry: FileState) -> bool:
+    """``known`` gave ``entry`` where ``before`` was: another file at that key (a new generation,
+    or a stream of its own), not the same file read on."""
+    return (entry.stream, entry.generation) != (before.stream, before.generation)
+
+
 class FileRegistry:
     """Per-file state of one files partition, and the identity rules over it."""
 
@@ -90,11 +96,6 @@ class FileRegistry:
                 "",
             )
         return entry._replace(path=str(seen.path), inode=seen.inode, fingerprint=seen.fingerprint)
-
-    def replaced_at(self, seen: Seen) -> bool:
-        """``seen`` is at a known key but holds other content than the file known there."""
-        entry = self.state.get(seen.key)
-        return entry is not None and bool(entry.fingerprint) and self._replaced(entry, seen)
 
     @staticmethod
     def _replaced(entry: FileState, seen: Seen) -> bool:

@@ -37,7 +37,7 @@ from logwax.connectors.files.open_file import OpenFile
 from logwax.connectors.files.progress import Backfill
 from logwax.connectors.files.records import build_records
 from logwax.connectors.files.refusals import Refusals
-from logwax.connectors.files.registry import FileRegistry
+from logwax.connectors.files.registry import FileRegistry, another_file
 from logwax.connectors.files.rotated import rotated_siblings
 from logwax.connectors.files.tail import Line, TailedFile
 from logwax.connectors.files.waiting import Waiting
@@ -114,10 +114,7 @@ class _FilesPartition(SourcePartition[FilesState]):
                 fresh.append(seen)
             else:
                 self._maybe_open(seen.key, seen.path, entry, now)
-                if before is not None and (entry.stream, entry.generation) != (
-                    before.stream,
-                    before.generation,
-                ):
+                if before is not None and another_file(before, entry):
                     self._read_rotated_unseen(seen.path, now)  # a new file at a reused inode
         fresh = self._not_while_truncating(fresh)
         adopted = self._files.adopt(fresh, matched, set(self._readers))
@@ -191,12 +188,12 @@ class _FilesPartition(SourcePartition[FilesState]):
             return
         within = self._config.forget_after.total_seconds()
         rotated = [s for s in map(self._identify, recent_rotations(live, within)) if s]
-        at_reused_keys = [
-            s for s in rotated if s.key not in self._readers and self._files.replaced_at(s)
-        ]
-        for seen in at_reused_keys:
-            entry = self._files.known(seen)  # retires the known file's entry
-            if entry is not None:
+        for seen in rotated:
+            before = self._files.state.get(seen.key)
+            if before is None or seen.key in self._readers:
+                continue
+            entry = self._files.known(seen)  # retires the known file's entry if this is another
+            if entry is not None and another_file(before, entry):
                 self._open_unseen(seen, entry, now, "at the reused inode of a known file")
         known = {entry.fingerprint for entry in self._files.state.values()}
         for seen in rotated:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from functools import partial
 
 from confluent_kafka import KafkaException, Producer
 
@@ -46,16 +46,14 @@ def fence_earlier_runs(config: KafkaSinkConfig, prefix: str, parts: list[str]) -
     ids = [transactional_id(prefix, config.topic, part) for part in parts]
     # One round trip to the transaction coordinator per id, a few at a time (``background``,
     # as the sink partitions' own starts): start-up stays short for topics with many partitions.
-    fences = [in_background(f"kafka-fence-{one}", _fencing(config, one)) for one in ids]
+    fences = [
+        in_background(f"kafka-fence-{one}", partial(_fence_patiently, config, one)) for one in ids
+    ]
     for fence in fences:
         fence.result()
     log.info(
         "sink topic=%s fenced %d transactional producers of earlier runs", config.topic, len(ids)
     )
-
-
-def _fencing(config: KafkaSinkConfig, one: str) -> Callable[[], None]:
-    return lambda: _fence_patiently(config, one)
 
 
 def _fence_patiently(config: KafkaSinkConfig, one: str) -> None:

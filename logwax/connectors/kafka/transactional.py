@@ -195,10 +195,11 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         here at every use, so a ``close`` after a failed start says that failure again instead
         of an AttributeError about the producer it never made. A long wait (a coordinator
         that does not answer) shows on ``/readyz`` like a hung commit."""
-        if not self._starting.done():
-            with transport.awaiting(self._name, "producer start (init_transactions, read-back)"):
-                self._starting.result()
-        self._starting.result()
+        if self._starting.done():
+            self._starting.result()
+            return
+        with transport.awaiting(self._name, "producer start (init_transactions, read-back)"):
+            self._starting.result()
 
     def write_batch(self, batches: list[list[Record]]) -> None:
         if not self._starting.done() and not any(batches):
