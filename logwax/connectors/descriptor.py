@@ -30,7 +30,7 @@ class Batcher(Protocol):
     def __call__(
         self, step_id: str, records: Stream[Chunk], key: Callable[[Chunk], str] | None = None
     ) -> Stream[tuple[str, Chunk]]:
-        """Batches keyed by ``key`` (default: buckets of streams spread over workers)."""
+        """Batches keyed by ``key`` (default: buckets of streams, on the worker that read them)."""
         ...
 
 

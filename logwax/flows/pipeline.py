@@ -3,8 +3,11 @@
 Records travel as per-stream chunks (see ``logwax.steps.chunks``) and are keyed by stream for
 dedup (so one worker owns a stream's recent ids). Each sink attaches itself (its descriptor in
 ``logwax.connectors.registry``) with the batching step handed over here: by default batches are
-keyed by a bucket of streams, spreading work over workers; the exactly-once Kafka sink keys them
-by Kafka partition instead.
+keyed by a bucket of streams; the exactly-once Kafka sink keys them by Kafka partition instead.
+
+Dedup and the default batching keep a chunk on the worker whose source partition read it
+(``logwax.steps.locality``): workers share the load by the source partitions they own, and no
+worker reads faster than its own steps and sink can take.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from logwax.settings import PipelineConfig
 from logwax.steps.batching import Batch, BatchLogic, OpenBatch
 from logwax.steps.chunks import Chunk, chunk_stream
 from logwax.steps.dedup import dedup_mapper
+from logwax.steps.locality import know_workers, local_key
 
 BUCKETS = 64
 
@@ -30,10 +34,16 @@ def stream_bucket(chunk: Chunk, buckets: int = BUCKETS) -> str:
     return str(adler32(chunk_stream(chunk).encode()) % buckets)
 
 
+def local_bucket(chunk: Chunk) -> str:
+    """The chunk's stream bucket, routed to the worker that read the chunk."""
+    return local_key(stream_bucket(chunk))
+
+
 def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk]:
     if not config.dedup.enabled:
         return records
-    keyed = op.key_on("dedup_key", records, chunk_stream)
+    know_workers(records.flow())
+    keyed = op.key_on("dedup_key", records, lambda chunk: local_key(chunk_stream(chunk)))
     settings = config.dedup
     unique = op.stateful_flat_map(
         "dedup", keyed, dedup_mapper("dedup", settings.ttl, settings.max_ids_per_stream)
@@ -42,13 +52,18 @@ def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk
 
 
 def batcher(config: PipelineConfig) -> Batcher:
-    """The batching step sinks use: closes at max_records, max_bytes or max_latency."""
+    """The batching step sinks use: closes at max_records, max_bytes or max_latency.
+
+    A sink that gives its own ``key`` gets batches routed by it (the exactly-once sink needs
+    the Kafka partition); otherwise batches stay on the worker that read their records.
+    """
     settings = config.batch
 
     def batch(
         step_id: str, records: Stream[Chunk], key: Callable[[Chunk], str] | None = None
     ) -> Stream[tuple[str, Batch]]:
-        keyed = op.key_on(f"{step_id}_key", records, key or stream_bucket)
+        know_workers(records.flow())
+        keyed = op.key_on(f"{step_id}_key", records, key or local_bucket)
 
         def builder(resume: OpenBatch | None) -> BatchLogic:
             return BatchLogic(

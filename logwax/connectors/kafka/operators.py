@@ -1,6 +1,6 @@
 """The Kafka sink as one call, as bytewax's own Kafka operators wrap theirs.
 
-At least once: batches spread over workers, each worker's idempotent producer confirms every
+At least once: batches stay on the worker that read them, whose idempotent producer confirms every
 delivery. Exactly once: batches keyed by the Kafka partition their stream maps to, because each
 sink partition is the only transactional writer of its Kafka partition; a start-up input wakes
 every sink partition so that a killed run's open transactions are fenced at once (see
