@@ -15,16 +15,18 @@ from logwax.connectors.registry import INPUTS, SOURCES
 from logwax.flows.pipeline import config_from_env, deduplicated, deliver, merged_inputs
 from logwax.settings import PipelineConfig
 from logwax.steps.chunks import ChunkedSource
+from logwax.steps.locality import know_workers
 
 
 def build(config: PipelineConfig) -> Dataflow:
     flow = Dataflow(config.name)
+    know_workers(flow)  # before the inputs: they spread over the workers by it
     streams = [
-        op.input(f"source_{s.name}", flow, ChunkedSource(SOURCES[s.type].build(s)))
-        for s in config.sources
+        op.input(f"source_{s.name}", flow, ChunkedSource(SOURCES[s.type].build(s), first=i))
+        for i, s in enumerate(config.sources)
     ]
     if config.etcd_targets is not None:
-        targets = ChunkedSource(INPUTS["etcd_targets"].build(config.etcd_targets))
+        targets = ChunkedSource(INPUTS["etcd_targets"].build(config.etcd_targets), len(streams))
         streams.append(op.input("source_etcd_targets", flow, targets))
     deliver(deduplicated(merged_inputs(streams), config), config)
     return flow

@@ -24,6 +24,7 @@ from logwax.core.errors import ConfigError
 from logwax.flows.pipeline import config_from_env, deduplicated, deliver
 from logwax.settings import PipelineConfig
 from logwax.steps.chunks import Chunk, ChunkedDynamicSource, ChunkedSource
+from logwax.steps.locality import know_workers
 from logwax.steps.transforms import apply
 
 
@@ -32,6 +33,7 @@ def build(config: PipelineConfig) -> Dataflow:
     if settings is None:
         raise ConfigError("index flow", [("kafka_input", "required by the index flow")])
     flow = Dataflow(config.name)
+    know_workers(flow)  # before the input: its partitions spread over the workers by it
     grouped = settings.consumer_group is not None
     source: Source[Chunk] = (
         ChunkedDynamicSource(KafkaGroupSource(settings))

@@ -25,6 +25,7 @@ from bytewax.inputs import (
 )
 
 from logwax.core.record import Record
+from logwax.steps.locality import spread
 
 Chunk = list[Record]
 S = TypeVar("S")
@@ -70,13 +71,15 @@ class _ChunkedPartition(StatefulSourcePartition[Chunk, Any], Generic[S]):
 
 
 class ChunkedSource(FixedPartitionedSource[Chunk, Any], Generic[S]):
-    """``source`` with each batch it reads grouped into per-stream chunks."""
+    """``source`` with each batch it reads grouped into per-stream chunks; its partitions go
+    to workers in turn from worker ``first`` (see ``logwax.steps.locality.spread``)."""
 
-    def __init__(self, source: FixedPartitionedSource[Record, S]) -> None:
+    def __init__(self, source: FixedPartitionedSource[Record, S], first: int = 0) -> None:
         self.source = source
+        self.first = first
 
     def list_parts(self) -> list[str]:
-        return self.source.list_parts()
+        return spread(self.source.list_parts(), self.first)
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: S | None

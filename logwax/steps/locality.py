@@ -13,7 +13,8 @@ bytewax 0.21 routes a stateful step's key with Rust's ``DefaultHasher`` (SipHash
 over the key's bytes and a ``0xff`` terminator, modulo the worker count; ``siphash13`` is that
 function, and ``tests/unit/test_locality.py`` runs a three-worker cluster to check the routes
 still agree. A flow learns which worker a thread is from ``WorkerIdentity``, an input bytewax
-builds on every worker's own thread before any item flows.
+builds on every worker's own thread before any item flows. ``spread`` hands the flow's inputs to
+workers in turn, so keeping records where they are read still uses every worker.
 
 With one worker (``logwax run``, the DaemonSet) keys are left as they are, so its snapshots are
 unchanged. With several, a stream's dedup state follows the key its worker gives it: when a
@@ -91,6 +92,23 @@ def _routed_to(key: str, worker: int, worker_count: int) -> str:
         salt += 1  # each try hits with probability 1/worker_count
 
 
+def spread(parts: list[str], first: int) -> list[str]:
+    """Of an input's ``parts``, those the calling worker lists (all of them when the worker is
+    unknown or alone): part ``j`` goes to worker ``(first + j) % count``.
+
+    bytewax balances each input on its own, so every single-partition input (a files or
+    journald source) went to worker 0; with records kept where they are read, the other
+    workers would idle. Giving the inputs of a flow consecutive ``first`` values spreads them.
+    Each part is still listed by exactly one worker, which bytewax then makes its owner and
+    hands its resume state, whatever the worker count of the run that stored it.
+    """
+    worker = _WORKERS.get(threading.get_ident())
+    if worker is None or worker[1] == 1:
+        return parts
+    index, count = worker
+    return [part for j, part in enumerate(parts) if (first + j) % count == index]
+
+
 def local_key(key: str) -> str:
     """``key``, suffixed so that bytewax routes it to the worker calling this (unchanged with
     one worker, or on a thread no ``WorkerIdentity`` was built on)."""
@@ -115,7 +133,8 @@ class WorkerIdentity(DynamicSource[object]):
 
 
 def know_workers(flow: Dataflow) -> None:
-    """Add ``WorkerIdentity`` to ``flow`` (once) so ``local_key`` works in its steps."""
+    """Add ``WorkerIdentity`` to ``flow`` (once) so ``local_key`` works in its steps, and
+    ``spread`` in the inputs added after it (bytewax builds steps in the order they were added)."""
     step_id = f"{flow.flow_id}.{IDENTITY_STEP}"
     if not any(step.step_id == step_id for step in flow.substeps):
         op.input(IDENTITY_STEP, flow, WorkerIdentity())

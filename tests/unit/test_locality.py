@@ -15,6 +15,7 @@ from bytewax.testing import cluster_main
 from logwax.core.record import Record
 from logwax.flows.pipeline import batcher, deduplicated
 from logwax.settings import PipelineConfig, parse_config
+from logwax.steps.chunks import ChunkedSource
 from logwax.steps.locality import _WORKERS, bytewax_worker, know_workers, local_key, siphash13
 
 WORKERS = 3
@@ -168,3 +169,43 @@ def test_a_single_worker_keeps_its_keys_as_they_were() -> None:
     finally:
         del _WORKERS[threading.get_ident()]
     assert local_key("/var/log/a.log") == "/var/log/a.log"  # a thread no worker built on
+
+
+def test_single_partition_inputs_spread_over_the_workers() -> None:
+    """bytewax alone puts every one-partition input on worker 0; the collect flow's files and
+    journald sources are one partition each."""
+    read_on: dict[str, int] = {}
+    flow = Dataflow("spread")
+    know_workers(flow)
+    inputs = [
+        op.input(f"in{i}", flow, ChunkedSource(_Single(f"s{i}", read_on), first=i))
+        for i in range(WORKERS)
+    ]
+    op.inspect("all", op.merge("merged", *inputs), lambda _s, _item: None)
+    cluster_main(flow, [], 0, worker_count_per_proc=WORKERS)
+
+    assert set(read_on) == {f"s{i}" for i in range(WORKERS)}
+    assert sorted(_WORKERS[thread][0] for thread in read_on.values()) == list(range(WORKERS))
+
+
+class _Single(FixedPartitionedSource[Record, None]):
+    def __init__(self, name: str, read_on: dict[str, int]) -> None:
+        self._name, self._read_on = name, read_on
+
+    def list_parts(self) -> list[str]:
+        return [self._name]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: None) -> _Noted:
+        return _Noted(for_part, self._read_on)
+
+
+class _Noted(StatefulSourcePartition[Record, None]):
+    def __init__(self, name: str, read_on: dict[str, int]) -> None:
+        self._name, self._read_on = name, read_on
+
+    def next_batch(self) -> list[Record]:
+        self._read_on[self._name] = threading.get_ident()
+        raise StopIteration
+
+    def snapshot(self) -> None:
+        return None
