@@ -20,13 +20,14 @@ from logwax.steps.locality import know_workers
 
 def build(config: PipelineConfig) -> Dataflow:
     flow = Dataflow(config.name)
-    know_workers(flow)  # before the inputs: they spread over the workers by it
+    workers = know_workers(flow)  # before the inputs: they spread over the workers by it
     streams = [
-        op.input(f"source_{s.name}", flow, ChunkedSource(SOURCES[s.type].build(s), first=i))
+        op.input(f"source_{s.name}", flow, ChunkedSource(SOURCES[s.type].build(s), workers, i))
         for i, s in enumerate(config.sources)
     ]
     if config.etcd_targets is not None:
-        targets = ChunkedSource(INPUTS["etcd_targets"].build(config.etcd_targets), len(streams))
+        etcd = INPUTS["etcd_targets"].build(config.etcd_targets)
+        targets = ChunkedSource(etcd, workers, len(streams))
         streams.append(op.input("source_etcd_targets", flow, targets))
     deliver(deduplicated(merged_inputs(streams), config), config)
     return flow

@@ -33,12 +33,12 @@ def build(config: PipelineConfig) -> Dataflow:
     if settings is None:
         raise ConfigError("index flow", [("kafka_input", "required by the index flow")])
     flow = Dataflow(config.name)
-    know_workers(flow)  # before the input: its partitions spread over the workers by it
+    workers = know_workers(flow)  # before the input: its partitions spread over the workers
     grouped = settings.consumer_group is not None
     source: Source[Chunk] = (
         ChunkedDynamicSource(KafkaGroupSource(settings))
         if grouped
-        else ChunkedSource(INPUTS["kafka_input"].build(settings))
+        else ChunkedSource(INPUTS["kafka_input"].build(settings), workers)
     )
     records = op.input("source_kafka", flow, source)
     rules = list(config.transforms)

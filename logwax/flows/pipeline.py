@@ -25,7 +25,7 @@ from logwax.settings import PipelineConfig
 from logwax.steps.batching import Batch, BatchLogic, OpenBatch
 from logwax.steps.chunks import Chunk, chunk_stream
 from logwax.steps.dedup import dedup_mapper
-from logwax.steps.locality import know_workers, local_key
+from logwax.steps.locality import know_workers
 
 BUCKETS = 64
 
@@ -34,15 +34,10 @@ def stream_bucket(chunk: Chunk, buckets: int = BUCKETS) -> str:
     return str(adler32(chunk_stream(chunk).encode()) % buckets)
 
 
-def local_bucket(chunk: Chunk) -> str:
-    """The chunk's stream bucket, routed to the worker that read the chunk."""
-    return local_key(stream_bucket(chunk))
-
-
 def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk]:
     if not config.dedup.enabled:
         return records
-    know_workers(records.flow())
+    local_key = know_workers(records.flow()).local_key
     keyed = op.key_on("dedup_key", records, lambda chunk: local_key(chunk_stream(chunk)))
     settings = config.dedup
     unique = op.stateful_flat_map(
@@ -62,8 +57,10 @@ def batcher(config: PipelineConfig) -> Batcher:
     def batch(
         step_id: str, records: Stream[Chunk], key: Callable[[Chunk], str] | None = None
     ) -> Stream[tuple[str, Batch]]:
-        know_workers(records.flow())
-        keyed = op.key_on(f"{step_id}_key", records, key or local_bucket)
+        local_key = know_workers(records.flow()).local_key
+        keyed = op.key_on(
+            f"{step_id}_key", records, key or (lambda chunk: local_key(stream_bucket(chunk)))
+        )
 
         def builder(resume: OpenBatch | None) -> BatchLogic:
             return BatchLogic(

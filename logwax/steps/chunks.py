@@ -25,7 +25,7 @@ from bytewax.inputs import (
 )
 
 from logwax.core.record import Record
-from logwax.steps.locality import spread
+from logwax.steps.locality import WorkerIdentity
 
 Chunk = list[Record]
 S = TypeVar("S")
@@ -71,15 +71,22 @@ class _ChunkedPartition(StatefulSourcePartition[Chunk, Any], Generic[S]):
 
 
 class ChunkedSource(FixedPartitionedSource[Chunk, Any], Generic[S]):
-    """``source`` with each batch it reads grouped into per-stream chunks; its partitions go
-    to workers in turn from worker ``first`` (see ``logwax.steps.locality.spread``)."""
+    """``source`` with each batch it reads grouped into per-stream chunks. Given its flow's
+    ``workers``, its partitions go to workers in turn from worker ``first`` (see
+    ``WorkerIdentity.spread``); without, bytewax places them."""
 
-    def __init__(self, source: FixedPartitionedSource[Record, S], first: int = 0) -> None:
+    def __init__(
+        self,
+        source: FixedPartitionedSource[Record, S],
+        workers: WorkerIdentity | None = None,
+        first: int = 0,
+    ) -> None:
         self.source = source
-        self.first = first
+        self.workers, self.first = workers, first
 
     def list_parts(self) -> list[str]:
-        return spread(self.source.list_parts(), self.first)
+        parts = self.source.list_parts()
+        return parts if self.workers is None else self.workers.spread(parts, self.first)
 
     def build_part(
         self, step_id: str, for_part: str, resume_state: S | None

@@ -12,9 +12,10 @@ makes bytewax route it to the worker that computes it. Only the routing changes;
 bytewax 0.21 routes a stateful step's key with Rust's ``DefaultHasher`` (SipHash-1-3, zero keys)
 over the key's bytes and a ``0xff`` terminator, modulo the worker count; ``siphash13`` is that
 function, and ``tests/unit/test_locality.py`` runs a three-worker cluster to check the routes
-still agree. A flow learns which worker a thread is from ``WorkerIdentity``, an input bytewax
-builds on every worker's own thread before any item flows. ``spread`` hands the flow's inputs to
-workers in turn, so keeping records where they are read still uses every worker.
+still agree. A flow learns which worker a thread is from its ``WorkerIdentity``, an input bytewax
+builds on every worker's own thread before any item flows (kept per flow: a thread id can be
+reused by a later run's thread). ``spread`` hands the flow's inputs to workers in turn, so keeping
+records where they are read still uses every worker.
 
 With one worker (``logwax run``, the DaemonSet) keys are left as they are, so its snapshots are
 unchanged. With several, a stream's dedup state follows the key its worker gives it: when a
@@ -32,7 +33,6 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 
 _MASK = (1 << 64) - 1
-_WORKERS: dict[int, tuple[int, int]] = {}  # thread id → (worker index, worker count)
 IDENTITY_STEP = "worker_identity"
 
 
@@ -92,49 +92,59 @@ def _routed_to(key: str, worker: int, worker_count: int) -> str:
         salt += 1  # each try hits with probability 1/worker_count
 
 
-def spread(parts: list[str], first: int) -> list[str]:
-    """Of an input's ``parts``, those the calling worker lists (all of them when the worker is
-    unknown or alone): part ``j`` goes to worker ``(first + j) % count``.
-
-    bytewax balances each input on its own, so every single-partition input (a files or
-    journald source) went to worker 0; with records kept where they are read, the other
-    workers would idle. Giving the inputs of a flow consecutive ``first`` values spreads them.
-    Each part is still listed by exactly one worker, which bytewax then makes its owner and
-    hands its resume state, whatever the worker count of the run that stored it.
-    """
-    worker = _WORKERS.get(threading.get_ident())
-    if worker is None or worker[1] == 1:
-        return parts
-    index, count = worker
-    return [part for j, part in enumerate(parts) if (first + j) % count == index]
-
-
-def local_key(key: str) -> str:
-    """``key``, suffixed so that bytewax routes it to the worker calling this (unchanged with
-    one worker, or on a thread no ``WorkerIdentity`` was built on)."""
-    worker = _WORKERS.get(threading.get_ident())
-    if worker is None or worker[1] == 1:
-        return key
-    return _routed_to(key, worker[0], worker[1])
-
-
 class _Nothing(StatelessSourcePartition[object]):
     def next_batch(self) -> list[object]:
         raise StopIteration
 
 
 class WorkerIdentity(DynamicSource[object]):
-    """An input that reads nothing: building it on each worker records which worker that
-    thread is."""
+    """An input that reads nothing: bytewax builds it on each worker's own thread, which
+    records which worker that thread is, for the steps of the flow it is in."""
+
+    def __init__(self) -> None:
+        self._workers: dict[int, tuple[int, int]] = {}  # thread id → (index, count)
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _Nothing:
-        _WORKERS[threading.get_ident()] = (worker_index, worker_count)
+        self._workers[threading.get_ident()] = (worker_index, worker_count)
         return _Nothing()
 
+    def this_worker(self) -> tuple[int, int] | None:
+        """(index, count) of the worker calling, if this flow's run built it on this thread."""
+        return self._workers.get(threading.get_ident())
 
-def know_workers(flow: Dataflow) -> None:
-    """Add ``WorkerIdentity`` to ``flow`` (once) so ``local_key`` works in its steps, and
-    ``spread`` in the inputs added after it (bytewax builds steps in the order they were added)."""
+    def local_key(self, key: str) -> str:
+        """``key``, suffixed so that bytewax routes it to the worker calling this (unchanged
+        with one worker)."""
+        worker = self.this_worker()
+        if worker is None or worker[1] == 1:
+            return key
+        return _routed_to(key, worker[0], worker[1])
+
+    def spread(self, parts: list[str], first: int) -> list[str]:
+        """Of an input's ``parts``, those the calling worker lists (all of them when the worker
+        is alone or unknown): part ``j`` goes to worker ``(first + j) % count``.
+
+        bytewax balances each input on its own, so every single-partition input (a files or
+        journald source) went to worker 0; with records kept where they are read, the other
+        workers would idle. Giving the inputs of a flow consecutive ``first`` values spreads
+        them. Each part is still listed by exactly one worker, which bytewax then makes its
+        owner and hands its resume state, whatever the worker count of the run that stored it.
+        """
+        worker = self.this_worker()
+        if worker is None or worker[1] == 1:
+            return parts
+        index, count = worker
+        return [part for j, part in enumerate(parts) if (first + j) % count == index]
+
+
+def know_workers(flow: Dataflow) -> WorkerIdentity:
+    """The ``WorkerIdentity`` of ``flow``, added on the first call. Call it before adding the
+    inputs that ``spread`` (bytewax builds steps in the order they were added)."""
     step_id = f"{flow.flow_id}.{IDENTITY_STEP}"
-    if not any(step.step_id == step_id for step in flow.substeps):
-        op.input(IDENTITY_STEP, flow, WorkerIdentity())
+    for step in flow.substeps:
+        if step.step_id == step_id:
+            identity: WorkerIdentity = step.source  # type: ignore[attr-defined]
+            return identity
+    identity = WorkerIdentity()
+    op.input(IDENTITY_STEP, flow, identity)
+    return identity

@@ -16,7 +16,7 @@ from logwax.core.record import Record
 from logwax.flows.pipeline import batcher, deduplicated
 from logwax.settings import PipelineConfig, parse_config
 from logwax.steps.chunks import ChunkedSource
-from logwax.steps.locality import _WORKERS, bytewax_worker, know_workers, local_key, siphash13
+from logwax.steps.locality import WorkerIdentity, bytewax_worker, know_workers, siphash13
 
 WORKERS = 3
 PARTS = [f"part-{n}" for n in range(6)]
@@ -85,13 +85,15 @@ def test_bytewax_routes_a_key_where_bytewax_worker_says() -> None:
     landed: dict[str, int] = {}
     thread_to_worker: dict[int, int] = {}
     flow = Dataflow("routes")
-    know_workers(flow)
+    identity = know_workers(flow)
     source = op.input("in", flow, _ListOnWorkerZero(keys))
     keyed = op.key_on("key", source, lambda key: key)
 
     def note(state: None, key: str) -> tuple[None, str]:
         landed[key] = threading.get_ident()
-        thread_to_worker[threading.get_ident()] = _WORKERS[threading.get_ident()][0]
+        worker = identity.this_worker()
+        assert worker is not None
+        thread_to_worker[threading.get_ident()] = worker[0]
         return None, key
 
     op.inspect("seen", op.stateful_map("where", keyed, note), lambda _s, _kv: None)
@@ -132,6 +134,7 @@ def test_dedup_and_batching_run_on_the_worker_that_read_the_chunk() -> None:
     deduplicated_on: dict[str, set[int]] = defaultdict(set)
     batched_on: dict[str, set[int]] = defaultdict(set)
     flow = Dataflow("local")
+    identity = know_workers(flow)
     records = op.input("in", flow, _Parts(read_on))
     unique = deduplicated(records, config())
     op.inspect(
@@ -155,20 +158,22 @@ def test_dedup_and_batching_run_on_the_worker_that_read_the_chunk() -> None:
         assert deduplicated_on[stream] == {thread}, stream
         assert batched_on[stream] == {thread}, stream
     # Keyed by the stream alone, bytewax would have sent some of them to another worker.
-    worker_of = {thread: _WORKERS[thread][0] for thread in set(read_on.values())}
+    worker_of = {thread: identity._workers[thread][0] for thread in set(read_on.values())}
     assert any(
         bytewax_worker(stream, WORKERS) != worker_of[thread] for stream, thread in read_on.items()
     )
 
 
-def test_a_single_worker_keeps_its_keys_as_they_were() -> None:
+def test_a_single_worker_keeps_its_keys_and_parts_as_they_were() -> None:
     """``logwax run`` (one worker) finds its snapshots' keys unchanged."""
-    _WORKERS[threading.get_ident()] = (0, 1)
-    try:
-        assert local_key("/var/log/a.log") == "/var/log/a.log"
-    finally:
-        del _WORKERS[threading.get_ident()]
-    assert local_key("/var/log/a.log") == "/var/log/a.log"  # a thread no worker built on
+    identity = WorkerIdentity()
+    assert identity.local_key("/var/log/a.log") == "/var/log/a.log"  # not built on this thread
+    identity.build("worker_identity", 0, 1)
+    assert identity.local_key("/var/log/a.log") == "/var/log/a.log"
+    assert identity.spread(["a", "b"], 1) == ["a", "b"]
+    identity.build("worker_identity", 1, 2)
+    assert identity.local_key("/var/log/a.log") != "/var/log/a.log"
+    assert identity.spread(["a", "b", "c"], 1) == ["a", "c"]
 
 
 def test_single_partition_inputs_spread_over_the_workers() -> None:
@@ -176,16 +181,18 @@ def test_single_partition_inputs_spread_over_the_workers() -> None:
     journald sources are one partition each."""
     read_on: dict[str, int] = {}
     flow = Dataflow("spread")
-    know_workers(flow)
+    identity = know_workers(flow)
     inputs = [
-        op.input(f"in{i}", flow, ChunkedSource(_Single(f"s{i}", read_on), first=i))
+        op.input(f"in{i}", flow, ChunkedSource(_Single(f"s{i}", read_on), identity, i))
         for i in range(WORKERS)
     ]
     op.inspect("all", op.merge("merged", *inputs), lambda _s, _item: None)
     cluster_main(flow, [], 0, worker_count_per_proc=WORKERS)
 
     assert set(read_on) == {f"s{i}" for i in range(WORKERS)}
-    assert sorted(_WORKERS[thread][0] for thread in read_on.values()) == list(range(WORKERS))
+    assert sorted(identity._workers[thread][0] for thread in read_on.values()) == list(
+        range(WORKERS)
+    )
 
 
 class _Single(FixedPartitionedSource[Record, None]):
