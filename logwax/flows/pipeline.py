@@ -49,8 +49,9 @@ def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk
 def batcher(config: PipelineConfig) -> Batcher:
     """The batching step sinks use: closes at max_records, max_bytes or max_latency.
 
-    A sink that gives its own ``key`` gets batches routed by it (the exactly-once sink needs
-    the Kafka partition); otherwise batches stay on the worker that read their records.
+    Batches fill on the worker that read their records, by stream bucket or by the sink's own
+    ``key``. With a ``key`` (the exactly-once sink's Kafka partition) each batch comes out keyed
+    by it again, for the sink to route: so only whole batches cross to another worker, once.
     """
     settings = config.batch
 
@@ -58,16 +59,18 @@ def batcher(config: PipelineConfig) -> Batcher:
         step_id: str, records: Stream[Chunk], key: Callable[[Chunk], str] | None = None
     ) -> Stream[tuple[str, Batch]]:
         local_key = know_workers(records.flow()).local_key
-        keyed = op.key_on(
-            f"{step_id}_key", records, key or (lambda chunk: local_key(stream_bucket(chunk)))
-        )
+        bucket = key or stream_bucket
+        keyed = op.key_on(f"{step_id}_key", records, lambda chunk: local_key(bucket(chunk)))
 
         def builder(resume: OpenBatch | None) -> BatchLogic:
             return BatchLogic(
                 settings.max_records, int(settings.max_bytes), settings.max_latency, resume, step_id
             )
 
-        return op.stateful_batch(step_id, keyed, builder)
+        batches = op.stateful_batch(step_id, keyed, builder)
+        if key is None:
+            return batches
+        return op.map(f"{step_id}_rekey", batches, lambda kv: (key(kv[1]), kv[1]))
 
     return batch
 

@@ -216,3 +216,29 @@ class _Noted(StatefulSourcePartition[Record, None]):
 
     def snapshot(self) -> None:
         return None
+
+
+def test_batches_by_a_sinks_key_fill_where_read_and_come_out_keyed_by_it() -> None:
+    """The exactly-once sink's batching: by Kafka partition, yet filled on the reading worker,
+    and keyed by the partition again for the sink to route."""
+    read_on: dict[str, int] = {}
+    batched: list[tuple[str, int, list[Record]]] = []
+    flow = Dataflow("sink_key")
+    know_workers(flow)
+    records = op.input("in", flow, _Parts(read_on))
+
+    def partition(chunk: list[Record]) -> str:
+        return f"p{sum(map(ord, chunk[0].stream)) % 2}"
+
+    batches = batcher(config())("batch", records, partition)
+    op.inspect(
+        "after_batch",
+        batches,
+        lambda _s, kv: batched.append((kv[0], threading.get_ident(), kv[1])),
+    )
+    cluster_main(flow, [], 0, worker_count_per_proc=WORKERS)
+
+    assert sum(len(batch) for _key, _thread, batch in batched) == len(read_on) * 3
+    for key, thread, batch in batched:
+        assert key == partition(batch)  # no routing suffix reaches the sink
+        assert {read_on[record.stream] for record in batch} == {thread}

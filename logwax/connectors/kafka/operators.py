@@ -1,7 +1,8 @@
 """The Kafka sink as one call, as bytewax's own Kafka operators wrap theirs.
 
 At least once: batches stay on the worker that read them, whose idempotent producer confirms every
-delivery. Exactly once: batches keyed by the Kafka partition their stream maps to, because each
+delivery. Exactly once: batches keyed by the Kafka partition their stream maps to (filled where
+read, then sent whole to the worker owning that partition), because each
 sink partition is the only transactional writer of its Kafka partition; a start-up input wakes
 every sink partition so that a killed run's open transactions are fenced at once (see
 ``WakeEveryPartition``); with a dead-letter topic, all of them are fenced before the run starts
