@@ -20,7 +20,8 @@ records where they are read still uses every worker.
 With one worker (``logwax run``, the DaemonSet) keys are left as they are, so its snapshots are
 unchanged. With several, a stream's dedup state follows the key its worker gives it: when a
 restart moves a source partition to another worker, that stream's recent ids start afresh (the
-sinks make replays harmless; dedup only removes repeats the sources make themselves).
+sinks make replays harmless; dedup only removes repeats the sources make themselves), and the
+ids under its old key stay in the snapshots, as those of a stream that ended do.
 """
 
 from __future__ import annotations
