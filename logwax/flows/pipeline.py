@@ -24,7 +24,7 @@ from logwax.connectors.registry import SINKS
 from logwax.settings import PipelineConfig
 from logwax.steps.batching import Batch, BatchLogic, OpenBatch
 from logwax.steps.chunks import Chunk, chunk_stream
-from logwax.steps.dedup import dedup_mapper
+from logwax.steps.dedup import dedup
 from logwax.steps.locality import know_workers
 
 BUCKETS = 64
@@ -40,9 +40,7 @@ def deduplicated(records: Stream[Chunk], config: PipelineConfig) -> Stream[Chunk
     local_key = know_workers(records.flow()).local_key
     keyed = op.key_on("dedup_key", records, lambda chunk: local_key(chunk_stream(chunk)))
     settings = config.dedup
-    unique = op.stateful_flat_map(
-        "dedup", keyed, dedup_mapper("dedup", settings.ttl, settings.max_ids_per_stream)
-    )
+    unique = dedup("dedup", keyed, settings.ttl, settings.max_ids_per_stream)
     return op.map("dedup_unkey", unique, lambda kv: kv[1])
 
 

@@ -3,15 +3,24 @@
 Recovery rolls this state back with the input, so dedup cannot hide bytewax's own replays (the
 sinks make those harmless). It removes the duplicates sources create themselves: Kubernetes
 re-lists, a rotated copy read twice, an at-least-once upstream Kafka topic.
+
+A stream's ids are dropped once the last of them expired (``DedupLogic``): each rotated file is
+a stream of its own, and bytewax keeps a key's state until its logic says to discard it, so a
+long-running collector kept every ended stream's ids (up to ``max_ids_per_stream``, 178 bytes
+each) for good.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import operator
+from bytewax.operators import KeyedStream, StatefulLogic
 
 from logwax.core.metrics import DEDUPLICATED
 from logwax.steps.chunks import Chunk
@@ -73,3 +82,55 @@ def dedup_mapper(
         return seen, [unique] if unique else []
 
     return mapper
+
+
+class DedupLogic(StatefulLogic[Chunk, Chunk, SeenIds]):
+    """One stream's dedup, woken when its oldest id expires: the expired ids go, and the
+    stream's state with them once none is left."""
+
+    def __init__(
+        self,
+        mapper: Callable[[SeenIds | None, Chunk], tuple[SeenIds | None, list[Chunk]]],
+        resume: SeenIds | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._mapper, self._clock = mapper, clock
+        self._seen = resume if resume is None or type(resume) is SeenIds else SeenIds(resume)
+
+    def on_item(self, value: Chunk) -> tuple[Iterable[Chunk], bool]:
+        self._seen, unique = self._mapper(self._seen, value)
+        return unique, StatefulLogic.RETAIN
+
+    def on_notify(self) -> tuple[Iterable[Chunk], bool]:
+        seen, now = self._seen, self._clock()
+        while seen and seen[next(iter(seen))] <= now:
+            seen.popitem(last=False)
+        return [], StatefulLogic.DISCARD if not seen else StatefulLogic.RETAIN
+
+    def on_eof(self) -> tuple[Iterable[Chunk], bool]:
+        return [], StatefulLogic.DISCARD if not self._seen else StatefulLogic.RETAIN
+
+    def notify_at(self) -> datetime | None:
+        seen = self._seen
+        if not seen:
+            return None
+        return datetime.fromtimestamp(seen[next(iter(seen))], UTC)
+
+    def snapshot(self) -> SeenIds:
+        assert self._seen is not None
+        return SeenIds(self._seen)
+
+
+@operator
+def dedup(step_id: str, up: KeyedStream[Chunk], ttl: timedelta, max_ids: int) -> KeyedStream[Chunk]:
+    """Each stream's chunks without the ids it saw within ``ttl``.
+
+    Built as ``stateful_flat_map`` builds itself (a ``stateful`` step named "stateful"), with
+    the same state, so snapshots written by the flat map it replaces resume here.
+    """
+    mapper = dedup_mapper(step_id, ttl, max_ids)
+
+    def builder(resume: SeenIds | None) -> DedupLogic:
+        return DedupLogic(mapper, resume)
+
+    return op.stateful("stateful", up, builder)
