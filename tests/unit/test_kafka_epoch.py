@@ -123,7 +123,7 @@ def test_a_refused_record_is_dead_lettered_in_the_same_transaction(
     items = _items(shaper, 5)
     producer.poison = items[2].value
     transaction.write(items)
-    written, _main, _dead = transaction.commit()
+    written, _dead_letters = transaction.commit()
     assert written == 4
     [committed] = producer.committed
     assert sorted(v for t, v in committed if t == "logs") == sorted(

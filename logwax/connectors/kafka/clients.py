@@ -121,3 +121,13 @@ def reader(
         "enable.partition.eof": until_eof,
         "fetch.wait.max.ms": FETCH_WAIT_MS,  # its first records sooner (see ``consumer``)
     }
+
+
+def watermarks(bootstrap_servers: str, security: KafkaSecurity) -> dict[str, Any]:
+    """A consumer that only asks partitions' high watermarks (the exactly-once sink's resume
+    offsets): read_uncommitted, so an open transaction of another writer does not hold the
+    answer back at the last stable offset."""
+    return {
+        **reader(bootstrap_servers, security, "watermarks"),
+        "isolation.level": "read_uncommitted",
+    }

@@ -44,9 +44,7 @@ from typing import NamedTuple
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import (
-    Producer,
-)
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.admin import ensure_topic
@@ -115,6 +113,9 @@ def _initialised(
     settings = {
         **clients.transactional_producer(config, producer_id),
         **producer_settings(config, limits),
+        # Reports for refused records only: the offsets come from ``_Watermarks`` (see
+        # ``epoch``); confluent-kafka skips the Python call for a delivered record.
+        "delivery.report.only.error": True,
     }
     return initialised(Producer(transport.counted(sink_name, settings)), config.topic)
 
@@ -145,6 +146,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._commit_after = commit.after.total_seconds()
         self._full_batch = commit.full_batch
         self._next_offset, self._dead_next = _offsets(resume)
+        self._moved = {"main": False, "dead": False}  # committed to since the offsets were read
         self._starting: Future[None] = in_background(
             f"kafka-start-{partition}", lambda: self._start(transactional_id, resume)
         )
@@ -189,6 +191,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._transaction = SinkTransaction(
             self._producer, config, sink_name, self._shaper, partition, self._dead_partition
         )
+        self._watermarks = _Watermarks(config)
 
     def _started(self) -> None:
         """Wait for ``_start``; what it raised (a refused start, a read-back failure) is raised
@@ -232,12 +235,10 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
     def _commit(self, where: str) -> None:
         started = time.monotonic()
         with transport.awaiting(self._name, "transaction commit"):
-            written, main_last, dead_last = self._transaction.commit()
+            written, dead_letters = self._transaction.commit()
         _crash_point_after_commit(where)
-        if main_last is not None:
-            self._next_offset = main_last + 1
-        if dead_last is not None:
-            self._dead_next = dead_last + 1
+        self._moved["main"] |= written > 0
+        self._moved["dead"] |= dead_letters > 0
         SINK_RECORDS.labels(self._name).inc(written)
         SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
 
@@ -259,13 +260,55 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
                 len(self._skip),
             )
             self._skip = set()
+        self._read_offsets()
         return (self._next_offset, self._dead_next)
+
+    def _read_offsets(self) -> None:
+        """The offsets after everything this partition committed: the high watermarks of its
+        partitions, asked only where a commit went since the last time. acks=all means the
+        watermark is past every record the broker confirmed, and every later commit lands
+        past it; what lies between (commit markers, other partitions' dead letters) is read
+        back and skipped as any record not of this sink would be."""
+        config = self._config
+        if self._moved["main"]:
+            self._next_offset = self._watermarks.high(config.topic, self._partition)
+            self._moved["main"] = False
+        if self._moved["dead"] and config.dead_letter_topic and self._dead_partition is not None:
+            self._dead_next = self._watermarks.high(config.dead_letter_topic, self._dead_partition)
+            self._moved["dead"] = False
 
     def close(self) -> None:
         self._started()
         if self._transaction.open:
             self.snapshot()
         self._producer.flush(10)
+        self._watermarks.close()
+
+
+class _Watermarks:
+    """High watermarks of the sink's partitions, from a consumer that reads nothing
+    (read_uncommitted: the offset past every acknowledged record, whether or not another
+    writer's transaction on a shared dead-letter partition is still open)."""
+
+    def __init__(self, config: KafkaSinkConfig) -> None:
+        self._config = config
+        self._client = Consumer(clients.watermarks(config.bootstrap_servers, config.security))
+
+    def high(self, topic: str, partition: int) -> int:
+        timeout = self._config.delivery_timeout.total_seconds()
+        try:
+            _low, high = self._client.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout, cached=False
+            )
+        except KafkaException as exc:
+            raise DeliveryError(
+                f"Kafka {topic}[{partition}]: its end offset for the snapshot went unanswered "
+                f"({exc.args[0]}); the flow stops and recovery replays the epoch"
+            ) from None
+        return int(high)
+
+    def close(self) -> None:
+        self._client.close()
 
 
 class CommitPolicy(NamedTuple):
