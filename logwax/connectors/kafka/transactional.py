@@ -44,7 +44,8 @@ from typing import NamedTuple
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.admin import ensure_topic
@@ -191,7 +192,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         self._transaction = SinkTransaction(
             self._producer, config, sink_name, self._shaper, partition, self._dead_partition
         )
-        self._watermarks = _Watermarks(config)
+        self._watermarks = _Watermarks(config, sink_name)
 
     def _started(self) -> None:
         """Wait for ``_start``; what it raised (a refused start, a read-back failure) is raised
@@ -270,45 +271,55 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
         past it; what lies between (commit markers, other partitions' dead letters) is read
         back and skipped as any record not of this sink would be."""
         config = self._config
-        if self._moved["main"]:
-            self._next_offset = self._watermarks.high(config.topic, self._partition)
-            self._moved["main"] = False
-        if self._moved["dead"] and config.dead_letter_topic and self._dead_partition is not None:
-            self._dead_next = self._watermarks.high(config.dead_letter_topic, self._dead_partition)
-            self._moved["dead"] = False
+        # Up to ``delivery_timeout`` on the flow's thread if the broker does not answer:
+        # shown on /readyz like a hung commit.
+        with transport.awaiting(self._name, "end offsets for the snapshot"):
+            if self._moved["main"]:
+                self._next_offset = self._watermarks.high(config.topic, self._partition)
+                self._moved["main"] = False
+            dead = config.dead_letter_topic
+            if self._moved["dead"] and dead and self._dead_partition is not None:
+                self._dead_next = self._watermarks.high(dead, self._dead_partition)
+                self._moved["dead"] = False
 
     def close(self) -> None:
         self._started()
         if self._transaction.open:
             self.snapshot()
         self._producer.flush(10)
-        self._watermarks.close()
+
+
+_LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 
 
 class _Watermarks:
-    """High watermarks of the sink's partitions, from a consumer that reads nothing
-    (read_uncommitted: the offset past every acknowledged record, whether or not another
-    writer's transaction on a shared dead-letter partition is still open)."""
+    """High watermarks of the sink's partitions, asked of the broker with ListOffsets at
+    ``read_uncommitted``: the offset past every acknowledged record, whether or not another
+    writer's transaction on a shared dead-letter partition is still open. Its client errors
+    count under the sink's name, as its producer's do."""
 
-    def __init__(self, config: KafkaSinkConfig) -> None:
-        self._config = config
-        self._client = Consumer(clients.watermarks(config.bootstrap_servers, config.security))
+    def __init__(self, config: KafkaSinkConfig, sink_name: str) -> None:
+        self._timeout = config.delivery_timeout.total_seconds()
+        settings = clients.watermarks(config.bootstrap_servers, config.security)
+        self._client = AdminClient(transport.counted(sink_name, settings))
 
     def high(self, topic: str, partition: int) -> int:
-        timeout = self._config.delivery_timeout.total_seconds()
+        wanted = TopicPartition(topic, partition)
+        asked = self._client.list_offsets(
+            {wanted: _LATEST},
+            isolation_level=IsolationLevel.READ_UNCOMMITTED,
+            request_timeout=self._timeout,
+        )
         try:
-            _low, high = self._client.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout, cached=False
-            )
-        except KafkaException as exc:
+            return int(asked[wanted].result(timeout=self._timeout + 5).offset)
+        except (KafkaException, TimeoutError) as exc:
             raise DeliveryError(
                 f"Kafka {topic}[{partition}]: its end offset for the snapshot went unanswered "
-                f"({exc.args[0]}); the flow stops and recovery replays the epoch"
+                f"({exc.args[0] if exc.args else type(exc).__name__}); the flow stops and "
+                "recovery replays the epoch"
             ) from None
-        return int(high)
-
-    def close(self) -> None:
-        self._client.close()
+        finally:
+            self._client.poll(0)  # serves the error callbacks (counted under the sink)
 
 
 class CommitPolicy(NamedTuple):
