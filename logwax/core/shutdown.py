@@ -2,10 +2,14 @@
 in-flight records through the sinks, takes a final snapshot and returns normally.
 
 A second signal stops at once (recovery then replays from the last snapshot, losing nothing).
+
+SIGUSR1 prints every Python thread's stack to stderr and the job goes on: what a job that
+seems stuck is waiting for (a request, a lock, a sink), without stopping it.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -51,8 +55,10 @@ def _give_up(timeout: float) -> None:
 
 
 def install(timeout: float | None = None) -> None:
-    """Route SIGINT and SIGTERM to a graceful stop (main thread only, as Python requires)."""
+    """Route SIGINT and SIGTERM to a graceful stop (main thread only, as Python requires), and
+    SIGUSR1 to a dump of every thread's stack."""
     global _timeout
     _timeout = timeout
+    faulthandler.register(signal.SIGUSR1, all_threads=True, chain=False)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
