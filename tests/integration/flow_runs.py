@@ -14,13 +14,15 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, helpers
 
 from devtools.home import free_port
 from tests.integration import kafka_helpers
 from tests.integration.kafka_helpers import read_all
+
+_T = TypeVar("_T")
 
 # Every process a test starts, so the suite can kill what a failing test left running.
 STARTED: list[subprocess.Popen[bytes]] = []
@@ -170,14 +172,30 @@ def wait_for(
     log: Path,
     timeout: float = 120,
     poll: float = 0.5,
+    found: Callable[[], object] | None = None,
 ) -> None:
+    """Poll ``check`` until it holds; a timeout says ``found()`` (what there was instead)."""
     deadline = time.monotonic() + timeout
     while not _checked(check):
         if proc.poll() is not None:
             raise AssertionError(f"logwax exited {proc.returncode}:\n{log.read_text()[-3000:]}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}:\n{log.read_text()[-3000:]}")
+            instead = f" (found {_checked(found)})" if found is not None else ""
+            raise AssertionError(f"timed out waiting for {what}{instead}:\n{_stuck(proc, log)}")
         time.sleep(poll)
+
+
+def _stuck(proc: subprocess.Popen[bytes], log: Path) -> str:
+    """The log's tail after asking a logwax process still running for its threads' stacks
+    (SIGUSR1): what it waited for is the first thing a timed-out test needs."""
+    size = log.stat().st_size if log.exists() else 0
+    if proc.poll() is None and proc.args[1:3] == ["-m", "logwax"]:
+        proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+    data = log.read_bytes() if log.exists() else b""
+    before = data[max(0, size - 3000) : size].decode(errors="replace")
+    stacks = data[size:][-12000:].decode(errors="replace")
+    return f"{before}\n--- stacks (SIGUSR1) ---\n{stacks}"
 
 
 def kafka_messages(kafka_config: dict[str, Any], topic: str) -> Counter[str]:
@@ -339,6 +357,7 @@ def wait_delivered(
             proc,
             log,
             timeout=timeout,
+            found=lambda: es_count(es, prefix),
         )
     if kafka_config is not None and topic is not None:
         wait_for(
@@ -348,10 +367,11 @@ def wait_delivered(
             log,
             timeout=timeout,
             poll=2,
+            found=lambda: sum(kafka_event_ids(kafka_config, topic).values()),
         )
 
 
-def _checked(check: Callable[[], bool]) -> bool:
+def _checked(check: Callable[[], _T]) -> _T:
     """A wait loop's poll: Kafka reads in it do not wait for transaction markers (it polls
     again), see ``kafka_helpers.polling``."""
     with kafka_helpers.polling():

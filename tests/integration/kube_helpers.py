@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.request
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 
 def core_api(kubeconfig: str) -> client.CoreV1Api:
@@ -32,6 +36,55 @@ def create_event(core: client.CoreV1Api, namespace: str, name: str) -> Any:
         "source": {"component": "logwax-test"},
     }
     return core.create_namespaced_event(namespace, body)
+
+
+class EventCreator(threading.Thread):
+    """Creates Events ``{prefix}0`` .. ``{prefix}{total - 1}`` while a test does something else.
+
+    An API server on a loaded machine may answer a create with a 429, a 5xx or a timeout; each
+    is tried again (an Event the first try did create answers 409, and counts). Whatever still
+    fails is kept in ``error``, so the test says why fewer Events exist instead of waiting for
+    them to be delivered.
+    """
+
+    def __init__(self, core: client.CoreV1Api, namespace: str, prefix: str, total: int) -> None:
+        super().__init__(daemon=True)
+        self._core, self._namespace, self._prefix, self._total = core, namespace, prefix, total
+        self.created = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for i in range(self._total):
+                self._create(f"{self._prefix}{i}")
+                self.created += 1
+        except BaseException as exc:  # kept for the test to raise
+            self.error = exc
+
+    def _create(self, name: str) -> None:
+        for attempt in range(20):
+            try:
+                create_event(self._core, self._namespace, name)
+                return
+            except ApiException as exc:
+                if exc.status == 409:
+                    return
+                transient = exc.status == 429 or (exc.status or 0) >= 500
+                if not transient or attempt == 19:
+                    raise
+            except HTTPError:
+                if attempt == 19:
+                    raise
+            time.sleep(min(0.1 * 2**attempt, 2.0))
+
+    def finished(self) -> None:
+        """Joined; raises what stopped it before every Event was created."""
+        self.join(timeout=600)
+        assert not self.is_alive(), f"still creating Events after 600 s ({self.created} made)"
+        if self.error is not None:
+            raise AssertionError(
+                f"only {self.created} of {self._total} Events created: {self.error!r}"
+            ) from self.error
 
 
 def create_events(

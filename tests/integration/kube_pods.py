@@ -32,8 +32,10 @@ class NamesStore:
         self.lists = 0
 
     def replace(self, objects: Iterable[dict[str, Any]]) -> int:
-        self.lists += 1
+        """Counted once the pages were read: ``objects`` makes the list request only as it is
+        iterated, and a test that waits for a list must see its request made."""
         self.names = {o["metadata"]["name"] for o in objects}
+        self.lists += 1
         return len(self.names)
 
     def apply(self, kind: str, obj: dict[str, Any]) -> None:

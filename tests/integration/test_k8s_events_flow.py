@@ -4,7 +4,6 @@ and in Kafka (exactly-once mode, read_committed)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from tests.integration.flow_runs import (
     stop_gracefully,
     wait_delivered,
 )
-from tests.integration.kube_helpers import core_api, create_event
+from tests.integration.kube_helpers import EventCreator, core_api
 from tests.integration.pipelines import es_sink, events_source, kafka_sink, write_pipeline
 
 TOTAL = 1500
@@ -47,12 +46,10 @@ def test_events_flow_survives_five_sigkills_exactly_once(
         elasticsearch=es_sink(servers, prefix, "%Y.%m"),
         kafka=kafka_sink(servers, topic, exactly_once=True),
     )
-    creator = threading.Thread(
-        target=lambda: [create_event(core, kube_namespace, f"e{i}") for i in range(TOTAL)]
-    )
+    creator = EventCreator(core, kube_namespace, "e", TOTAL)
     creator.start()
     proc, delays = kill_at_random_moments(config, tmp_path, kills=5, seed=5, latest=1.5)
-    creator.join()
+    creator.finished()
     log = tmp_path / "logwax.log"
     wait_delivered(proc, log, TOTAL, es=es, prefix=prefix, kafka_config=kafka_config, topic=topic)
     stop_gracefully(proc)
