@@ -62,11 +62,7 @@ def dedup_mapper(
             seen = SeenIds()
         elif type(seen) is not SeenIds:
             seen = SeenIds(seen)  # as a snapshot holds it (a plain dict from an older logwax)
-        while seen:
-            oldest = next(iter(seen))
-            if seen[oldest] > now:
-                break
-            seen.popitem(last=False)
+        _expire(seen, now)
         expires = now + ttl_s
         unique: Chunk = []
         for record in chunk:
@@ -82,6 +78,12 @@ def dedup_mapper(
         return seen, [unique] if unique else []
 
     return mapper
+
+
+def _expire(seen: SeenIds, now: float) -> None:
+    """Drop the ids whose time is up: the oldest first, as they were inserted."""
+    while seen and seen[next(iter(seen))] <= now:
+        seen.popitem(last=False)
 
 
 class DedupLogic(StatefulLogic[Chunk, Chunk, SeenIds]):
@@ -102,9 +104,9 @@ class DedupLogic(StatefulLogic[Chunk, Chunk, SeenIds]):
         return unique, StatefulLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[Chunk], bool]:
-        seen, now = self._seen, self._clock()
-        while seen and seen[next(iter(seen))] <= now:
-            seen.popitem(last=False)
+        seen = self._seen
+        if seen is not None:
+            _expire(seen, self._clock())
         return [], StatefulLogic.DISCARD if not seen else StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[Iterable[Chunk], bool]:
