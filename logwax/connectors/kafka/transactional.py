@@ -44,7 +44,7 @@ from typing import NamedTuple
 
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
-from confluent_kafka import IsolationLevel, KafkaException, Producer, TopicPartition
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 
 from logwax.connectors.kafka import clients, diagnosis, transport
@@ -290,28 +290,58 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
 
 
 _LATEST = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+# Answers that say the partition's leader changed (a broker that was away came back with a new
+# leader epoch) or is being chosen: asked again once the client's metadata caught up.
+_LEADER_MOVED = frozenset(
+    {
+        KafkaError.FENCED_LEADER_EPOCH,
+        KafkaError.UNKNOWN_LEADER_EPOCH,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+    }
+)
 
 
 class _Watermarks:
     """High watermarks of the sink's partitions, asked of the broker with ListOffsets at
     ``read_uncommitted``: the offset past every acknowledged record, whether or not another
     writer's transaction on a shared dead-letter partition is still open. Its client errors
-    count under the sink's name, as its producer's do."""
+    count under the sink's name, as its producer's do.
+
+    Unlike a consumer's watermark query, the admin call does not follow a leader change by
+    itself: after a broker paused for 30 s it answered FENCED_LEADER_EPOCH. Such an answer
+    refreshes the topic's metadata and asks again, within ``delivery_timeout``.
+    """
 
     def __init__(self, config: KafkaSinkConfig, sink_name: str) -> None:
-        self._timeout = config.delivery_timeout.total_seconds()
+        self._timeout, self._name = config.delivery_timeout.total_seconds(), sink_name
         settings = clients.watermarks(config.bootstrap_servers, config.security)
         self._client = AdminClient(transport.counted(sink_name, settings))
 
     def high(self, topic: str, partition: int) -> int:
         wanted = TopicPartition(topic, partition)
-        asked = self._client.list_offsets(
-            {wanted: _LATEST},
-            isolation_level=IsolationLevel.READ_UNCOMMITTED,
-            request_timeout=self._timeout,
-        )
+        deadline = time.monotonic() + self._timeout
+        pause = 0.1
         try:
-            return int(asked[wanted].result(timeout=self._timeout + 5).offset)
+            for _attempt in range(1000):  # bounded by the deadline long before
+                try:
+                    return self._ask(wanted, deadline)
+                except KafkaException as exc:
+                    error = exc.args[0]
+                    moved = isinstance(error, KafkaError) and error.code() in _LEADER_MOVED
+                    if not moved or time.monotonic() + pause >= deadline:
+                        raise
+                    log.info(
+                        "sink=%s %s[%d] end offset: %s; asking again",
+                        self._name,
+                        topic,
+                        partition,
+                        error.str(),
+                    )
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                self._client.list_topics(topic, timeout=max(0.1, deadline - time.monotonic()))
+            raise TimeoutError("no answer")
         except (KafkaException, TimeoutError) as exc:
             raise DeliveryError(
                 f"Kafka {topic}[{partition}]: its end offset for the snapshot went unanswered "
@@ -320,6 +350,13 @@ class _Watermarks:
             ) from None
         finally:
             self._client.poll(0)  # serves the error callbacks (counted under the sink)
+
+    def _ask(self, wanted: TopicPartition, deadline: float) -> int:
+        left = max(0.1, deadline - time.monotonic())
+        asked = self._client.list_offsets(
+            {wanted: _LATEST}, isolation_level=IsolationLevel.READ_UNCOMMITTED, request_timeout=left
+        )
+        return int(asked[wanted].result(timeout=left + 5).offset)
 
 
 class CommitPolicy(NamedTuple):
