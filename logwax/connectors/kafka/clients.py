@@ -29,6 +29,10 @@ def connection(bootstrap_servers: str, security: KafkaSecurity) -> dict[str, Any
     }
 
 
+# The sink's clients' reconnect backoff: 0.5 s doubling to 4 s (why: ``producer``).
+SINK_RECONNECT = {"reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 4000}
+
+
 def producer(config: KafkaSinkConfig) -> dict[str, Any]:
     """An idempotent producer that waits for all in-sync replicas."""
     return {
@@ -38,8 +42,7 @@ def producer(config: KafkaSinkConfig) -> dict[str, Any]:
         # delays a new producer's first connection to the broker the bootstrap named by about
         # 0.25 s; librdkafka's 100 ms start cut that to 0.05 s but tried a refusing bootstrap
         # address 128 times in 30 s, over the fault test's bound of 4 a second.)
-        "reconnect.backoff.ms": 500,
-        "reconnect.backoff.max.ms": 4000,
+        **SINK_RECONNECT,
         **config.producer_options,
         "acks": "all",
         "enable.idempotence": True,
@@ -130,10 +133,6 @@ def watermarks(bootstrap_servers: str, security: KafkaSecurity) -> dict[str, Any
     An admin client rather than a consumer: it lives as long as the sink, and while the broker
     is away a consumer (its group.id is required, so it keeps asking for a coordinator) tried
     the bootstrap address about 4 times a second against 1.7 for an admin client (measured
-    over 20 s against a refusing port), even with the producer's backoff below.
+    over 20 s against a refusing port), even with the producer's backoff.
     """
-    return {
-        "reconnect.backoff.ms": 500,
-        "reconnect.backoff.max.ms": 4000,
-        **connection(bootstrap_servers, security),
-    }
+    return {**SINK_RECONNECT, **connection(bootstrap_servers, security)}

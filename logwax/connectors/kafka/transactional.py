@@ -320,28 +320,8 @@ class _Watermarks:
 
     def high(self, topic: str, partition: int) -> int:
         wanted = TopicPartition(topic, partition)
-        deadline = time.monotonic() + self._timeout
-        pause = 0.1
         try:
-            for _attempt in range(1000):  # bounded by the deadline long before
-                try:
-                    return self._ask(wanted, deadline)
-                except KafkaException as exc:
-                    error = exc.args[0]
-                    moved = isinstance(error, KafkaError) and error.code() in _LEADER_MOVED
-                    if not moved or time.monotonic() + pause >= deadline:
-                        raise
-                    log.info(
-                        "sink=%s %s[%d] end offset: %s; asking again",
-                        self._name,
-                        topic,
-                        partition,
-                        error.str(),
-                    )
-                time.sleep(pause)
-                pause = min(pause * 2, 1.0)
-                self._client.list_topics(topic, timeout=max(0.1, deadline - time.monotonic()))
-            raise TimeoutError("no answer")
+            return self._ask_until(wanted, time.monotonic() + self._timeout)
         except (KafkaException, TimeoutError) as exc:
             raise DeliveryError(
                 f"Kafka {topic}[{partition}]: its end offset for the snapshot went unanswered "
@@ -350,6 +330,29 @@ class _Watermarks:
             ) from None
         finally:
             self._client.poll(0)  # serves the error callbacks (counted under the sink)
+
+    def _ask_until(self, wanted: TopicPartition, deadline: float) -> int:
+        """Asked again, its metadata refreshed first, while the answer says the leader moved
+        and ``deadline`` leaves time for it (each round sleeps, so the deadline ends it)."""
+        pause = 0.1
+        while True:
+            try:
+                return self._ask(wanted, deadline)
+            except KafkaException as exc:
+                error = exc.args[0]
+                moved = isinstance(error, KafkaError) and error.code() in _LEADER_MOVED
+                if not moved or time.monotonic() + pause >= deadline:
+                    raise
+                log.info(
+                    "sink=%s %s[%d] end offset: %s; asking again",
+                    self._name,
+                    wanted.topic,
+                    wanted.partition,
+                    error.str(),
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+            self._client.list_topics(wanted.topic, timeout=max(0.1, deadline - time.monotonic()))
 
     def _ask(self, wanted: TopicPartition, deadline: float) -> int:
         left = max(0.1, deadline - time.monotonic())
