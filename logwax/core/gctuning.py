@@ -5,11 +5,15 @@ every record is several (a tuple and its field dicts). Profiling the collect flo
 pauses landing on record construction; the records themselves hold no cycles and die by
 reference counting. Collecting less often, and freezing what exists at start-up (modules,
 config) out of every later pass, removes that cost without letting cycles pile up for long.
+The same start-up also keeps glibc from handing each freed batch back to the kernel (see
+``allocator``).
 """
 
 from __future__ import annotations
 
 import gc
+
+from logwax.core import allocator
 
 YOUNG_THRESHOLD = 50_000
 
@@ -19,3 +23,4 @@ def tune() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    allocator.keep_heap_top()
