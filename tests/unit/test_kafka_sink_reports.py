@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import KafkaError
 
 from logwax.connectors.kafka.outgoing import Outgoing
-from logwax.connectors.kafka.sink import _named, _unconfirmed
+from logwax.connectors.kafka.sink import _named
 from logwax.core.errors import DeliveryError
 from logwax.core.record import Record
 
@@ -36,11 +36,3 @@ def test_a_refusal_names_its_record_and_equal_values_each_once() -> None:
     assert sorted(id(item) for item, _ in named) == sorted([id(items[0]), id(items[2])])
     with pytest.raises(DeliveryError):
         _named(items, [(_Report("t", b"zz"), error)])
-
-
-def test_held_back_are_the_records_no_report_confirmed() -> None:
-    items = [_item("t", b"a"), _item("t", b"b"), _item("t", b"a"), _item("d", b"a")]
-    confirmed: list[Any] = [_Report("t", b"a"), _Report("d", b"a"), None]
-    held = _unconfirmed(items, confirmed)
-    assert [(i.topic, i.value) for i in held] == [("t", b"b"), ("t", b"a")]
-    assert held[0] is items[1]

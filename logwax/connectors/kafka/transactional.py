@@ -113,10 +113,9 @@ def _initialised(
     under the sink's name (``transport``)."""
     settings = {
         **clients.transactional_producer(config, producer_id),
-        **producer_settings(config, limits),
         # Reports for refused records only: the offsets come from ``_Watermarks`` (see
-        # ``epoch``); confluent-kafka skips the Python call for a delivered record.
-        "delivery.report.only.error": True,
+        # ``epoch``).
+        **producer_settings(config, limits),
     }
     return initialised(Producer(transport.counted(sink_name, settings)), config.topic)
 
