@@ -22,6 +22,10 @@ from logwax.core import jsoncodec
 # Fields under this name are hints for sinks and are removed from what is shipped.
 METADATA = "@metadata"
 
+# ``new_tuple(Record, (...))`` builds a NamedTuple without the ``__new__`` written in Python
+# that ``Record(...)`` runs (0.34 -> 0.20 µs): for the loops that build one per line.
+new_tuple = tuple.__new__
+
 
 class Record(NamedTuple):
     """One log line or event, normalised.

@@ -59,6 +59,17 @@ class Assembler:
             entry = _join(group.entries, "", tags)
         return self._multiline(entry, now)
 
+    def push_many(self, entries: list[Entry], now: float) -> list[Entry]:
+        """``push`` of each entry, in order. Without multiline grouping, and with no piece held
+        or coming, every entry is an event as it is: the batch is returned as it came, without
+        a call and a list per line."""
+        if self._start is None and not self._partials and not any(e.partial for e in entries):
+            return entries
+        done: list[Entry] = []
+        for entry in entries:
+            done.extend(self.push(entry, now))
+        return done
+
     def _multiline(self, entry: Entry, now: float) -> list[Entry]:
         if self._start is None:
             return [entry]

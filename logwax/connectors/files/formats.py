@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Literal, NamedTuple
 
 from logwax.core import jsoncodec
-from logwax.core.record import json_text
+from logwax.core.record import json_text, new_tuple
 
 Format = Literal["raw", "json", "docker", "cri"]
 
@@ -49,7 +49,7 @@ def parse_rfc3339_ns(value: str) -> int | None:
 
 
 def parse_raw(offset: int, text: str) -> Entry:
-    return Entry(offset, text, None, {}, False, "", ())
+    return new_tuple(Entry, (offset, text, None, {}, False, "", ()))
 
 
 def parse_json(offset: int, text: str) -> Entry:

@@ -8,13 +8,14 @@ from typing import Any
 
 from logwax.connectors.files.formats import Entry
 from logwax.core.metrics import SOURCE_ERRORS
-from logwax.core.record import Record
+from logwax.core.record import Record, new_tuple
 
 
-def event_id(stream: str, generation: int, offset: int) -> str:
-    """Unique per line of each distinct file: the file's stream (fixed when first seen and kept
-    in the snapshot), its generation (content replaced under the same key) and the offset."""
-    return f"{stream}:{offset}" if generation == 0 else f"{stream}.{generation}:{offset}"
+def id_prefix(stream: str, generation: int) -> str:
+    """A line's id is this and its offset: unique per line of each distinct file, from the
+    file's stream (fixed when first seen and kept in the snapshot), its generation (content
+    replaced under the same key) and the offset."""
+    return f"{stream}:" if generation == 0 else f"{stream}.{generation}:"
 
 
 def build_records(
@@ -32,30 +33,29 @@ def build_records(
     record.
     """
     where, read_ns = {"path": str(path)}, time.time_ns()
-    records = []
+    prefix = id_prefix(stream, generation)
+    records: list[Record] = []
+    append = records.append
     for entry in entries:
-        fields: dict[str, Any] = {"log": {"file": where, "offset": entry.offset}}
+        offset = entry.offset
+        fields: dict[str, Any] = {"log": {"file": where, "offset": offset}}
         if metadata:
             fields.update(metadata)
         if entry.fields:
             fields.update(entry.fields)
+        line_id = f"{prefix}{offset}"
         if entry.tags:
             fields["tags"] = list(entry.tags)
             for tag in entry.tags:
                 SOURCE_ERRORS.labels(source, tag).inc()
-        line_id = event_id(stream, generation, entry.offset)
-        if "partial_line" in entry.tags:
-            # Replayed after a crash, the same bytes may have become a whole line: it must not
-            # share this id, or the idempotent sinks would keep the piece and drop the line.
-            line_id += "p"
-        records.append(
-            Record(
-                source,
-                stream,
-                line_id,
-                entry.timestamp_ns or read_ns,
-                entry.text,
-                fields,
+            if "partial_line" in entry.tags:
+                # Replayed after a crash, the same bytes may have become a whole line: it must
+                # not share this id, or the idempotent sinks would keep the piece and drop the
+                # line.
+                line_id += "p"
+        append(
+            new_tuple(
+                Record, (source, stream, line_id, entry.timestamp_ns or read_ns, entry.text, fields)
             )
         )
     return records

@@ -360,17 +360,19 @@ class _FilesPartition(SourcePartition[FilesState]):
     def _entries(self, reader: OpenFile, lines: list[Line], now: float) -> list[Entry]:
         if lines:
             SOURCE_BYTES.labels(self._name).inc(sum(line.raw_length + 1 for line in lines))
-        entries: list[Entry] = []
+        parse = self._parse
+        parsed: list[Entry] = []
         for line in lines:
-            entry = self._parse(line.offset, line.text)
-            flags = (
-                (("truncated",) if line.truncated else ())
-                + (("invalid_utf8",) if line.invalid_utf8 else ())
-                + (("partial_line",) if line.partial else ())
-            )
-            if flags:
+            entry = parse(line.offset, line.text)
+            if line.truncated or line.invalid_utf8 or line.partial:
+                flags = (
+                    (("truncated",) if line.truncated else ())
+                    + (("invalid_utf8",) if line.invalid_utf8 else ())
+                    + (("partial_line",) if line.partial else ())
+                )
                 entry = entry._replace(tags=entry.tags + flags)
-            entries.extend(reader.assembler.push(entry, now))
+            parsed.append(entry)
+        entries = reader.assembler.push_many(parsed, now)
         entries.extend(reader.assembler.flush_expired(now))
         return entries
 

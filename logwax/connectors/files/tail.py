@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from logwax.connectors.files.fingerprint import PROVISIONAL, first_line_fingerprint
+from logwax.core.record import new_tuple
 
 READ_CHUNK = 256 * 1024
 
@@ -147,7 +148,9 @@ class TailedFile:
         for raw, text in zip(pieces, texts, strict=True):
             size = len(raw)
             if text is not None and size <= most and not text.endswith("\r"):
-                lines.append(Line(self.offset + start, text, size, False, False))
+                lines.append(
+                    new_tuple(Line, (self.offset + start, text, size, False, False, False))
+                )
             else:
                 self._emit(raw[:most], start, lines, size > most)
             start += size + 1

@@ -28,7 +28,7 @@ from logwax.core import jsoncodec
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import DEAD_LETTERED, OVERSIZED
 from logwax.core.oversize import truncate_to_fit
-from logwax.core.record import METADATA, Record, iso_timestamp, metadata
+from logwax.core.record import METADATA, Record, iso_timestamp, metadata, new_tuple
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,8 @@ class Shaper:
                 continue
             size = _FRAMING + len(value) + len(event_id) + len(source) + (len(key) if key else 0)
             if size <= limit:
-                append(
-                    Outgoing(record, to, value, key, [("event_id", event_id), ("source", source)])
-                )
+                headers = [("event_id", event_id), ("source", source)]
+                append(new_tuple(Outgoing, (record, to, value, key, headers, None)))
             else:
                 append(self.shape(record, to))
         return out
