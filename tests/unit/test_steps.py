@@ -39,6 +39,31 @@ def test_dedup_keeps_the_new_records_of_a_chunk_in_order() -> None:
     assert [[r.event_id for r in c] for c in out] == [["c", "d", "e"]]
 
 
+def test_dedup_of_random_chunks_is_a_seen_set_in_arrival_order() -> None:
+    """Repeats from earlier chunks and inside a chunk itself: what passes is what a set of
+    seen ids lets through, in arrival order."""
+    rng = random.Random(7)
+    mapper = dedup_mapper("t", timedelta(seconds=60), max_ids=10_000)
+    state, counter = None, 0
+    seen: set[str] = set()
+    for _ in range(300):
+        chunk = []
+        for _ in range(rng.randint(1, 8)):
+            if rng.random() < 0.7:
+                counter += 1
+                chunk.append(record(f"n{counter}"))
+            else:
+                chunk.append(record(f"n{rng.randint(1, counter + 1)}"))
+        expected = []
+        for r in chunk:
+            if r.event_id not in seen:
+                seen.add(r.event_id)
+                expected.append(r.event_id)
+        state, out = mapper(state, chunk)
+        assert [r.event_id for c in out for r in c] == expected
+    assert state is not None and set(state) == seen
+
+
 def test_dedup_state_copies_and_pickles_as_the_plain_ordered_dict_of_snapshots() -> None:
     mapper = dedup_mapper("t", timedelta(seconds=10), max_ids=100)
     state, _ = mapper(None, [record("a"), record("b")])
