@@ -165,14 +165,26 @@ def iso_timestamp(timestamp_ns: int) -> str:
     """RFC 3339 UTC with microseconds, e.g. ``2026-11-23T07:22:07.123456+00:00``.
 
     Records of one batch mostly share their second, so the calendar part is cached: formatting a
-    ``datetime`` per record cost about 1 µs, a tenth of what logwax spent per line.
+    ``datetime`` per record cost about 1 µs, a tenth of what logwax spent per line. The lines of
+    one file read share their whole timestamp (the read time, when a line has none of its own),
+    so the last answer is kept too, as one tuple a thread replaces whole.
     """
+    global _last
+    last = _last
+    if last[0] == timestamp_ns:
+        return last[1]
+    given = timestamp_ns
     if not MIN_NS <= timestamp_ns <= MAX_NS:  # inline: a call per record cost 0.1 µs
         timestamp_ns = clamp_ns(timestamp_ns)
     second, nanos = divmod(timestamp_ns, 1_000_000_000)
     millis, micros = divmod(nanos // 1000, 1000)
     # Two table lookups rather than a 06d format: 0.40 -> 0.28 µs.
-    return f"{_second(second)}.{_DIGITS[millis]}{_DIGITS[micros]}+00:00"
+    text = f"{_second(second)}.{_DIGITS[millis]}{_DIGITS[micros]}+00:00"
+    _last = (given, text)
+    return text
+
+
+_last: tuple[int, str] = (-1 << 80, "")
 
 
 _DIGITS = tuple(f"{n:03d}" for n in range(1000))

@@ -3,7 +3,7 @@ gives, for every value: the nanoseconds, or None where the general parse finds n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -52,3 +52,16 @@ def test_any_string_gives_what_the_general_parse_gives(text: str) -> None:
         int(text.strip())
     except ValueError:
         assert parse_timestamp(text) == general_parse(text)
+
+
+@given(st.lists(st.sampled_from([0, -1, 1_790_000_000_123_456_789, MAX_NS + 7, MIN_NS - 7])))
+def test_a_timestamp_written_again_is_the_same_text_whatever_came_between(
+    order: list[int],
+) -> None:
+    """``iso_timestamp`` keeps its last answer: repeats, alternations and values it clamps
+    must each still give their own text."""
+    for nanos in order:
+        clamped = min(max(nanos, MIN_NS), MAX_NS)
+        moment = _EPOCH + timedelta(microseconds=clamped // 1000)
+        expected = moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "+00:00"
+        assert iso_timestamp(nanos) == expected
