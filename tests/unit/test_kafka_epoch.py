@@ -31,11 +31,14 @@ class _Limits:
 
 
 class _Message:
-    def __init__(self, topic: str, offset: int) -> None:
-        self._topic, self._offset = topic, offset
+    def __init__(self, topic: str, offset: int, value: bytes) -> None:
+        self._topic, self._offset, self._value = topic, offset, value
 
     def topic(self) -> str:
         return self._topic
+
+    def value(self) -> bytes:
+        return self._value
 
     def offset(self) -> int:
         return self._offset
@@ -64,11 +67,11 @@ class _Producer:
         for topic, value, report in self.pending:
             if report is None:
                 continue
-            if value == self.poison:
-                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), None)
+            if value == self.poison:  # as librdkafka: the report carries the payload
+                report(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE), _Message(topic, -1, value))
             else:
                 self.offset += 1
-                report(None, _Message(topic, self.offset))
+                report(None, _Message(topic, self.offset, value))
         self.pending = []
         return 0
 
@@ -130,6 +133,24 @@ def test_a_refused_record_is_dead_lettered_in_the_same_transaction(
         i.value for n, i in enumerate(items) if n != 2
     )
     assert [t for t, _ in committed].count("dead") == 1
+
+
+def test_records_refused_with_the_same_value_are_each_dead_lettered_once() -> None:
+    """A report names its record by its value; two equal records refused are two suspects,
+    and each produced alone must be the one its report names."""
+    producer = _Producer(poison=b"")
+    transaction, shaper = _epoch(producer)
+    items = _items(shaper, 5)
+    items[3] = items[1]
+    producer.poison = items[1].value
+    transaction.write(items)
+    written, dead_letters = transaction.commit()
+    assert (written, dead_letters) == (3, 2)
+    [committed] = producer.committed
+    assert sorted(v for t, v in committed if t == "logs") == sorted(
+        items[n].value for n in (0, 2, 4)
+    )
+    assert [t for t, _ in committed].count("dead") == 2
 
 
 def test_a_refusal_in_an_epoch_too_large_to_keep_stops_instead_of_committing(
