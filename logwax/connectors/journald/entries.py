@@ -10,7 +10,7 @@ from __future__ import annotations
 from binascii import b2a_base64
 from typing import Any
 
-from logwax.core.record import Record
+from logwax.core.record import Record, new_tuple
 
 # Fields the record carries elsewhere (cursor, message, timestamp) or that only journald needs.
 _DROP = ("__MONOTONIC_TIMESTAMP", "__SEQNUM", "__SEQNUM_ID")
@@ -79,14 +79,11 @@ def to_record(source: str, entry: dict[str, Any]) -> Record:
             message = str(message)
     unit = entry.get("_SYSTEMD_UNIT") or entry.get("SYSLOG_IDENTIFIER") or "journal"
     boot = entry.get("_BOOT_ID", "")
-    # Positional: the keyword form of a NamedTuple's constructor cost twice as much.
-    return Record(
-        source,
-        f"{boot}/{unit}" if type(unit) is str and type(boot) is str else "journal",
-        cursor_event_id(cursor),
-        timestamp_ns,
-        message,
-        fields,
+    # Positional, by ``new_tuple``: the keyword form of a NamedTuple's constructor cost twice
+    # as much as the positional one, which costs 0.14 µs more than this.
+    stream = f"{boot}/{unit}" if type(unit) is str and type(boot) is str else "journal"
+    return new_tuple(
+        Record, (source, stream, cursor_event_id(cursor), timestamp_ns, message, fields)
     )
 
 

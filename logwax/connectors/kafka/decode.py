@@ -26,7 +26,7 @@ from typing import Any
 from confluent_kafka import Message
 
 from logwax.core import jsoncodec
-from logwax.core.record import Record, clean_text, in_range, json_text, with_tags
+from logwax.core.record import Record, clean_text, in_range, json_text, new_tuple, with_tags
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -147,11 +147,16 @@ def decode(message: Message) -> Record:
     if tags or "tags" in fields:
         with_tags(fields, *tags)
     fields["kafka"] = {"topic": topic, "partition": partition, "offset": offset}
-    return Record(
-        source=clean_text(source) if isinstance(source, str) and source else topic,
-        stream=clean_text(stream) if isinstance(stream, str) and stream else f"{topic}/{partition}",
-        event_id=header(message, "event_id") or f"{topic}/{partition}/{offset}",
-        timestamp_ns=timestamp_ns,
-        message=message_text,
-        fields=fields,
+    # Positional, by ``new_tuple``: the keyword form of a NamedTuple's constructor cost twice
+    # as much as the positional one, which costs 0.14 µs more than this.
+    return new_tuple(
+        Record,
+        (
+            clean_text(source) if isinstance(source, str) and source else topic,
+            clean_text(stream) if isinstance(stream, str) and stream else f"{topic}/{partition}",
+            header(message, "event_id") or f"{topic}/{partition}/{offset}",
+            timestamp_ns,
+            message_text,
+            fields,
+        ),
     )
