@@ -25,7 +25,13 @@ import time
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from logwax.connectors.kafka.config import KafkaSinkConfig
-from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, who
+from logwax.connectors.kafka.outgoing import (
+    PER_RECORD_REFUSALS,
+    Outgoing,
+    Shaper,
+    positions,
+    who,
+)
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_ERRORS
 
@@ -96,9 +102,8 @@ class SinkTransaction:
         return self._kept_bytes + sum(len(item.value) for item in items) <= MAX_KEPT_BYTES
 
     def _on_delivery(self, error: KafkaError | None, message: Message | None) -> None:
-        """One callback for every record: a closure per record, to carry its index, cost
-        about 1 µs each (a tenth of the exactly-once sink's time); the rare refused record
-        is named by its value instead (``_named``)."""
+        """One callback for every record, not a closure per record to carry its index (about
+        0.2 µs each); the rare refused record is named by its value instead (``_named``)."""
         if error is not None:
             self._reports.append((message, error))
 
@@ -109,9 +114,7 @@ class SinkTransaction:
         reports, self._reports = self._reports, []
         if not reports:
             return []
-        at: dict[tuple[str | None, bytes | None], list[int]] = {}
-        for at_index, item in enumerate(self._items):
-            at.setdefault((item.topic, item.value), []).append(at_index)
+        at = positions(self._items)
         named: list[tuple[int | None, KafkaError]] = []
         for message, error in reports:
             same = at.get((message.topic(), message.value())) if message is not None else None

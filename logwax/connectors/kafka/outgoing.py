@@ -64,6 +64,18 @@ def record_key(record: Record, key: str) -> bytes | None:
     return None
 
 
+def positions(items: list[Outgoing]) -> dict[tuple[str | None, bytes | None], list[int]]:
+    """Where each topic and value is among ``items``. A delivery report names its record by
+    them (the payload the broker took, byte for byte): the sinks ask for reports of refused
+    records only, and a closure per record to carry its place cost more than this lookup,
+    made only when a report came. Records with the same topic and value are interchangeable.
+    """
+    at: dict[tuple[str | None, bytes | None], list[int]] = {}
+    for index, item in enumerate(items):
+        at.setdefault((item.topic, item.value), []).append(index)
+    return at
+
+
 def who(record: Record, size: int) -> str:
     """The words every log line about one record uses."""
     return f"source={record.source} stream={record.stream} event_id={record.event_id} size={size}"

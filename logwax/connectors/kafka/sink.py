@@ -24,7 +24,14 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from logwax.connectors.kafka import clients, diagnosis, transport
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.limits import SizeLimits
-from logwax.connectors.kafka.outgoing import PER_RECORD_REFUSALS, Outgoing, Shaper, record_key, who
+from logwax.connectors.kafka.outgoing import (
+    PER_RECORD_REFUSALS,
+    Outgoing,
+    Shaper,
+    positions,
+    record_key,
+    who,
+)
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
 from logwax.core.record import Record
@@ -238,15 +245,13 @@ def _named(
     outgoing: list[Outgoing], reported: list[tuple[Message | None, KafkaError]]
 ) -> list[tuple[Outgoing, KafkaError]]:
     """The records the refusals in ``reported`` are about, found by topic and value."""
-    by_value: dict[tuple[str | None, bytes | None], list[Outgoing]] = {}
-    for item in outgoing:
-        by_value.setdefault((item.topic, item.value), []).append(item)
+    at = positions(outgoing)
     named: list[tuple[Outgoing, KafkaError]] = []
     for message, error in reported:
-        same = by_value.get((message.topic(), message.value())) if message is not None else None
+        same = at.get((message.topic(), message.value())) if message is not None else None
         if not same:  # no record to name: the flow stops and recovery replays the batch
             raise DeliveryError(f"a delivery report names no record sent: {error.str()}")
-        named.append((same.pop(), error))
+        named.append((outgoing[same.pop()], error))
     return named
 
 
