@@ -4,10 +4,13 @@ A batch's JSON values and read blocks are larger than CPython's own small-object
 takes (512 bytes), so they come from glibc's ``malloc``. When a batch is freed, the heap's top
 is free, and glibc gives it back to the kernel as soon as more than 128 KiB is free there
 (``M_TRIM_THRESHOLD``); the next batch then faults the same pages in again. Measured with
-``perf stat`` on the collect flow, file → Kafka, 1,000,000 lines, one process, three runs each:
-580,000-750,000 page faults, 11.4-12.8 s; with the top kept (32 MiB) and the heap grown in
-16 MiB steps (``M_TOP_PAD``), 162,000-167,000 page faults, 10.4-11.6 s. The cost is up to
-48 MiB of freed memory the process keeps for its next batch rather than returning it.
+``perf stat`` on the collect flow, file → Kafka, 1,000,000 lines, one process, runs
+interleaved: 385,000-750,000 page faults with glibc's defaults; with the top kept and the heap
+grown in steps, 34,000-37,000 (4 to 32 MiB kept) and 60,000-63,000 with the values below, and
+3-10 % less time (8.5-9.2 s against 8.3-8.5 s). 16 MiB, in steps of 8 MiB, leaves room for
+batches of longer lines. The cost is up to 24 MiB of freed memory a process keeps for its next
+batch rather than returning it: with 32 MiB and 16 MiB steps, the two-process index flow's
+peak was 286-303 MB in ``make bench``.
 
 Users who set glibc's own variables (``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_TOP_PAD_``) keep
 them; on a C library without ``mallopt`` (musl, macOS) nothing changes.
@@ -24,8 +27,8 @@ log = logging.getLogger(__name__)
 # mallopt parameter numbers, from glibc's <malloc.h>
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
-TRIM_THRESHOLD_BYTES = 32 << 20
-TOP_PAD_BYTES = 16 << 20
+TRIM_THRESHOLD_BYTES = 16 << 20
+TOP_PAD_BYTES = 8 << 20
 USER_SETTINGS = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
