@@ -12,11 +12,7 @@ from logwax.connectors.files.tail import TailedFile
 from logwax.connectors.journald.entries import to_record
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.outgoing import Shaper
-
-
-class _Limits:
-    def of(self, topic: str) -> int:
-        return 1_000_000
+from tests.unit.test_kafka_outgoing import _Limits
 
 
 def complete(item: Any) -> bool:
@@ -30,7 +26,7 @@ def test_each_tuple_of_the_file_to_kafka_path_has_all_its_fields(tmp_path: Path)
     entries = [parse_raw(line.offset, line.text) for line in lines]
     records = build_records("src", "stream", 0, path, {}, entries)
     config = KafkaSinkConfig(bootstrap_servers="b:9092", topic="logs")
-    shaped = Shaper(config, _Limits(), "kafka").shape_many(records, "logs", None)  # type: ignore[arg-type]
+    shaped = Shaper(config, _Limits(1_000_000), "kafka").shape_many(records, "logs", None)  # type: ignore[arg-type]
     for built in (lines, entries, records, shaped):
         assert len(built) == 2 and all(complete(item) for item in built)
     assert lines[1].partial is False and shaped[0].reason is None
