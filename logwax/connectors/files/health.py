@@ -12,7 +12,6 @@ import os
 import stat
 
 from logwax.connectors.files.config import FilesSourceConfig
-from logwax.connectors.k8s_metadata import probe as probe_kubernetes
 
 
 def probe(config: FilesSourceConfig) -> str:
@@ -43,5 +42,7 @@ def probe(config: FilesSourceConfig) -> str:
     note = f"; not regular files, refused: {', '.join(skipped[:5])}" if skipped else ""
     found = f"{files} files match {config.include}{note}"
     if config.kubernetes_metadata is not None:
+        from logwax.connectors.k8s_metadata.health import probe as probe_kubernetes
+
         found += "; " + probe_kubernetes(config.kubernetes_metadata)
     return found

@@ -11,13 +11,14 @@ the API.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from logwax.connectors.k8s_metadata import cache as shared
-from logwax.connectors.k8s_metadata.cache import MetadataCache
 from logwax.connectors.k8s_metadata.config import KubernetesMetadataConfig
 from logwax.connectors.k8s_metadata.pods import PodInfo
 from logwax.core.metrics import K8S_METADATA_LOOKUPS
+
+if TYPE_CHECKING:
+    from logwax.connectors.k8s_metadata.cache import MetadataCache
 
 WORKLOAD_KINDS = frozenset(
     {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}
@@ -53,9 +54,15 @@ class Enricher:
 
     @classmethod
     def start(cls, settings: KubernetesMetadataConfig, source: str) -> Enricher:
+        # The cache (and the Kubernetes client, 0.15 s to import) only when a source asks for
+        # metadata: every files source imports this module.
+        from logwax.connectors.k8s_metadata import cache as shared
+
         return cls(shared.acquire(settings), source)
 
     def close(self) -> None:
+        from logwax.connectors.k8s_metadata import cache as shared
+
         shared.release(self._cache)
 
     def _find(self, key: PathKey) -> PodInfo | None:
