@@ -56,9 +56,20 @@ class _Producer:
     def begin_transaction(self) -> None:
         self.open = []
 
-    def produce(self, topic: str, value: bytes, on_delivery: Any = None, **_: Any) -> None:
+    def produce(
+        self,
+        topic: str,
+        value: bytes,
+        key: bytes | None = None,
+        partition: int = -1,
+        callback: Any = None,
+        on_delivery: Any = None,
+        timestamp: int = 0,
+        headers: Any = None,
+    ) -> None:
+        """confluent-kafka's C signature, which the sinks call by position."""
         self.open.append((topic, value))
-        self.pending.append((topic, value, on_delivery))
+        self.pending.append((topic, value, callback or on_delivery))
 
     def poll(self, _timeout: float = 0) -> int:
         return self.flush(0)
@@ -103,10 +114,10 @@ class _AbortableProducer(_Producer):
         super().__init__(poison)
         self.abortable = False
 
-    def produce(self, topic: str, value: bytes, on_delivery: Any = None, **_: Any) -> None:
+    def produce(self, topic: str, value: bytes, *args: Any) -> None:
         if self.abortable:
             raise KafkaException(KafkaError(KafkaError._STATE, "Erroneous state"))
-        super().produce(topic, value, on_delivery)
+        super().produce(topic, value, *args)
         self.abortable = value == self.poison
 
     def abort_transaction(self, _timeout: float = 0) -> None:

@@ -32,6 +32,7 @@ from logwax.connectors.kafka.outgoing import (
     positions,
     who,
 )
+from logwax.connectors.kafka.produce import NOW
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_ERRORS
 
@@ -130,15 +131,20 @@ class SinkTransaction:
         dead = item.reason is not None
         while True:
             try:
-                self._producer.produce(
-                    item.topic,
-                    value=item.value,
-                    key=item.key,
-                    partition=self._partition
+                partition = (
+                    self._partition
                     if not dead or self._dead_partition is None
-                    else self._dead_partition,
-                    headers=item.headers,
-                    on_delivery=self._on_delivery,
+                    else self._dead_partition
+                )
+                self._producer.produce(  # by position: see ``produce``
+                    item.topic,
+                    item.value,
+                    item.key,
+                    partition,
+                    self._on_delivery,
+                    None,
+                    NOW,
+                    item.headers,
                 )
                 return
             except BufferError:

@@ -32,6 +32,7 @@ from logwax.connectors.kafka.outgoing import (
     record_key,
     who,
 )
+from logwax.connectors.kafka.produce import ANY_PARTITION, NOW
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
 from logwax.core.record import Record
@@ -149,13 +150,16 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         produce = self._producer.produce
         try:
             for item in outgoing:
-                try:
+                try:  # by position: see ``produce``
                     produce(
                         item.topic,
                         item.value,
                         item.key,
-                        headers=item.headers,
-                        on_delivery=on_delivery,
+                        ANY_PARTITION,
+                        on_delivery,
+                        None,
+                        NOW,
+                        item.headers,
                     )
                 except (BufferError, KafkaException):
                     self._produce(item, on_delivery, failures)
@@ -221,10 +225,13 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
             try:
                 self._producer.produce(
                     item.topic,
-                    value=item.value,
-                    key=item.key,
-                    headers=item.headers,
-                    on_delivery=on_delivery,
+                    item.value,
+                    item.key,
+                    ANY_PARTITION,
+                    on_delivery,
+                    None,
+                    NOW,
+                    item.headers,
                 )
                 return
             except BufferError:
