@@ -131,7 +131,7 @@ class TailedFile:
 
         Most chunks are ASCII lines, none too long and none ending in CR: they are decoded in
         one call and split as text up to the lines there is room for, without a ``bytes``
-        object per line (the split in bytes was a sixth of reading a file, and it split the
+        object per line (the split in bytes was an eighth of reading a file, and it split the
         whole chunk also when there was room for part of it). Any other chunk takes
         :meth:`_cut_general`, which gives the same lines for these (``test_tail_cut``).
         """
