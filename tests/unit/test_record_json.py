@@ -15,21 +15,8 @@ from hypothesis import strategies as st
 
 from logwax.core import jsoncodec
 from logwax.core.record import Record
+from tests.unit.test_total_per_record_path import JSON
 
-SCALARS = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-)
-JSON = st.recursive(
-    SCALARS,
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
-)
 OWN = st.sampled_from(["@timestamp", "message", "event", "logwax", "@metadata", "log", "tags"])
 KEYS = OWN | st.text(max_size=8) | st.integers(min_value=-5, max_value=5)
 FIELDS = st.dictionaries(KEYS, JSON, max_size=5)

@@ -32,7 +32,7 @@ from logwax.connectors.kafka.outgoing import (
     positions,
     who,
 )
-from logwax.connectors.kafka.produce import NOW
+from logwax.connectors.kafka.produce import NOW, arguments
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_ERRORS
 
@@ -156,16 +156,7 @@ class SinkTransaction:
                     if not dead or self._dead_partition is None
                     else self._dead_partition
                 )
-                self._producer.produce(  # by position: see ``produce``
-                    item.topic,
-                    item.value,
-                    item.key,
-                    partition,
-                    self._on_delivery,
-                    None,
-                    NOW,
-                    item.headers,
-                )
+                self._producer.produce(*arguments(item, self._on_delivery, partition))
                 return
             except BufferError:
                 self._producer.poll(0.1)

@@ -11,5 +11,20 @@ headers, partition and value, and gets the refusal of an over-large record to th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from logwax.connectors.kafka.outgoing import Outgoing
+
 ANY_PARTITION = -1  # RD_KAFKA_PARTITION_UA: the producer's partitioner chooses
 NOW = 0  # the record's timestamp: 0 is the time it is produced
+
+
+def arguments(
+    item: Outgoing, on_delivery: Callable[..., Any], partition: int = ANY_PARTITION
+) -> tuple[Any, ...]:
+    """``produce(*arguments(item, on_delivery))``: for the paths off the hot loops, which
+    write the same call out (a call per record to build the tuple would cost what position
+    saves)."""
+    return (item.topic, item.value, item.key, partition, on_delivery, None, NOW, item.headers)

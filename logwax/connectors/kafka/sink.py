@@ -32,7 +32,7 @@ from logwax.connectors.kafka.outgoing import (
     record_key,
     who,
 )
-from logwax.connectors.kafka.produce import ANY_PARTITION, NOW
+from logwax.connectors.kafka.produce import ANY_PARTITION, NOW, arguments
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import SINK_BATCH_SECONDS, SINK_ERRORS, SINK_RECORDS
 from logwax.core.record import Record
@@ -223,16 +223,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
         record librdkafka refuses locally (message.max.bytes) is the record's own fault."""
         while True:
             try:
-                self._producer.produce(
-                    item.topic,
-                    item.value,
-                    item.key,
-                    ANY_PARTITION,
-                    on_delivery,
-                    None,
-                    NOW,
-                    item.headers,
-                )
+                self._producer.produce(*arguments(item, on_delivery))
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
