@@ -2,7 +2,7 @@
 
 Every flow reads every connector's settings (the registry), so a package that imported its
 client library with its settings made each flow pay for all of them: the Elasticsearch client
-(with aiohttp) and the Kubernetes client were 0.4 s of ``logwax run``'s 0.66 s of imports, for a
+(with aiohttp) and the Kubernetes client were 0.3 s of ``logwax run``'s 0.66 s of imports, for a
 flow that may use neither. A package keeps its settings eager and gives the rest to this.
 """
 

@@ -5,8 +5,9 @@ was 0.3 of its 1.2 µs per record; the same call by position took 0.9 (5,000 rec
 same broker). The positions are those of the C signature, which names the callback twice
 (``callback``, then its alias ``on_delivery``) where the documentation shows one slot, so
 callers write ``produce(topic, value, key, partition, on_delivery, None, NOW, headers)``.
-``test_kafka_produce_by_position`` sends records that way to a real broker and reads back key,
-headers, partition and value, and gets the refusal of an over-large record to the callback.
+``test_kafka_produce_by_position`` sends records that way to a real broker, reads back key,
+headers, partition, timestamp and value, and gets a refusal (a partition the topic lacks) to
+the callback.
 """
 
 from __future__ import annotations
