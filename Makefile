@@ -16,9 +16,15 @@ $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml
+# The compiled core (native/, Rust): logwax runs without it (LOGWAX_NATIVE=0), only slower.
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs)
+
+$(STAMP): $(BIN)/python pyproject.toml $(NATIVE_SOURCES)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if [ "$${LOGWAX_NATIVE:-1}" = 0 ]; then echo "LOGWAX_NATIVE=0: the compiled core is not built"; \
+	else echo "building the compiled core (native/, cargo) ..."; \
+	  $(BIN)/python -m pip install --quiet --force-reinstall --no-deps ./native; fi
 	@touch $(STAMP)
 
 demo:
@@ -70,6 +76,8 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 lint: $(STAMP)
+	cargo fmt --manifest-path native/Cargo.toml --check
+	cargo clippy --quiet --manifest-path native/Cargo.toml --release -- -D warnings
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy logwax devtools

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -251,9 +252,16 @@ def _dockerfile_image(
     return tag
 
 
+# What the compiled core's wheel is built from (not native/target, cargo's build output).
+NATIVE_SOURCES = [
+    ROOT / "native" / name for name in ("Cargo.toml", "Cargo.lock", "pyproject.toml", "src")
+]
+
+
 def wheelhouse(dev: DevPaths, log: Log) -> Path:
-    """Wheels of logwax's dependencies (and its build backend), fetched once per pyproject."""
-    key = digest_tree(ROOT / "pyproject.toml")
+    """Wheels of logwax's dependencies (and its build backend), fetched once per pyproject, and
+    the compiled core's wheel (built here: the image build has no Rust and no crates)."""
+    key = digest_tree(ROOT / "pyproject.toml", *NATIVE_SOURCES)
     target = dev.cache / "wheels" / key
     if (target / ".complete").exists():
         return target
@@ -280,6 +288,25 @@ def wheelhouse(dev: DevPaths, log: Log) -> Path:
         raise DevServerError(f"pip wheel failed:\n{result.stderr[-3000:]}")
     for built in target.glob("logwax-*.whl"):
         built.unlink()  # the image builds logwax itself from its source
+    if os.environ.get("LOGWAX_NATIVE", "1") != "0":
+        log("wheelhouse: the compiled core's wheel (cargo) ...")
+        native = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--wheel-dir",
+                str(target),
+                str(ROOT / "native"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if native.returncode != 0:
+            raise DevServerError(f"building the compiled core failed:\n{native.stderr[-3000:]}")
     (target / ".complete").touch()
     return target
 

@@ -22,6 +22,11 @@ if [ "${1:-test}" = e2e ]; then
   [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
   command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 fi
+# The compiled core is Rust (native/); LOGWAX_NATIVE=0 runs the Python path without it.
+if [ "${LOGWAX_NATIVE:-1}" != 0 ] && ! command -v cargo >/dev/null 2>&1; then
+  echo "missing Rust's cargo for the compiled core: install it (https://rustup.rs), or set LOGWAX_NATIVE=0" >&2
+  exit 1
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "missing system packages; run: sudo apt-get install -y ${need[*]}" >&2

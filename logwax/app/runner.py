@@ -13,7 +13,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.run import cli_main
 
-from logwax.core import gctuning, shutdown
+from logwax.core import gctuning, native, shutdown
 from logwax.core.errors import LogwaxError, logwax_cause
 from logwax.settings import PipelineConfig
 
@@ -82,11 +82,12 @@ def run_flow(
     )
     where = "off" if group is None else f"off (offsets kept by consumer group {group})"
     log.info(
-        "flow=%s started workers=%d process_id=%s recovery=%s",
+        "flow=%s started workers=%d process_id=%s recovery=%s hot_path=%s",
         flow.flow_id,
         workers,
         process_id,
         recovery.directory if enabled else where,
+        native.describe(),
     )
     try:
         cli_main(

@@ -46,13 +46,15 @@ def test_image_ships_journalctl_every_flow_and_no_compiler(product_image: str) -
         "journalctl --version | head -n 1; "
         "python -c 'import logwax.flows.collect, logwax.flows.index, logwax.flows.events, "
         "logwax.connectors.k8s_events.watcher' && echo flows import; "
+        "python -c 'from logwax.core import native; print(native.describe())'; "
         "command -v gcc cc g++ || true; "
         "python -c 'import pytest' 2>&1 | tail -n 1",
     )
     assert found.returncode == 0, found.stderr
     lines = found.stdout.splitlines()
     assert lines[0].startswith("systemd "), lines
-    assert lines[1:] == ["flows import", "ModuleNotFoundError: No module named 'pytest'"], (
+    expected = ["flows import", "compiled (logwax-native)"]  # the core's wheel was installed
+    assert lines[1:] == [*expected, "ModuleNotFoundError: No module named 'pytest'"], (
         lines,
         found.stderr,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from logwax.connectors.files.formats import Entry
+from logwax.core import native
 from logwax.core.metrics import SOURCE_ERRORS
 from logwax.core.record import Record, new_tuple
 
@@ -16,6 +18,32 @@ def id_prefix(stream: str, generation: int) -> str:
     file's stream (fixed when first seen and kept in the snapshot), its generation (content
     replaced under the same key) and the offset."""
     return f"{stream}:" if generation == 0 else f"{stream}.{generation}:"
+
+
+# A chunk of a file, the offset it starts at and the room left → the records of its first
+# complete lines and the bytes they took, or None when the chunk is not for the compiled core.
+PlainBuilder = Callable[[bytes, int, int], tuple[list[Record], int] | None]
+
+
+def plain_builder(
+    source: str, stream: str, generation: int, path: Path, max_line_bytes: int
+) -> PlainBuilder | None:
+    """``build_records`` of ``parse_raw``'s entries, fused in the compiled core, for a file
+    without metadata: the records (ids, offsets, fields) are the Python path's
+    (``test_native_equal``). None without the core."""
+    core = native.CORE
+    if core is None:
+        return None
+    where, read_ns = {"path": str(path)}, time.time_ns()
+    prefix = id_prefix(stream, generation)
+
+    def build(chunk: bytes, offset: int, room: int) -> tuple[list[Record], int] | None:
+        made: tuple[list[Record], int] | None = core.file_records(
+            Record, chunk, offset, room, max_line_bytes, source, stream, prefix, read_ns, where
+        )
+        return made
+
+    return build
 
 
 def build_records(

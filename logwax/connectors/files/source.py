@@ -35,7 +35,7 @@ from logwax.connectors.files.identity import (
 from logwax.connectors.files.kubernetes_paths import kubernetes_fields, recent_rotations
 from logwax.connectors.files.open_file import OpenFile
 from logwax.connectors.files.progress import Backfill
-from logwax.connectors.files.records import build_records
+from logwax.connectors.files.records import build_records, plain_builder
 from logwax.connectors.files.refusals import Refusals
 from logwax.connectors.files.registry import FileRegistry, another_file
 from logwax.connectors.files.rotated import rotated_siblings
@@ -58,6 +58,12 @@ class _FilesPartition(SourcePartition[FilesState]):
         self._config = config
         self._name = config.name
         self._parse = PARSERS[config.format]
+        # Raw lines with no multiline joining nor metadata may take the compiled core.
+        self._plain = (
+            config.format == "raw"
+            and config.multiline is None
+            and config.kubernetes_metadata is None
+        )
         self._files = FileRegistry(config.file_identity, resume)
         self._drained_orphans: set[str] = set()
         self._backfill = Backfill(config.name)
@@ -333,6 +339,13 @@ class _FilesPartition(SourcePartition[FilesState]):
         tailed = reader.tailed
         if tailed.was_truncated(self._config.fingerprint_bytes):
             return self._restart_truncated(key, reader)
+        start = tailed.offset
+        plain = self._read_plain(reader, budget)
+        if plain:
+            SOURCE_BYTES.labels(self._name).inc(tailed.offset - start)
+            self._keep_position(reader)
+            reader.last_data = now
+            return plain
         lines = tailed.read_lines(budget)
         gone = not lines and not self._still_at_path(tailed)
         if gone:  # nobody will read it after us: its partial last line too
@@ -356,6 +369,18 @@ class _FilesPartition(SourcePartition[FilesState]):
             self._close(key, "inactive")
             self._waiting.add(tailed.path, tailed.offset)
         return self._records(reader, entries)
+
+    def _read_plain(self, reader: OpenFile, budget: int) -> list[Record]:
+        """Records read by the compiled core, for a raw file with nothing to add or join: no
+        metadata, no multiline, nothing held. Empty when the core is not there or leaves the
+        next bytes to ``read_lines``."""
+        if not self._plain or reader.metadata or reader.assembler.pending_offset() is not None:
+            return []
+        entry, tailed = reader.entry, reader.tailed
+        build = plain_builder(
+            self._name, entry.stream, entry.generation, tailed.path, tailed.max_line_bytes
+        )
+        return [] if build is None else tailed.read_plain(budget, build)
 
     def _entries(self, reader: OpenFile, lines: list[Line], now: float) -> list[Entry]:
         if lines:

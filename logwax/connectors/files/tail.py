@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
 from logwax.connectors.files.fingerprint import PROVISIONAL, first_line_fingerprint
-from logwax.core.record import new_tuple
+from logwax.connectors.files.records import PlainBuilder
+from logwax.core.record import Record, new_tuple
 
 READ_CHUNK = 256 * 1024
 
@@ -104,6 +105,27 @@ class TailedFile:
             if self._cut(chunk, lines, limit) == 0 and not skipping and self._skip_from is None:
                 break
         return lines
+
+    def read_plain(self, limit: int, build: PlainBuilder) -> list[Record]:
+        """Up to ``limit`` records of plain lines from ``offset``, built by the compiled core a
+        chunk at a time (``build`` is ``records.plain_builder``'s); advances ``offset`` past them.
+
+        It stops at the first chunk the core leaves alone (invalid UTF-8, a CR, an overlong
+        line, a line cut by the chunk's end): the caller then reads those same bytes with
+        ``read_lines``, which handles them. Nothing here moves ``offset`` for a chunk it did
+        not turn into records.
+        """
+        records: list[Record] = []
+        chunk_size = max(READ_CHUNK, self.max_line_bytes + 1)
+        while len(records) < limit and self._skip_from is None:
+            self.handle.seek(self.offset)
+            chunk = self.handle.read(chunk_size)
+            made = build(chunk, self.offset, limit - len(records)) if chunk else None
+            if made is None:
+                break
+            records.extend(made[0])
+            self.offset += made[1]
+        return records
 
     def unterminated(self) -> tuple[int, int] | None:
         """(offset, size) if bytes without a newline follow ``offset``: a partial last line."""

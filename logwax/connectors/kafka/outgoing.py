@@ -24,7 +24,7 @@ from logwax.connectors.kafka.limits import (
     SizeLimits,
     record_size,
 )
-from logwax.core import jsoncodec
+from logwax.core import jsoncodec, native
 from logwax.core.errors import DeliveryError
 from logwax.core.metrics import DEAD_LETTERED, OVERSIZED
 from logwax.core.oversize import truncate_to_fit
@@ -81,6 +81,8 @@ def who(record: Record, size: int) -> str:
     return f"source={record.source} stream={record.stream} event_id={record.event_id} size={size}"
 
 
+# ``key`` setting → the compiled core's key mode (no key, the stream, the event id).
+_KEY_MODES = {"stream": 1, "event_id": 2}
 # What ``record_size`` adds to value, key and header values for the two headers of a record.
 _FRAMING = BATCH_OVERHEAD + len("event_id") + len("source") + 2 * HEADER_OVERHEAD
 
@@ -144,6 +146,28 @@ class Shaper:
 
     def shape_many(self, records: Iterable[Record], topic: str, hint: str | None) -> list[Outgoing]:
         """``shape`` of each record, for ``topic`` or the topic its ``hint`` metadata names.
+
+        The compiled core (``core.native``) shapes the common record for ``topic``; what it
+        leaves (``None`` in its answer: a hint in the metadata, a float in the fields, a record
+        over the limit, ...) is shaped here in Python, in place, so the order is kept.
+        """
+        core = native.CORE
+        if core is None:
+            return self._shape_python(records, topic, hint)
+        batch = records if isinstance(records, list) else list(records)
+        mode = _KEY_MODES.get(self._config.key, 0)
+        out, misses = core.shape(batch, topic, self._limits.of(topic), _FRAMING, mode, Outgoing)
+        if misses:
+            for index, item in zip(
+                misses, self._shape_python([batch[i] for i in misses], topic, hint), strict=True
+            ):
+                out[index] = item
+        return out  # type: ignore[no-any-return]
+
+    def _shape_python(
+        self, records: Iterable[Record], topic: str, hint: str | None
+    ) -> list[Outgoing]:
+        """``shape_many`` in Python: every record without the compiled core, else its misses.
 
         A batch at a time, so what is the same for every record is looked up once: the key
         setting, each topic's limit, each source's header bytes (measured: 4.5 → 3.3 µs per
