@@ -3,7 +3,8 @@
 //!
 //! - [`file_records`]: a chunk of a plain-text file cut into records (the files source's cut,
 //!   raw parse and record building, fused), for the common chunk only;
-//! - [`shape`]: records shaped for Kafka (the record's JSON document, its headers and key).
+//! - [`shape`]: records shaped for Kafka (the record's JSON document, its headers and key);
+//! - [`journal::journal_records`]: journalctl's export output read into records.
 //!
 //! Both answer `None` for what they do not take on (invalid UTF-8, a CR, an overlong line, a
 //! float, a key of the document in the fields, ...): the Python path then does it, so there is
@@ -14,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
 use std::ptr;
 
+mod journal;
 mod json;
 mod pyobj;
 
@@ -319,5 +321,6 @@ fn shape_one<'py>(
 fn logwax_native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(file_records, module)?)?;
     module.add_function(wrap_pyfunction!(shape, module)?)?;
+    module.add_function(wrap_pyfunction!(journal::journal_records, module)?)?;
     Ok(())
 }

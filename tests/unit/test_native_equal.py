@@ -26,6 +26,7 @@ from logwax.connectors.files import records as file_records
 from logwax.connectors.files.formats import parse_raw
 from logwax.connectors.files.records import build_records, plain_builder
 from logwax.connectors.files.tail import TailedFile
+from logwax.connectors.journald.reader import JournalctlProcess
 from logwax.connectors.kafka.config import KafkaSinkConfig
 from logwax.connectors.kafka.outgoing import Outgoing, Shaper
 from logwax.core import native
@@ -192,3 +193,97 @@ def test_without_the_core_the_python_path_runs(monkeypatch: pytest.MonkeyPatch) 
     assert plain_builder("files", "fp", 0, Path("a.log"), 10) is None
     assert native.describe().startswith("Python")
     assert file_records.native.CORE is None
+
+
+NAMES = st.sampled_from(
+    [
+        "__CURSOR",
+        "MESSAGE",
+        "__REALTIME_TIMESTAMP",
+        "__MONOTONIC_TIMESTAMP",
+        "__SEQNUM",
+        "_BOOT_ID",
+        "_SYSTEMD_UNIT",
+        "SYSLOG_IDENTIFIER",
+        "PRIORITY",
+        "",
+        "É",
+    ]
+)
+VALUES = st.sampled_from(
+    [
+        b"",
+        b"s=ab;i=1f;b=x",
+        b"s=ab",
+        b"i=1;s=ab",
+        b"1700000000000000",
+        b"99999999999999999999",
+        b" 12",
+        b"app.service",
+        b"x=y",
+        b"\xc3\xa9\t\x01",
+        b"\xff",
+        b"a\nb",
+    ]
+)
+FIELD = st.tuples(NAMES, VALUES, st.booleans())
+
+
+def _export(entries: list[list[tuple[str, bytes, bool]]]) -> bytes:
+    """journalctl's export format: ``NAME=value`` lines, or the name, a newline, the length as
+    64-bit little endian, the bytes and a newline; a blank line after each entry."""
+    out = bytearray()
+    for entry in entries:
+        for name, value, framed in entry:
+            if framed or b"\n" in value:
+                out += name.encode() + b"\n" + len(value).to_bytes(8, "little") + value + b"\n"
+            else:
+                out += name.encode() + b"=" + value + b"\n"
+        out += b"\n"
+    return bytes(out)
+
+
+def _journal_records(core: ModuleType | None, data: bytes) -> Any:
+    reader = JournalctlProcess.__new__(JournalctlProcess)
+    reader._source = "node"
+    saved, native.CORE = native.CORE, core
+    try:
+        return reader._parse(data)
+    finally:
+        native.CORE = saved
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    entries=st.lists(st.lists(FIELD, max_size=7), max_size=5),
+    cut=st.integers(min_value=0, max_value=40),
+)
+@example(entries=[[("__CURSOR", b"s=ab;i=1f;b=x", False), ("MESSAGE", b"hi", False)]], cut=0)
+def test_journal_records_are_the_python_records(
+    entries: list[list[tuple[str, bytes, bool]]], cut: int
+) -> None:
+    data = _export(entries)
+    data = data[: max(0, len(data) - cut)]  # journalctl's output read mid-entry
+    assert _journal_records(CORE, data) == _journal_records(None, data)
+
+
+def test_plain_journal_entries_are_read_by_the_core() -> None:
+    assert CORE is not None
+    data = _export(
+        [
+            [
+                ("__CURSOR", f"s=ab;i={i:x};b=b1".encode(), False),
+                ("__REALTIME_TIMESTAMP", b"1700000000000001", False),
+                ("_BOOT_ID", b"b1", False),
+                ("SYSLOG_IDENTIFIER", b"sshd", False),
+                ("MESSAGE", 'é "quoted"'.encode(), False),
+            ]
+            for i in range(20)
+        ]
+    )
+    records, end = CORE.journal_records(Record, data, 0, "node")
+    assert end == len(data)
+    assert [r.event_id for r in records] == [f"ab:{i:x}" for i in range(20)]
+    assert records == _journal_records(None, data)[0]
+    assert records[0].stream == "b1/sshd"
+    assert records[0].timestamp_ns == 1_700_000_000_000_001_000

@@ -69,25 +69,28 @@ def parse(data: bytes) -> tuple[list[dict[str, Any]], int]:
     """The complete entries in ``data``, and how many bytes they took (the rest is partial)."""
     entries: list[dict[str, Any]] = []
     start = 0
-    find = data.find
-    while (end := find(b"\n\n", start)) >= 0:
-        entry: dict[str, Any] = {}
-        # One decode per entry, not two per field (a third of the parse): "=" and newlines are
-        # ASCII, which replacement never swallows, so the lines and their halves are the same.
-        for line in data[start:end].decode(errors="replace").split("\n"):
-            key, equals, value = line.partition("=")
-            if not equals:  # a length-framed value: the blank line found may be inside it
-                framed, after = _framed(data, start)
-                if framed is None:
-                    return entries, start
-                entries.append(framed)
-                start = after
-                break
-            if key in entry:
-                _add(entry, key, value)
-            else:
-                entry[key] = value
+    while True:
+        entry, after = parse_one(data, start)
+        if entry is None:
+            return entries, start
+        entries.append(entry)
+        start = after
+
+
+def parse_one(data: bytes, start: int) -> tuple[dict[str, Any] | None, int]:
+    """The entry at ``start`` and where the next begins; ``(None, start)`` if it is partial."""
+    end = data.find(b"\n\n", start)
+    if end < 0:
+        return None, start
+    entry: dict[str, Any] = {}
+    # One decode per entry, not two per field (a third of the parse): "=" and newlines are
+    # ASCII, which replacement never swallows, so the lines and their halves are the same.
+    for line in data[start:end].decode(errors="replace").split("\n"):
+        key, equals, value = line.partition("=")
+        if not equals:  # a length-framed value: the blank line found may be inside it
+            return _framed(data, start)
+        if key in entry:
+            _add(entry, key, value)
         else:
-            entries.append(entry)
-            start = end + 2
-    return entries, start
+            entry[key] = value
+    return entry, end + 2

@@ -46,6 +46,7 @@ from typing import IO, Any
 from logwax.connectors.journald import export
 from logwax.connectors.journald.config import PRIORITIES, JournaldSourceConfig
 from logwax.connectors.journald.entries import to_record
+from logwax.core import native
 from logwax.core.metrics import SOURCE_BYTES, SOURCE_ERRORS
 from logwax.core.record import Record
 
@@ -146,15 +147,36 @@ class JournalctlProcess:
         while chunk := stdout.read(READ_BYTES):
             received.inc(len(chunk))
             data = rest + chunk if rest else chunk
-            entries, used = export.parse(data)
+            records, used = self._parse(data)
             rest = data[used:]
-            if entries:
-                records = self._records(entries)
+            if records:
                 self._read_entries += len(records)
                 self._chunks.put(records)
         if rest.strip():  # the child died mid-entry: read again after the restart
             SOURCE_ERRORS.labels(self._source, "unparseable").inc()
             log.warning("source=%s journalctl output ended mid-entry", self._source)
+
+    def _parse(self, data: bytes) -> tuple[list[Record], int]:
+        """The records of the complete entries in ``data``, and the bytes they took.
+
+        The compiled core (``core.native``) reads the plain entries; an entry it leaves (a
+        length-framed or repeated field, invalid UTF-8, an unusual cursor or timestamp) is
+        read here, one at a time, and the core goes on after it.
+        """
+        core = native.CORE
+        if core is None:
+            entries, used = export.parse(data)
+            return self._records(entries), used
+        records: list[Record] = []
+        position, source = 0, self._source
+        while True:
+            made, position = core.journal_records(Record, data, position, source)
+            records += made
+            entry, after = export.parse_one(data, position)
+            if entry is None:
+                return records, position
+            records += self._records([entry])
+            position = after
 
     def _records(self, entries: list[dict[str, Any]]) -> list[Record]:
         """Entries → records here, not in the flow's thread: this thread would otherwise idle
