@@ -6,6 +6,18 @@ use std::fmt::Write;
 use crate::pyobj::utf8_of;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
+/// The bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 /// orjson stops at 255 levels; past this the Python path decides.
 const MAX_DEPTH: usize = 128;
 
@@ -15,6 +27,9 @@ pub fn write_str(buf: &mut Vec<u8>, text: &[u8]) {
     buf.push(b'"');
     let mut start = 0;
     for (index, &byte) in text.iter().enumerate() {
+        if !ESCAPED[byte as usize] {
+            continue;
+        }
         let short: &[u8] = match byte {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

@@ -143,20 +143,15 @@ fn shape<'py>(
     let source_name = pyo3::intern!(py, "source");
     let out = PyList::empty(py);
     let mut misses = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(512);
-    let mut stamp = Stamp::default();
-    let mut last_source: (*mut ffi::PyObject, Option<Bound<'py, PyBytes>>) =
-        (ptr::null_mut(), None);
+    let mut scratch = Scratch {
+        buf: Vec::with_capacity(512),
+        stamp: Stamp::default(),
+        source: (ptr::null_mut(), None),
+        stream: (ptr::null_mut(), None),
+    };
+    let mut source_header: Option<(*mut ffi::PyObject, Bound<'py, PyTuple>)> = None;
     for (index, record) in records.iter().enumerate() {
-        let shaped = shape_one(
-            py,
-            &record,
-            &own_keys,
-            &mut buf,
-            &mut stamp,
-            &mut last_source,
-            key_mode,
-        )?;
+        let shaped = shape_one(py, &record, &own_keys, &mut scratch, key_mode)?;
         let Some((value, event_id, source, key)) = shaped else {
             misses.push(index);
             out.append(py.None())?;
@@ -173,11 +168,20 @@ fn shape<'py>(
             out.append(py.None())?;
             continue;
         }
+        // The source's header is one tuple for all its records: the producer only reads it.
+        let source_pair = match &source_header {
+            Some((made_for, pair)) if *made_for == source.as_ptr() => pair.clone(),
+            _ => {
+                let pair = PyTuple::new(py, [source_name.as_any(), source.as_any()])?;
+                source_header = Some((source.as_ptr(), pair.clone()));
+                pair
+            }
+        };
         let headers = PyList::new(
             py,
             [
                 PyTuple::new(py, [event_id_name.as_any(), event_id.as_any()])?,
-                PyTuple::new(py, [source_name.as_any(), source.as_any()])?,
+                source_pair,
             ],
         )?;
         let key_obj = match &key {
@@ -201,12 +205,39 @@ fn shape<'py>(
     Ok((out, misses))
 }
 
+/// A string object last seen and its bytes: the records of a batch share their source and,
+/// mostly, their stream.
+type Last<'py> = (*mut ffi::PyObject, Option<Bound<'py, PyBytes>>);
+
+/// The bytes of `text` (whose UTF-8 is `utf8`), made once while the same object repeats.
+fn cached_bytes<'py>(
+    py: Python<'py>,
+    last: &mut Last<'py>,
+    text: *mut ffi::PyObject,
+    utf8: &[u8],
+) -> Bound<'py, PyBytes> {
+    if let (true, Some(made)) = (last.0 == text, &last.1) {
+        return made.clone();
+    }
+    let made = bytes_from(py, utf8);
+    *last = (text, Some(made.clone()));
+    made
+}
+
 type Shaped<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
     Option<Bound<'py, PyBytes>>,
 );
+
+/// What one `shape` call reuses from record to record.
+struct Scratch<'py> {
+    buf: Vec<u8>,
+    stamp: Stamp,
+    source: Last<'py>,
+    stream: Last<'py>,
+}
 
 /// The last timestamp formatted: the lines of one file read share it.
 #[derive(Default)]
@@ -219,11 +250,15 @@ fn shape_one<'py>(
     py: Python<'py>,
     record: &Bound<'py, PyAny>,
     own_keys: &[&Bound<'py, pyo3::types::PyString>; 5],
-    buf: &mut Vec<u8>,
-    stamp: &mut Stamp,
-    last_source: &mut (*mut ffi::PyObject, Option<Bound<'py, PyBytes>>),
+    scratch: &mut Scratch<'py>,
     key_mode: u8,
 ) -> PyResult<Option<Shaped<'py>>> {
+    let Scratch {
+        buf,
+        stamp,
+        source: last_source,
+        stream: last_stream,
+    } = scratch;
     let Ok(items) = record.downcast::<PyTuple>() else {
         return Ok(None);
     };
@@ -301,15 +336,9 @@ fn shape_one<'py>(
         buf.extend_from_slice(b"}}");
         let value = bytes_from(py, buf);
         let event_id_bytes = bytes_from(py, id_utf8);
-        let source_bytes = if last_source.0 == source {
-            last_source.1.clone().expect("kept with its pointer")
-        } else {
-            let made = bytes_from(py, source_utf8);
-            *last_source = (source, Some(made.clone()));
-            made
-        };
+        let source_bytes = cached_bytes(py, last_source, source, source_utf8);
         let key = match key_mode {
-            1 => Some(bytes_from(py, stream_utf8)),
+            1 => Some(cached_bytes(py, last_stream, stream, stream_utf8)),
             2 => Some(event_id_bytes.clone()),
             _ => None,
         };
