@@ -234,6 +234,7 @@ def machine_facts() -> dict[str, Any]:
 
     from devtools.elasticsearch import ES_VERSION
     from devtools.kafka import KAFKA_VERSION
+    from logwax.core import native
 
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -250,6 +251,7 @@ def machine_facts() -> dict[str, Any]:
         "kafka": KAFKA_VERSION,
         "elasticsearch": ES_VERSION,
         "git_commit": commit,
+        "hot_path": native.describe(),  # the logwax processes inherit LOGWAX_NATIVE
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
