@@ -30,6 +30,8 @@ from logwax.connectors.kafka.outgoing import (
     Outgoing,
     Shaper,
     positions,
+    topic_records,
+    value_bytes,
     who,
 )
 from logwax.connectors.kafka.produce import NOW, arguments
@@ -80,9 +82,9 @@ class SinkTransaction:
             self.open, self.opened = True, time.monotonic()
         first = self._count
         self._count += len(items)
-        self._written += sum(1 for item in items if item.reason is None)
+        self._written += topic_records(items)
         if self._kept:
-            self._kept_bytes += sum(len(item.value) for item in items)
+            self._kept_bytes += value_bytes(items)
             if self._kept_bytes <= MAX_KEPT_BYTES:
                 self._items.extend(items)
             else:
@@ -120,7 +122,7 @@ class SinkTransaction:
 
     def fits(self, items: list[Outgoing]) -> bool:
         """Whether ``items`` can join this transaction and still be kept for a replay round."""
-        return self._kept_bytes + sum(len(item.value) for item in items) <= MAX_KEPT_BYTES
+        return self._kept_bytes + value_bytes(items) <= MAX_KEPT_BYTES
 
     def _on_delivery(self, error: KafkaError | None, message: Message | None) -> None:
         """One callback for every record, not a closure per record to carry its index (about
@@ -230,9 +232,7 @@ class SinkTransaction:
     def _committed(self) -> tuple[int, int]:
         # Kept: count what is in the topic now (refusals became dead letters in the rounds).
         # Not kept: no round ran, only local refusals changed the count, and they did so.
-        written = (
-            sum(1 for item in self._items if item.reason is None) if self._kept else self._written
-        )
+        written = topic_records(self._items) if self._kept else self._written
         result = (written, self._count - written)
         self.open = False
         self.opened = 0.0  # time.monotonic() of the begin, while open

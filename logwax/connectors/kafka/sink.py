@@ -30,6 +30,7 @@ from logwax.connectors.kafka.outgoing import (
     Shaper,
     positions,
     record_key,
+    topic_records,
     who,
 )
 from logwax.connectors.kafka.produce import ANY_PARTITION, NOW, arguments
@@ -89,7 +90,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                     f"sink={self._sink_name} setting=kafka.dead_letter_topic {again.topic} "
                     f"refused the dead letter of {who(item.record, size)}: {still.str()}"
                 )
-        delivered = len(outgoing) - len(refused) - sum(1 for i in outgoing if i.reason)
+        delivered = len(outgoing) - len(refused) - (len(outgoing) - topic_records(outgoing))
         SINK_RECORDS.labels(self._sink_name).inc(delivered)
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
