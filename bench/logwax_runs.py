@@ -12,7 +12,7 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -274,8 +274,10 @@ def journald_read(directory: Path, count: int) -> float:
         while got < count:
             batch = part.next_batch()
             got += len(batch)
-            if not batch:
-                time.sleep(0.005)
+            if not batch:  # as bytewax does: back when the source asks (bounded here)
+                awake = part.next_awake()
+                wait = 0.005 if awake is None else (awake - datetime.now(UTC)).total_seconds()
+                time.sleep(min(max(wait, 0.0), 0.005))
             if time.monotonic() - started > 300:
                 raise RuntimeError(f"journald source read {got} of {count}")
     finally:
