@@ -32,7 +32,8 @@ from logwax.connectors.kafka.outgoing import Outgoing, Shaper
 from logwax.core import native
 from logwax.core.record import Record
 from tests.unit.test_kafka_outgoing import _Limits
-from tests.unit.test_record_json import FIELDS, TEXT
+from tests.unit.test_record_json import RECORDS
+from tests.unit.test_tail_cut import CHUNKS
 
 if os.environ.get("LOGWAX_NATIVE") == "0":
     pytest.skip("LOGWAX_NATIVE=0: the Python path was chosen", allow_module_level=True)
@@ -58,23 +59,12 @@ def _shaped(core: ModuleType | None, records: list[Record], key: str, limit: int
         native.CORE = saved
 
 
-RECORDS = st.lists(
-    st.builds(
-        Record,
-        source=TEXT,
-        stream=TEXT,
-        event_id=TEXT,
-        timestamp_ns=st.integers(min_value=-(2**70), max_value=2**70),
-        message=TEXT,
-        fields=FIELDS,
-    ),
-    max_size=6,
-)
+RECORD_LISTS = st.lists(RECORDS, max_size=6)
 
 
 @settings(max_examples=300, deadline=None)
 @given(
-    records=RECORDS,
+    records=RECORD_LISTS,
     key=st.sampled_from(["stream", "event_id", "none"]),
     limit=st.integers(min_value=150, max_value=2_000),
     hint=st.sampled_from([None, "kafka_topic"]),
@@ -103,12 +93,6 @@ def test_the_core_shapes_plain_records_itself() -> None:
     made, misses = CORE.shape(records, "t", 10_000, 60, 1, Outgoing)
     assert misses == []
     assert [m[2] for m in made] == [r.to_json_bytes() for r in records]
-
-
-PIECES = st.sampled_from(
-    [b"a", b"bc", b" ", b"\r", b"\xc3\xa9", b"\xff", b"\n", b"x" * 9, b'"\\', b"\t\x00"]
-)
-CHUNKS = st.lists(PIECES, max_size=40).map(b"".join)
 
 
 @settings(max_examples=600, deadline=None)

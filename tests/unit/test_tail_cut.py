@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from logwax.connectors.files.tail import Line, TailedFile
 
-PIECES = st.sampled_from([b"a", b"bc", b" ", b"\r", b"\xc3\xa9", b"\xff", b"\n", b"x" * 9])
+PIECES = st.sampled_from(
+    [b"a", b"bc", b" ", b"\r", b"\xc3\xa9", b"\xff", b"\n", b"x" * 9, b'"\\', b"\t\x00"]
+)
 CHUNKS = st.lists(PIECES, max_size=40).map(b"".join)
 
 
