@@ -261,7 +261,8 @@ NATIVE_SOURCES = [
 def wheelhouse(dev: DevPaths, log: Log) -> Path:
     """Wheels of logwax's dependencies (and its build backend), fetched once per pyproject, and
     the compiled core's wheel (built here: the image build has no Rust and no crates)."""
-    key = digest_tree(ROOT / "pyproject.toml", *NATIVE_SOURCES)
+    with_core = os.environ.get("LOGWAX_NATIVE", "1") != "0"
+    key = digest_tree(ROOT / "pyproject.toml", *NATIVE_SOURCES, f"compiled core: {with_core}")
     target = dev.cache / "wheels" / key
     if (target / ".complete").exists():
         return target
@@ -288,7 +289,7 @@ def wheelhouse(dev: DevPaths, log: Log) -> Path:
         raise DevServerError(f"pip wheel failed:\n{result.stderr[-3000:]}")
     for built in target.glob("logwax-*.whl"):
         built.unlink()  # the image builds logwax itself from its source
-    if os.environ.get("LOGWAX_NATIVE", "1") != "0":
+    if with_core:
         log("wheelhouse: the compiled core's wheel (cargo) ...")
         native = subprocess.run(
             [

@@ -121,7 +121,7 @@ class TailedFile:
             self.handle.seek(self.offset)
             chunk = self.handle.read(chunk_size)
             made = build(chunk, self.offset, limit - len(records)) if chunk else None
-            if made is None:
+            if made is None or made[1] == 0:  # the core answers a line or more, or None
                 break
             records.extend(made[0])
             self.offset += made[1]

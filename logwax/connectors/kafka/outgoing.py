@@ -61,8 +61,9 @@ _VALUE, _REASON = itemgetter(2), itemgetter(5)
 
 
 def value_bytes(items: list[Outgoing]) -> int:
-    """The values' lengths added up, iterated in C: a generator over a batch cost about
-    80 ns a record, a sixth of what the exactly-once sink spent besides producing."""
+    """The values' lengths added up, iterated in C: the generators the sinks ran over each
+    batch for this and ``topic_records`` were about 4% of the exactly-once flow's thread
+    (py-spy, 1,000,000 lines)."""
     return sum(map(len, map(_VALUE, items)))
 
 

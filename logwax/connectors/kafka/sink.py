@@ -90,7 +90,7 @@ class _KafkaSinkPartition(StatelessSinkPartition[list[Record]]):
                     f"sink={self._sink_name} setting=kafka.dead_letter_topic {again.topic} "
                     f"refused the dead letter of {who(item.record, size)}: {still.str()}"
                 )
-        delivered = len(outgoing) - len(refused) - (len(outgoing) - topic_records(outgoing))
+        delivered = topic_records(outgoing) - len(refused)  # dead letters not counted
         SINK_RECORDS.labels(self._sink_name).inc(delivered)
         SINK_BATCH_SECONDS.labels(self._sink_name).observe(time.monotonic() - started)
 
