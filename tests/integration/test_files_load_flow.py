@@ -48,6 +48,13 @@ def write_file(path: Path, name: str) -> set[str]:
     return set(lines)
 
 
+def write_slowly(paths: list[Path], written: list[set[str]]) -> None:
+    """``write_file`` of each path, a tenth of a second apart."""
+    for path in paths:
+        written.append(write_file(path, path.stem))
+        time.sleep(0.1)
+
+
 def snapshot_entries(recovery: Path) -> tuple[int, int]:
     """Full file entries and bare generation markers in the newest files-source snapshot."""
     with contextlib.closing(sqlite3.connect(next(recovery.glob("part-*.sqlite3")))) as db:
@@ -96,14 +103,23 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
     kills = at_kill = 0
     for wave in range(WAVES):
         made = [logs / f"new{wave}-{i}.log" for i in range(PER_WAVE)]
-        for path in made:  # created while running, same first line as every other file
-            expected |= write_file(path, path.stem)
         headers += PER_WAVE
-        total = len(expected) + headers
-        if wave == 1:  # a SIGKILL mid-stream: the replay must collapse onto the same ids
+        if wave != 1:
+            for path in made:  # created while running, same first line as every other file
+                expected |= write_file(path, path.stem)
+            total = len(expected) + headers
+        else:  # a SIGKILL mid-stream: the replay must collapse onto the same ids
+            # The wave is written a file at a time, so that it is still being shipped when its
+            # first lines land, however fast logwax ships (all at once, it could land whole
+            # between two polls).
+            before = len(expected) + headers - PER_WAVE
+            total = before + PER_WAVE * (LINES + 1)
+            written: list[set[str]] = []
+            writer = threading.Thread(target=write_slowly, args=(made, written))
+            writer.start()
             wait_for(
                 "the first lines of wave 1",
-                lambda t=total - PER_WAVE * (LINES + 1): sinks.es_count() > t,
+                lambda t=before: sinks.es_count() > t,
                 proc,
                 log,
                 poll=0.05,
@@ -112,6 +128,10 @@ def test_a_thousand_files_with_one_first_line_each_shipped_exactly_once(
             proc.wait()
             kills += 1
             at_kill = sinks.es_count()
+            writer.join()
+            for ids in written:
+                expected |= ids
+            assert len(expected) + headers == total
             assert at_kill < total  # the kill fell while wave 1 was being shipped
             proc = start(config, tmp_path)
             sampler.pid = proc.pid
