@@ -6,13 +6,14 @@
 //! - [`shape`]: records shaped for Kafka (the record's JSON document, its headers and key);
 //! - [`journal::journal_records`]: journalctl's export output read into records.
 //!
-//! Both answer `None` for what they do not take on (invalid UTF-8, a CR, an overlong line, a
+//! Both answer `None` for what they do not take on (invalid UTF-8, an overlong line, a
 //! float, a key of the document in the fields, ...): the Python path then does it, so there is
 //! one behaviour, and the Python tests hold the two to the same output byte for byte.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple, PyType};
+use std::fmt::Write;
 use std::ptr;
 
 mod journal;
@@ -26,9 +27,11 @@ use pyobj::{bytes_from, new_instance, str_from, utf8_of};
 ///
 /// Mirrors `TailedFile._cut`, `parse_raw` and `build_records` for a file without metadata:
 /// a record per line `(source, stream, f"{prefix}{offset}", read_ns, text, {"log": {"file":
-/// where, "offset": offset}})`. At most `room` lines. Answers `None` (and has read nothing)
-/// unless every line it would hand on, and the bytes after the last newline, are plain: valid
-/// UTF-8, no CR, none longer than `max_line`.
+/// where, "offset": offset}})`, a line's final CR dropped as `TailedFile._emit` drops it (so a
+/// file with CRLF line ends takes this path too). At most `room` lines. Answers `None` (and has
+/// read nothing) unless every line it would hand on, and the bytes after the last newline, are
+/// plain: valid UTF-8, none longer than `max_line` (its CR counted, as the Python cut counts
+/// it).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn file_records<'py>(
@@ -71,7 +74,7 @@ fn file_records<'py>(
     }
     let consumed = ends.last().map_or(0, |&end| end + 1);
     let taken = &data[..consumed];
-    if taken.contains(&b'\r') || std::str::from_utf8(taken).is_err() {
+    if std::str::from_utf8(taken).is_err() {
         return Ok(None);
     }
     let list = PyList::empty(py);
@@ -82,10 +85,15 @@ fn file_records<'py>(
     let mut begin = 0usize;
     for end in ends {
         let at = offset + begin as i64;
-        let text = str_from(py, &taken[begin..end])?;
+        let text_end = if end > begin && taken[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        let text = str_from(py, &taken[begin..text_end])?;
         id.clear();
         id.push_str(prefix);
-        id.push_str(itoa(at).as_str());
+        let _ = write!(id, "{at}"); // writing to a String cannot fail
         let line_id = str_from(py, id.as_bytes())?;
         let position = at.into_pyobject(py)?;
         let log = pyo3::types::PyDict::new(py);
@@ -109,10 +117,6 @@ fn file_records<'py>(
         begin = end + 1;
     }
     Ok(Some((list, consumed)))
-}
-
-fn itoa(value: i64) -> String {
-    value.to_string()
 }
 
 /// Kafka's shape of each record: the drop-in for `Shaper.shape_many`'s common case.

@@ -106,6 +106,7 @@ def test_the_core_shapes_plain_records_itself() -> None:
 @example(chunk=b"a\nbc\n", offset=0, most=10, room=5, generation=0)
 @example(chunk=b"a\nbc\nde", offset=3, most=10, room=1, generation=1)
 @example(chunk=b"ab\n" + b"x" * 40, offset=0, most=10, room=5, generation=0)
+@example(chunk=b"a\r\nb\rc\r\n\r\n", offset=7, most=4, room=5, generation=0)
 def test_file_records_are_the_python_records(
     chunk: bytes, offset: int, most: int, room: int, generation: int
 ) -> None:
@@ -141,6 +142,22 @@ def test_plain_chunks_are_cut_by_the_core() -> None:
         ("fp:13", '"q"\\\t', 13),
     ]
     assert consumed == 9  # 2 + 1 and 5 + 1 bytes
+
+
+def test_crlf_lines_are_cut_by_the_core() -> None:
+    """A line's final CR is dropped (as ``TailedFile._emit`` drops it), one inside it kept:
+    a file written with Windows line ends is read once, by the core."""
+    build = plain_builder("files", "fp", 0, Path("a.log"), 100)
+    assert build is not None
+    made = build(b"one\r\ntwo\rthree\r\n\r\nrest", 0, 5)
+    assert made is not None
+    records, consumed = made
+    assert [(r.event_id, r.message) for r in records] == [
+        ("fp:0", "one"),
+        ("fp:5", "two\rthree"),
+        ("fp:16", ""),
+    ]
+    assert consumed == 18
 
 
 def test_reading_a_file_through_the_core_gives_the_lines_of_read_lines(tmp_path: Path) -> None:

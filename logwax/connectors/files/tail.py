@@ -110,8 +110,8 @@ class TailedFile:
         """Up to ``limit`` records of plain lines from ``offset``, built by the compiled core a
         chunk at a time (``build`` is ``records.plain_builder``'s); advances ``offset`` past them.
 
-        It stops at the first chunk the core leaves alone (invalid UTF-8, a CR, an overlong
-        line, a line cut by the chunk's end): the caller then reads those same bytes with
+        It stops at the first chunk the core leaves alone (invalid UTF-8, an overlong line, a
+        line cut by the chunk's end): the caller then reads those same bytes with
         ``read_lines``, which handles them. Nothing here moves ``offset`` for a chunk it did
         not turn into records.
         """
