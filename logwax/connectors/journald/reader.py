@@ -52,7 +52,9 @@ from logwax.core.record import Record
 
 log = logging.getLogger(__name__)
 READ_BYTES = 1 << 18
-QUEUE_CHUNKS = 16  # ~4 MiB of output (as records, a few times that) waits; then the child blocks
+# Reads waiting for the flow; then the child blocks. A pipe read returns at most the pipe's
+# 64 KiB, not READ_BYTES: about 1 MiB of output waits (as records, a few times that).
+QUEUE_CHUNKS = 16
 
 
 def journalctl_args(
