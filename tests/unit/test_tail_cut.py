@@ -34,6 +34,7 @@ def _tailed(offset: int, most: int) -> TailedFile:
 @example(chunk=b"a\nbc\nde", offset=3, most=10, limit=2, before=0)
 @example(chunk=b"\n\n\n", offset=0, most=1, limit=2, before=0)
 @example(chunk=b"ab\n" + b"x" * 40, offset=0, most=10, limit=5, before=0)
+@example(chunk=b"a\r\nb\rc\r\n\r\n", offset=7, most=4, limit=5, before=0)
 def test_the_fast_cut_is_the_general_cut(
     chunk: bytes, offset: int, most: int, limit: int, before: int
 ) -> None:

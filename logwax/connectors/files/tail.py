@@ -151,11 +151,12 @@ class TailedFile:
         """Emit the complete lines of ``chunk`` (at most ``limit`` in ``lines``); returns how
         many bytes were consumed.
 
-        Most chunks are ASCII lines, none too long and none ending in CR: they are decoded in
-        one call and split as text up to the lines there is room for, without a ``bytes``
-        object per line (the split in bytes was an eighth of reading a file, and it split the
-        whole chunk also when there was room for part of it). Any other chunk takes
-        :meth:`_cut_general`, which gives the same lines for these (``test_tail_cut``).
+        Most chunks are ASCII lines, none too long: they are decoded in one call and split as
+        text up to the lines there is room for, without a ``bytes`` object per line (the split
+        in bytes was an eighth of reading a file, and it split the whole chunk also when there
+        was room for part of it). A line's final CR is dropped here too, so CRLF files stay on
+        this path. Any other chunk takes :meth:`_cut_general`, which gives the same lines for
+        these (``test_tail_cut``).
         """
         last = chunk.rfind(b"\n")
         room = limit - len(lines)
@@ -170,14 +171,23 @@ class TailedFile:
             del texts[room:]
         elif len(chunk) - last - 1 > self.max_line_bytes:
             return self._cut_general(chunk, lines, limit)  # an overlong line follows
-        if not text.isascii() or "\r" in text or max(map(len, texts)) > self.max_line_bytes:
+        if not text.isascii() or max(map(len, texts)) > self.max_line_bytes:
             return self._cut_general(chunk, lines, limit)
         start = offset = self.offset
         append = lines.append
-        for line in texts:
-            size = len(line)
-            append(new_tuple(Line, (offset, line, size, False, False, False)))
-            offset += size + 1
+        if "\r" in text:  # CRLF line ends: the final CR dropped, as _emit drops it
+            for line in texts:
+                size = len(line)
+                if line.endswith("\r"):
+                    append(new_tuple(Line, (offset, line[:-1], size - 1, False, False, False)))
+                else:
+                    append(new_tuple(Line, (offset, line, size, False, False, False)))
+                offset += size + 1
+        else:
+            for line in texts:
+                size = len(line)
+                append(new_tuple(Line, (offset, line, size, False, False, False)))
+                offset += size + 1
         self.offset = offset
         return offset - start
 
