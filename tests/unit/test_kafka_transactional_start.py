@@ -1,11 +1,14 @@
 """The exactly-once sink partition's start runs beside the flow; what it raises must reach the
 flow's thread at every use of the partition, not only the first; and a wake-up does not wait for
-it, so that bytewax builds (and starts) the worker's other partitions meanwhile."""
+it, so that bytewax builds (and starts) the worker's other partitions meanwhile. And once the
+open transaction holds the policy's bytes, it is committed."""
 
 from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -73,3 +76,39 @@ def test_a_wake_up_returns_while_the_start_runs(monkeypatch: pytest.MonkeyPatch)
     release.set()
     writer.join(10)
     assert [str(exc) for exc in failed] == ["start refused"]
+
+
+def test_a_transaction_holding_the_policy_bytes_is_committed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Transaction:  # what write_batch asks of the open transaction
+        open, opened, held_bytes = False, 0.0, 0
+
+        def fits(self, _items: list[bytes]) -> bool:
+            return True
+
+        def write(self, items: list[bytes]) -> None:
+            self.open, self.opened = True, time.monotonic()
+            self.held_bytes += sum(map(len, items))
+
+    def started(self: transactional._TransactionalPartition, _id: str, _resume: object) -> None:
+        self._skip, self._transaction = set(), Transaction()  # type: ignore[assignment]
+        self._shaper = SimpleNamespace(  # type: ignore[assignment]
+            shape_many=lambda records, _topic, _hint: [r.message.encode() for r in records]
+        )
+
+    commits: list[int] = []
+
+    def commit(self: transactional._TransactionalPartition, _where: str) -> None:
+        commits.append(self._transaction.held_bytes)
+        self._transaction = Transaction()  # type: ignore[assignment]
+
+    monkeypatch.setattr(transactional._TransactionalPartition, "_start", started)
+    monkeypatch.setattr(transactional._TransactionalPartition, "_commit", commit)
+    policy = transactional.CommitPolicy(after=timedelta(hours=1), full_batch=1, bytes=100)
+    part = transactional._TransactionalPartition(CONFIG, "kafka", "id-0", 0, None, policy)
+    forty = RECORD._replace(message="m" * 40)
+    part.write_batch([[forty, forty]])
+    assert commits == []  # 80 bytes held: not yet
+    part.write_batch([[forty, forty]])
+    assert commits == [160]

@@ -120,6 +120,12 @@ class SinkTransaction:
             self._produce(first + offset, item)
         self._producer.poll(0)
 
+    @property
+    def held_bytes(self) -> int:
+        """The values' bytes written in the open transaction (past ``MAX_KEPT_BYTES``: some
+        figure past it)."""
+        return self._kept_bytes
+
     def fits(self, items: list[Outgoing]) -> bool:
         """Whether ``items`` can join this transaction and still be kept for a replay round."""
         return self._kept_bytes + value_bytes(items) <= MAX_KEPT_BYTES

@@ -3,10 +3,11 @@
 bytewax writes every item of epoch E to a sink partition before it asks that partition for its
 ``snapshot()``, and writes nothing of E+1 before. Each sink partition (one per Kafka partition,
 the only writer of it) opens a transaction on its first write and commits it in ``write_batch``
-once it is ``commit_after`` old (half the batch ``max_latency``), when a batch closed by its timer
-arrives (the stream is slow and nothing may follow for a while) or when an empty wake-up batch
-finds it that old (see ``WakeEveryPartition``); ``snapshot()`` commits whatever is still open
-and holds the offset after everything committed. So a record reaches ``read_committed`` readers
+once it is ``commit_after`` old (half the batch ``max_latency``), once it holds
+``CommitPolicy.bytes`` of values, when a batch closed by its timer arrives (the stream is slow
+and nothing may follow for a while) or when an empty wake-up batch finds it that old (see
+``WakeEveryPartition``); ``snapshot()`` commits whatever is still open and holds the offset
+after everything committed. So a record reaches ``read_committed`` readers
 within about one ``max_latency`` of leaving its batch, not at the next snapshot. The crash
 windows:
 
@@ -144,7 +145,7 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
     ) -> None:
         self._config, self._name, self._partition = config, sink_name, partition
         self._commit_after = commit.after.total_seconds()
-        self._full_batch = commit.full_batch
+        self._full_batch, self._commit_bytes = commit.full_batch, commit.bytes
         self._next_offset, self._dead_next = _offsets(resume)
         self._moved = {"main": False, "dead": False}  # committed to since the offsets were read
         self._starting: Future[None] = in_background(
@@ -228,7 +229,8 @@ class _TransactionalPartition(StatefulSinkPartition[list[Record], SinkState]):
             transaction.write(outgoing)
             SINK_BATCH_SECONDS.labels(self._name).observe(time.monotonic() - started)
         if transaction.open and (
-            started - transaction.opened >= self._commit_after
+            transaction.held_bytes >= self._commit_bytes
+            or started - transaction.opened >= self._commit_after
             or any(0 < len(batch) < self._full_batch for batch in batches)
         ):
             self._commit("batch:")
@@ -363,11 +365,20 @@ class _Watermarks:
 
 
 class CommitPolicy(NamedTuple):
-    """When ``write_batch`` commits: the open transaction is ``after`` old, or a batch of fewer
-    than ``full_batch`` records came (closed by its timer: nothing may follow it soon)."""
+    """When ``write_batch`` commits: the open transaction is ``after`` old, holds ``bytes`` of
+    values, or a batch of fewer than ``full_batch`` records came (closed by its timer: nothing
+    may follow it soon).
+
+    ``bytes``: until the commit every record written stays in memory for a replay round (up to
+    ``epoch.MAX_KEPT_BYTES``, 8 MiB), and freeing them long after they were made cost more than
+    the extra commits do. Committing at 2 MiB instead of at 8: 1,000,000 lines exactly once on
+    2 cores, 8 interleaved pairs, 161.6k against 143.4k lines/s (medians; faster in 6 pairs),
+    the process's CPU 5.75 s against 6.20 s.
+    """
 
     after: timedelta = timedelta(seconds=1)
     full_batch: int = 1000
+    bytes: int = 2 * 1024 * 1024
 
 
 def resume_from(resume: SinkState) -> int:
