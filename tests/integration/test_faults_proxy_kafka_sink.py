@@ -145,9 +145,9 @@ def test_kafka_sink_through_a_faulty_network(
     # 200 ms backoff: 3.4 errors a second from a producer with a record waiting, 10 from the
     # admin client while a request waits (``clients.watermarks``); down 30 s here gave 67 at
     # least once and 43 exactly once.
-    # Per client: the exactly-once sink has two, its producer and the consumer that reads its
-    # partitions' end offsets at each snapshot (which spun at 22 a second before it got the
-    # producer's backoff).
+    # Per client: the exactly-once sink has two, its producer and the admin client that asks
+    # its partitions' end offsets at a snapshot (a consumer did that before, and spun at 22 a
+    # second until it got the producer's backoff).
     clients = 2 if mode == "exactly_once" else 1
     assert attempts <= max(10.0, held * 4 * clients)
     if fault in ("down_30s", "timeout"):

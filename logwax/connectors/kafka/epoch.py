@@ -122,8 +122,8 @@ class SinkTransaction:
 
     @property
     def held_bytes(self) -> int:
-        """The values' bytes written in the open transaction (past ``MAX_KEPT_BYTES``: some
-        figure past it)."""
+        """The values' bytes written in the open transaction; past ``MAX_KEPT_BYTES`` it stops
+        counting (past is all a caller needs to know)."""
         return self._kept_bytes
 
     def fits(self, items: list[Outgoing]) -> bool:

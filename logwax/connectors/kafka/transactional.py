@@ -7,9 +7,8 @@ once it is ``commit_after`` old (half the batch ``max_latency``), once it holds
 ``CommitPolicy.bytes`` of values, when a batch closed by its timer arrives (the stream is slow
 and nothing may follow for a while) or when an empty wake-up batch finds it that old (see
 ``WakeEveryPartition``); ``snapshot()`` commits whatever is still open and holds the offset
-after everything committed. So a record reaches ``read_committed`` readers
-within about one ``max_latency`` of leaving its batch, not at the next snapshot. The crash
-windows:
+after everything committed. So a record reaches ``read_committed`` readers within about one
+``max_latency`` of leaving its batch, not at the next snapshot. The crash windows:
 
 * before a commit: the restarted producer, using the same stable ``transactional.id``, fences
   the old one and aborts its transaction; ``read_committed`` readers never see those records,
