@@ -371,8 +371,10 @@ class CommitPolicy(NamedTuple):
     ``bytes``: until the commit every record written stays in memory for a replay round (up to
     ``epoch.MAX_KEPT_BYTES``, 8 MiB), and freeing them long after they were made cost more than
     the extra commits do. Committing at 2 MiB instead of at 8: 1,000,000 lines exactly once on
-    2 cores, 8 interleaved pairs, 161.6k against 143.4k lines/s (medians; faster in 6 pairs),
-    the process's CPU 5.75 s against 6.20 s.
+    2 cores, 8 interleaved pairs through the bench's harness, 187.1k against 180.7k lines/s
+    (medians; faster in 6 pairs), the process's CPU 4.69 s against 4.90 s, peak RSS 113 MB
+    against 144. Where CPU was scarcer (a harness polling the topic 50 times a second, a new
+    client each time): 161.6k against 143.4k, CPU 5.75 s against 6.20 s.
     """
 
     after: timedelta = timedelta(seconds=1)
